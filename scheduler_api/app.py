@@ -1,0 +1,39 @@
+"""The Flask app factory. Each API dialect is a blueprint: a thin adapter over ``shared``."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from flask import Flask, jsonify
+
+from shared.config import Config
+from shared.redis_url import resolve_redis_url
+from shared.store import Store
+
+BEAT_STALE_MS = 30_000
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    app.extensions["scheduler.config"] = config
+    app.extensions["scheduler.store"] = store
+
+    @app.get("/healthz")
+    def healthz():  # the process is up
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():  # Redis reachable and a beat ticked recently
+        try:
+            last_beat = store.last_beat_ms()
+        except redis.RedisError as exc:
+            return jsonify(status="unavailable", redis=str(exc)), 503
+        now = time.time_ns() // 1_000_000
+        beat_ok = last_beat is not None and now - last_beat < BEAT_STALE_MS
+        body = jsonify(status="ok" if beat_ok else "degraded", redis="ok", beat_fresh=beat_ok)
+        return body, 200 if beat_ok else 503
+
+    return app

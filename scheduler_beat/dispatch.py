@@ -1,0 +1,148 @@
+"""One beat tick, independent of Celery's beat loop: claim what is due, publish it, advance it.
+
+``Dispatcher.tick(now_ms)`` is the whole algorithm and takes ``now`` as an argument, so tests and
+the benchmark drive it directly. Per tick: one ``claim.lua`` call (an idle tick ends there), Python
+computes each claimed schedule's next fire and builds its message, one ``commit.lua`` call
+publishes and advances everything atomically per entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from shared.timing import next_schedule_fire
+
+from scheduler_beat.messages import build_message
+from shared.config import Config
+from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id
+from shared.store import ClaimedEntry, Commit, Store, new_token
+
+log = logging.getLogger(__name__)
+
+COMMITTED, LEASE_LOST, DELETED = 1, 0, 2
+
+
+@dataclass(frozen=True)
+class TickResult:
+    claimed: int
+    published: int
+    lost: int  # claims another beat took over (lease expired): not published by us
+    next_wake_ms: int | None
+    batch_full: bool  # more may be due right now: tick again without sleeping
+
+
+@dataclass(frozen=True)
+class _Plan:
+    commit: Commit
+    skipped: RunRecord | None = None  # a misfire the schedule's policy skips
+
+
+class Dispatcher:
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+
+    def tick(self, now_ms: int) -> TickResult:
+        token = new_token()
+        claim = self.store.claim(now_ms, self.config.beat_lease_ms, self.config.beat_batch, token)
+        if claim.entries and self.config.beat_pause_after_claim_ms:
+            time.sleep(self.config.beat_pause_after_claim_ms / 1000)
+        plans = [self._plan(entry, now_ms) for entry in claim.entries]
+        statuses = self.store.commit(token, [plan.commit for plan in plans])
+        self._record_skips(plans, statuses, now_ms)
+        published = sum(
+            1 for p, s in zip(plans, statuses, strict=True) if s == COMMITTED and p.commit.queue
+        )
+        return TickResult(
+            claimed=len(claim.entries),
+            published=published,
+            lost=statuses.count(LEASE_LOST),
+            next_wake_ms=claim.next_wake_ms,
+            batch_full=len(claim.entries) >= self.config.beat_batch,
+        )
+
+    def _plan(self, entry: ClaimedEntry, now_ms: int) -> _Plan:
+        if entry.kind == "r":
+            return _Plan(self._plan_retry(entry))
+        return self._plan_fire(entry, now_ms)
+
+    def _plan_retry(self, entry: ClaimedEntry) -> Commit:
+        retry = json.loads(entry.body)
+        execution = retry["execution"]
+        task_id = f"{execution['id']}/{execution['attempt']}"
+        message = build_message(retry["task"], task_id, retry["queue"], [execution])
+        return Commit(member=entry.member, next_ms=None, queue=retry["queue"], message=message)
+
+    def _plan_fire(self, entry: ClaimedEntry, now_ms: int) -> _Plan:
+        schedule = Schedule.from_dict(json.loads(entry.body))
+        late_ms = max(0, now_ms - entry.due_ms)
+        missed = late_ms > self.config.misfire_grace_ms
+        # After downtime, the schedule resumes from now: older missed fires collapse into this one.
+        after_ms = now_ms if missed else entry.due_ms
+        purge = schedule.account if schedule.purge_when_done else None
+        exec_id = execution_id(schedule.id, entry.due_ms)
+        if missed and schedule.misfire == "skip":
+            next_ms = next_schedule_fire(schedule, after_ms, entry.runs)
+            record = _skipped_record(schedule, exec_id, entry.due_ms, now_ms, late_ms)
+            commit = Commit(entry.member, next_ms, None, purge_account=purge, counts_as_run=False)
+            return _Plan(commit, skipped=record)
+        next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
+        execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
+        queue = schedule.target.queue
+        message = build_message(TASK_BY_TARGET[schedule.target.kind], exec_id, queue, [execution])
+        return _Plan(Commit(entry.member, next_ms, queue, message, purge_account=purge))
+
+    def _record_skips(self, plans: list[_Plan], statuses: list[int], now_ms: int) -> None:
+        for plan, status in zip(plans, statuses, strict=True):
+            if plan.skipped and status == COMMITTED:
+                log.warning(
+                    "misfire skipped: schedule %s due %s was %d ms late",
+                    plan.skipped.schedule,
+                    plan.skipped.due_ms,
+                    plan.skipped.late_ms,
+                )
+                self.store.finish_execution(
+                    plan.skipped,
+                    "done",
+                    now_ms=now_ms,
+                    history_cap=self.config.history_max_runs,
+                    retention_s=self.config.history_retention_s,
+                )
+
+
+def _execution(
+    schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int
+) -> dict[str, Any]:
+    """The message body a worker gets: everything needed to deliver, without reading the store."""
+    return {
+        "id": exec_id,
+        "schedule": schedule.id,
+        "account": schedule.account,
+        "dialect": schedule.dialect,
+        "due_ms": due_ms,
+        "claimed_ms": now_ms,
+        "late_ms": late_ms,
+        "attempt": 1,
+        "target": {"kind": schedule.target.kind, "spec": schedule.target.spec},
+    }
+
+
+def _skipped_record(
+    schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int
+) -> RunRecord:
+    return RunRecord(
+        id=exec_id,
+        schedule=schedule.id,
+        due_ms=due_ms,
+        claimed_ms=now_ms,
+        started_ms=None,
+        finished_ms=now_ms,
+        status="skipped",
+        attempt=0,
+        error=f"missed by {late_ms / 1000:.1f}s (beat was down); skipped by the schedule's policy",
+        late_ms=late_ms,
+    )

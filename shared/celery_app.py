@@ -1,0 +1,47 @@
+"""The one Celery app, built from the same ``Config`` as everything else.
+
+``celery -A shared.celery_app worker -Q webhooks`` and ``celery -A shared.celery_app beat -S
+scheduler_beat.scheduler:RedisScheduler`` both find ``app`` here. One queue per pool; the beat
+publishes straight onto those queues (see ``scheduler_beat.messages``).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from shared.config import Config
+from shared.model import POOLS
+from shared.redis_url import resolve_redis_url
+
+WORKER_MODULES = ["workers.webhooks"]
+
+
+def create_celery(config: Config) -> Celery:
+    url = resolve_redis_url(config)
+    celery = Celery("scheduler", broker=url, include=WORKER_MODULES)
+    celery.conf.update(
+        task_queues=[Queue(pool, routing_key=pool) for pool in POOLS],
+        task_default_queue="webhooks",
+        # A message is acknowledged only after its task ran; a worker that dies mid-task has its
+        # message redelivered after the visibility timeout. Completed executions are deduplicated
+        # in our store, so a redelivery never runs a finished execution again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": config.visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_send_task_events=True,
+        task_send_sent_event=False,
+        worker_hijack_root_logger=False,
+        beat_max_loop_interval=config.beat_max_sleep_s,
+        timezone="UTC",
+        enable_utc=True,
+    )
+    return celery
+
+
+app = create_celery(Config.from_env())

@@ -1,0 +1,129 @@
+"""One typed settings object, built once from the environment at start-up.
+
+Every process (API, beat, workers, CLI) calls ``Config.from_env()``; nothing else reads
+``os.environ`` for settings. Units are in the names. Each setting is listed in README.md, with its
+default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from shared.errors import ConfigError
+
+ENV_PREFIX = "SCHEDULER_"
+
+
+@dataclass(frozen=True)
+class Config:
+    # Redis: the store and the Celery broker. Empty = start an embedded redis-server (dev/run/test).
+    redis_url: str = ""
+    data_dir: str = "var"  # embedded Redis data, backups, worker files
+    key_prefix: str = "sched"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    flower_port: int = 5555
+
+    # Outbound calls: private/loopback targets are refused unless inside one of these networks.
+    target_allowlist: tuple[str, ...] = ()
+    push_gateway_url: str = ""
+
+    # Beat.
+    beat_batch: int = 1000  # schedules claimed per Lua call
+    beat_lease_ms: int = 30_000  # a claim not committed by then is re-claimed by any beat
+    beat_max_sleep_s: float = 5.0  # longest sleep between ticks when nothing is due
+    misfire_grace_ms: int = 60_000  # later than this = a misfire (coalesced or skipped)
+    # Testing only: hold claims this long before committing, so crash tests can SIGKILL a beat
+    # between claim and publish. Leave at 0.
+    beat_pause_after_claim_ms: int = 0
+
+    # Workers.
+    http_connect_timeout_s: float = 5.0
+    http_read_timeout_s: float = 15.0
+    max_attempts: int = 5
+    retry_base_s: float = 2.0
+    retry_max_s: float = 3600.0
+    response_body_cap_bytes: int = 16_384
+    history_max_runs: int = 100  # run records kept per schedule
+    history_retention_s: int = 30 * 86_400  # run records and execution marks expire after this
+    visibility_timeout_s: int = 3600  # broker redelivery of unacked messages (worker lost)
+
+    # Per-account quota of schedules (the push dialect documents 1000).
+    max_schedules_per_account: int = 1000
+
+    # Signs webhook secrets (derived per account, see shared.accounts). Empty = a random key kept in
+    # <data_dir>/secret.key. Kept out of repr so a logged Config never shows it.
+    secret_key: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Config:
+        """Build from ``REDIS_URL`` and ``SCHEDULER_*`` variables; ``overrides`` win (tests)."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        if env.get("REDIS_URL"):
+            values["redis_url"] = env["REDIS_URL"]
+        for f in fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            if name not in env:
+                continue
+            values[f.name] = _convert(name, env[name], f.default)
+        values.update(overrides)
+        config = cls(**values)  # type: ignore[arg-type]
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"REDIS_URL={self.redis_url!r}: use redis://host:port/db (or rediss://, unix://)"
+            )
+        for name in ("api_port", "flower_port"):
+            port = getattr(self, name)
+            if not 0 < port < 65536:
+                raise ConfigError(f"SCHEDULER_{name.upper()}={port}: must be a port 1-65535")
+        for cidr in self.target_allowlist:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"SCHEDULER_TARGET_ALLOWLIST: {cidr!r} is not a CIDR such as 10.0.0.0/8"
+                ) from exc
+        positive = (
+            "beat_batch",
+            "beat_lease_ms",
+            "max_attempts",
+            "history_max_runs",
+            "visibility_timeout_s",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"SCHEDULER_{name.upper()} must be > 0")
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    """Parse one environment value into the type of its default, with a message on failure."""
+    try:
+        if isinstance(default, bool):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, tuple):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        kind = type(default).__name__
+        raise ConfigError(f"{name}={raw!r}: expected {kind}") from exc
+    return raw

@@ -1,0 +1,83 @@
+-- claim.lua: atomically claim everything that is due, for one beat tick.
+--
+-- KEYS[1] due            ZSET  schedule id -> next fire (ms)
+-- KEYS[2] retries        ZSET  execution id -> retry at (ms)
+-- KEYS[3] leases         ZSET  claimed member -> lease expiry (ms)
+-- KEYS[4] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
+-- KEYS[5] definitions    HASH  schedule id -> schedule JSON
+-- KEYS[6] versions       HASH  schedule id -> edit counter
+-- KEYS[7] run_counts     HASH  schedule id -> fires dispatched so far
+-- KEYS[8] retry_payloads HASH  execution id -> retry JSON
+-- ARGV[1] now (ms)   ARGV[2] lease (ms)   ARGV[3] most entries to claim   ARGV[4] claim token
+--
+-- Returns {next_wake_ms, kind, member, due_ms, version, body, runs, kind, member, ...}
+--   next_wake_ms: earliest due, retry or lease expiry still pending (-1 = nothing at all)
+--   kind "s": a schedule fire (body = definition JSON); kind "r": a retry (body = retry JSON)
+-- Claimed members move from due/retries into leases. A lease that expired (its beat died between
+-- claim and commit) is claimed again first, keeping its original due instant: no fire is lost,
+-- and the old token can no longer commit, so no fire is published twice.
+local now, lease_ms, limit, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local expiry = now + lease_ms
+local out = {0}
+
+local function take(member, kind, due, version)
+  local body, runs
+  if kind == 's' then
+    body = redis.call('HGET', KEYS[5], member)
+    runs = redis.call('HGET', KEYS[7], member) or '0'
+  else
+    body = redis.call('HGET', KEYS[8], member)
+    runs = '0'
+  end
+  if not body then  -- deleted while due or leased: forget the claim
+    redis.call('ZREM', KEYS[3], member)
+    redis.call('HDEL', KEYS[4], member)
+    return
+  end
+  redis.call('ZADD', KEYS[3], expiry, member)
+  redis.call('HSET', KEYS[4], member, token .. '|' .. kind .. '|' .. due .. '|' .. version)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5], out[n + 6] =
+    kind, member, due, version, body, runs
+end
+
+local function claimed() return (#out - 1) / 6 end
+
+-- 1. leases that expired: their beat is gone
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)) do
+  local claim = redis.call('HGET', KEYS[4], member)
+  if claim then
+    local _, kind, due, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+    take(member, kind, due, version)
+  else
+    redis.call('ZREM', KEYS[3], member)
+  end
+end
+
+-- 2. schedule fires, then 3. retries, both due by now
+local sources = {{KEYS[1], 's'}, {KEYS[2], 'r'}}
+for _, source in ipairs(sources) do
+  local room = limit - claimed()
+  if room > 0 then
+    local due = redis.call('ZRANGEBYSCORE', source[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, room)
+    for i = 1, #due, 2 do
+      local member = due[i]
+      redis.call('ZREM', source[1], member)
+      local version = '0'
+      if source[2] == 's' then version = redis.call('HGET', KEYS[6], member) or '0' end
+      take(member, source[2], due[i + 1], version)
+    end
+  end
+end
+
+-- the earliest thing still pending tells the beat how long it may sleep
+local wake = -1
+for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
+  local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if first[2] then
+    local score = tonumber(first[2])
+    if wake < 0 or score < wake then wake = score end
+  end
+end
+out[1] = wake
+return out

@@ -1,0 +1,57 @@
+-- commit.lua: publish claimed fires and advance their schedules, atomically per entry.
+--
+-- KEYS[1] due            ZSET  schedule id -> next fire (ms)
+-- KEYS[2] leases         ZSET  claimed member -> lease expiry (ms)
+-- KEYS[3] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
+-- KEYS[4] definitions    HASH  schedule id -> schedule JSON
+-- KEYS[5] versions       HASH  schedule id -> edit counter
+-- KEYS[6] run_counts     HASH  schedule id -> fires dispatched so far
+-- KEYS[7] retry_payloads HASH  execution id -> retry JSON
+-- KEYS[8..] Celery queue lists and account indexes, referenced by position from ARGV
+-- ARGV[1] claim token
+-- ARGV[2..] groups of 6: member, next_ms (-1 = no future fire), queue key position (0 = publish
+--           nothing), message, account index key position (0 = keep the definition; else purge it),
+--           counts_as_run (1/0)
+--
+-- Returns one status per group: 1 committed, 0 lease lost (another beat owns it now: nothing
+-- published), 2 schedule deleted meanwhile (nothing published).
+-- Messages are LPUSHed onto kombu's Redis list for the queue, exactly as kombu's own publish
+-- does, so the publish and the advance of the schedule happen in one atomic step.
+local token = ARGV[1]
+local statuses = {}
+
+local function commit(member, next_ms, queue_pos, message, index_pos, counts)
+  local claim = redis.call('HGET', KEYS[3], member)
+  if not claim then return 0 end
+  local owner, kind, _, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
+  if owner ~= token then return 0 end
+  redis.call('HDEL', KEYS[3], member)
+  redis.call('ZREM', KEYS[2], member)
+
+  if kind == 'r' then
+    redis.call('HDEL', KEYS[7], member)
+    if queue_pos > 0 then redis.call('LPUSH', KEYS[queue_pos], message) end
+    return 1
+  end
+
+  local current = redis.call('HGET', KEYS[5], member)
+  if not current then return 2 end
+  if queue_pos > 0 then redis.call('LPUSH', KEYS[queue_pos], message) end
+  if current ~= version then return 1 end  -- edited since the claim: the edit set its next fire
+  if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
+  if next_ms >= 0 then
+    redis.call('ZADD', KEYS[1], next_ms, member)
+  elseif index_pos > 0 then
+    redis.call('HDEL', KEYS[4], member)
+    redis.call('HDEL', KEYS[5], member)
+    redis.call('HDEL', KEYS[6], member)
+    redis.call('ZREM', KEYS[index_pos], member)
+  end
+  return 1
+end
+
+for i = 2, #ARGV, 6 do
+  statuses[#statuses + 1] = commit(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
+    ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]))
+end
+return statuses

@@ -1,0 +1,32 @@
+-- finish_execution.lua: record one attempt's outcome and decide what happens next, atomically.
+--
+-- KEYS[1] execution state  STRING "<state>|<attempt>"
+-- KEYS[2] history          LIST   run record JSON, newest first (one list per schedule)
+-- KEYS[3] retries          ZSET   execution id -> retry at (ms)
+-- KEYS[4] retry_payloads   HASH   execution id -> retry JSON
+-- KEYS[5] dead_letters     HASH   execution id -> dead letter JSON
+-- KEYS[6] dead_index       ZSET   execution id -> died at (ms)
+-- ARGV[1] execution id   ARGV[2] outcome: "done" | "retry" | "dead"   ARGV[3] run record JSON
+-- ARGV[4] attempt        ARGV[5] history cap   ARGV[6] retention (s)   ARGV[7] now (ms)
+-- ARGV[8] retry at (ms, outcome "retry")      ARGV[9] retry or dead-letter JSON
+-- ARGV[10] wake channel
+--
+-- Returns 1. "done" and "dead" are final: the execution is never run again unless redriven.
+local exec_id, outcome = ARGV[1], ARGV[2]
+local retention = tonumber(ARGV[6])
+redis.call('LPUSH', KEYS[2], ARGV[3])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
+redis.call('EXPIRE', KEYS[2], retention)
+if outcome == 'retry' then
+  redis.call('SET', KEYS[1], 'retrying|' .. ARGV[4], 'EX', retention)
+  redis.call('ZADD', KEYS[3], ARGV[8], exec_id)
+  redis.call('HSET', KEYS[4], exec_id, ARGV[9])
+  redis.call('PUBLISH', ARGV[10], ARGV[8])
+else
+  redis.call('SET', KEYS[1], 'done|' .. ARGV[4], 'EX', retention)
+  if outcome == 'dead' then
+    redis.call('HSET', KEYS[5], exec_id, ARGV[9])
+    redis.call('ZADD', KEYS[6], ARGV[7], exec_id)
+  end
+end
+return 1

@@ -1,0 +1,29 @@
+-- put_schedule.lua: create or replace a schedule definition and its place in the due index.
+--
+-- KEYS[1] definitions    HASH  schedule id -> schedule JSON
+-- KEYS[2] versions       HASH  schedule id -> edit counter
+-- KEYS[3] due            ZSET  schedule id -> next fire (ms)
+-- KEYS[4] account index  ZSET  schedule id -> created (ms), one per account
+-- KEYS[5] run_counts     HASH  schedule id -> fires dispatched so far
+-- ARGV[1] schedule id   ARGV[2] definition JSON   ARGV[3] next fire ms (-1 = none: paused/done)
+-- ARGV[4] created ms    ARGV[5] most schedules per account (0 = no limit)
+-- ARGV[6] wake channel  ARGV[7] 1 = reset the run counter (a new definition), 0 = keep it
+--
+-- Returns the new version, or -1 when a new schedule would exceed the account's quota.
+-- A beat waiting on the wake channel learns the new next fire and wakes early if it is sooner.
+local sid, next_ms, quota = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
+local exists = redis.call('HEXISTS', KEYS[1], sid) == 1
+if not exists and quota > 0 and redis.call('ZCARD', KEYS[4]) >= quota then
+  return -1
+end
+redis.call('HSET', KEYS[1], sid, ARGV[2])
+local version = redis.call('HINCRBY', KEYS[2], sid, 1)
+redis.call('ZADD', KEYS[4], 'NX', ARGV[4], sid)
+if ARGV[7] == '1' then redis.call('HDEL', KEYS[5], sid) end
+if next_ms >= 0 then
+  redis.call('ZADD', KEYS[3], next_ms, sid)
+  redis.call('PUBLISH', ARGV[6], next_ms)
+else
+  redis.call('ZREM', KEYS[3], sid)
+end
+return version

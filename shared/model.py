@@ -1,0 +1,267 @@
+"""The core model every dialect maps onto: schedules, triggers, targets and run records.
+
+Pure data, no I/O. Every instant is an ``int`` of UTC milliseconds since the epoch (``*_ms``), so
+the store, the beat and the workers never handle naive or zoned datetimes; only ``shared.timing``
+turns wall-clock times into instants. Each object round-trips through ``to_dict``/``from_dict`` as
+compact JSON-able dicts (that is the stored form, so keep field names short and stable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from shared.errors import InvalidSchedule
+
+# --- triggers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OnceTrigger:
+    """Fires exactly once, at ``at_ms``."""
+
+    at_ms: int
+    kind: Literal["once"] = "once"
+
+
+@dataclass(frozen=True)
+class CronTrigger:
+    """A cron expression evaluated in an IANA time zone.
+
+    ``expr`` is Unix 5-field (``min hour dom month dow``, dow 0 = Sunday) or Quartz 6/7-field
+    (``sec min hour dom month dow [year]``, dow 1 = Sunday, with ``?``, ``L``, ``W``, ``#``). The
+    field count tells which; ``shared.timing`` owns the parsing.
+    """
+
+    expr: str
+    timezone: str = "UTC"
+    kind: Literal["cron"] = "cron"
+
+
+@dataclass(frozen=True)
+class RepeatItem:
+    """One calendar rule of the task scheduler's ``repeat_items``.
+
+    Each field is an ``int`` or ``None`` for ``*``. ``week`` is the week of the month (1 = days 1-7,
+    2 = days 8-14, ... 5 = days 29-31), ``weekday`` 0-6 = Sunday-Saturday. ``start``/``end`` are
+    inclusive local dates ``YYYY-MM-DD`` (``end`` ``None`` = open). ``interval_min``, when set,
+    replaces the calendar fields: fire every that many minutes from local midnight of ``start``.
+    """
+
+    year: int | None = None
+    month: int | None = None
+    day: int | None = None
+    week: int | None = None
+    weekday: int | None = None
+    hour: int | None = None
+    minute: int | None = None
+    start: str | None = None
+    end: str | None = None
+    interval_min: int | None = None
+
+
+@dataclass(frozen=True)
+class CalendarTrigger:
+    """Fires at every local instant matching any of its items (a union), in ``timezone``."""
+
+    items: tuple[RepeatItem, ...]
+    timezone: str = "UTC"
+    kind: Literal["calendar"] = "calendar"
+
+
+@dataclass(frozen=True)
+class IntervalTrigger:
+    """Fires every ``every_ms``, at ``anchor_ms + k * every_ms`` (k >= 0)."""
+
+    every_ms: int
+    anchor_ms: int
+    kind: Literal["interval"] = "interval"
+
+
+Trigger = OnceTrigger | CronTrigger | CalendarTrigger | IntervalTrigger
+
+
+def trigger_to_dict(trigger: Trigger) -> dict[str, Any]:
+    data = asdict(trigger)
+    if isinstance(trigger, CalendarTrigger):
+        data["items"] = [_compact(asdict(item)) for item in trigger.items]
+    return data
+
+
+def trigger_from_dict(data: dict[str, Any]) -> Trigger:
+    kind = data.get("kind")
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    try:
+        if kind == "once":
+            return OnceTrigger(**fields)
+        if kind == "cron":
+            return CronTrigger(**fields)
+        if kind == "interval":
+            return IntervalTrigger(**fields)
+        if kind == "calendar":
+            items = tuple(RepeatItem(**item) for item in fields.pop("items"))
+            return CalendarTrigger(items=items, **fields)
+    except (TypeError, KeyError) as exc:
+        raise InvalidSchedule(f"trigger: {exc}") from exc
+    raise InvalidSchedule(f"trigger: unknown kind {kind!r}")
+
+
+# --- targets ---------------------------------------------------------------------------------
+
+TargetKind = Literal["push", "webhook", "task", "beacon"]
+
+# Each target kind is delivered by its own Celery worker pool, listening on its own queue.
+QUEUE_BY_TARGET: dict[str, str] = {
+    "push": "push",
+    "webhook": "webhooks",
+    "task": "tasks",
+    "beacon": "jobs",
+}
+POOLS: tuple[str, ...] = ("push", "webhooks", "tasks", "jobs")
+
+# The Celery task that delivers each target kind: the contract between the beat and the workers.
+TASK_BY_TARGET: dict[str, str] = {
+    "push": "workers.push.deliver",
+    "webhook": "workers.webhooks.deliver",
+    "task": "workers.tasks.run",
+    "beacon": "workers.jobs.spawn",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a fire goes. ``kind`` picks the pool; ``spec`` is the kind's own pure data:
+
+    - ``push``: ``{"push": {...}}`` the push document for the gateway;
+    - ``webhook``: ``{"url", "data", "content_type", "signature"}``;
+    - ``task``: ``{"class_name", "data"}``;
+    - ``beacon``: ``{"job": {...}}`` the job template queued for a beacon agent.
+    """
+
+    kind: TargetKind
+    spec: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def queue(self) -> str:
+        return QUEUE_BY_TARGET[self.kind]
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+MisfirePolicy = Literal["coalesce", "skip"]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A schedule definition, as the API writes it and the beat reads it.
+
+    ``start_ms``/``end_ms`` bound the fires (inclusive); ``max_runs`` stops it after that many
+    fires. ``misfire`` says what to do with a fire missed during downtime: ``coalesce`` runs it
+    once, late; ``skip`` records it as skipped. ``purge_when_done`` deletes the definition once it
+    has no future fire (the webhook dialect's rule). ``doc`` keeps the dialect's own fields that the
+    engine does not interpret (names, user ids, the original request), so adapters can render
+    their answers from the stored schedule alone.
+    """
+
+    id: str
+    account: str
+    dialect: str
+    trigger: Trigger
+    target: Target
+    created_ms: int
+    enabled: bool = True
+    start_ms: int | None = None
+    end_ms: int | None = None
+    max_runs: int | None = None
+    misfire: MisfirePolicy = "coalesce"
+    purge_when_done: bool = False
+    doc: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "id": self.id,
+            "account": self.account,
+            "dialect": self.dialect,
+            "trigger": trigger_to_dict(self.trigger),
+            "target": {"kind": self.target.kind, "spec": self.target.spec},
+            "created_ms": self.created_ms,
+            "enabled": self.enabled,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "max_runs": self.max_runs,
+            "misfire": self.misfire,
+            "purge_when_done": self.purge_when_done,
+            "doc": self.doc,
+        }
+        return _compact(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Schedule:
+        try:
+            target = data["target"]
+            return cls(
+                id=data["id"],
+                account=data["account"],
+                dialect=data["dialect"],
+                trigger=trigger_from_dict(data["trigger"]),
+                target=Target(kind=target["kind"], spec=target.get("spec", {})),
+                created_ms=data["created_ms"],
+                enabled=data.get("enabled", True),
+                start_ms=data.get("start_ms"),
+                end_ms=data.get("end_ms"),
+                max_runs=data.get("max_runs"),
+                misfire=data.get("misfire", "coalesce"),
+                purge_when_done=data.get("purge_when_done", False),
+                doc=data.get("doc", {}),
+            )
+        except KeyError as exc:
+            raise InvalidSchedule(f"schedule: missing {exc}") from exc
+
+
+# --- executions and run records ----------------------------------------------------------------
+
+
+def execution_id(schedule_id: str, due_ms: int) -> str:
+    """The deterministic id of one fire: also its Celery task id and its webhook-id."""
+    return f"{schedule_id}:{due_ms}"
+
+
+RunStatus = Literal["succeeded", "failed", "retrying", "skipped", "dead"]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One attempt of one execution, written to its schedule's history."""
+
+    id: str  # execution id
+    schedule: str
+    due_ms: int
+    claimed_ms: int | None
+    started_ms: int | None
+    finished_ms: int | None
+    status: RunStatus
+    attempt: int
+    result: Any = None
+    error: str | None = None
+    late_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return _compact(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        fields = {
+            "claimed_ms": None,
+            "started_ms": None,
+            "finished_ms": None,
+            "result": None,
+            "error": None,
+            "late_ms": 0,
+        }
+        fields.update(data)
+        return cls(**fields)
+
+
+def _compact(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop ``None`` values: the stored form stays small, and absent means default."""
+    return {k: v for k, v in data.items() if v is not None}

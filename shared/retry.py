@@ -1,0 +1,27 @@
+"""Retry timing in one pure function, shared by every worker pool."""
+
+from __future__ import annotations
+
+import random
+
+
+def compute_backoff(
+    attempt: int,
+    *,
+    base_s: float,
+    max_s: float,
+    retry_after_s: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before attempt ``attempt + 1``, after attempt ``attempt`` failed.
+
+    Exponential (base, 2*base, 4*base, ...) capped at ``max_s``, with "equal jitter": a random
+    point in the upper half of the window, so retries of many executions that failed together
+    spread out but never come back sooner than half the backoff. A server's ``Retry-After`` is a
+    floor: we never call back earlier than it asked (still capped at ``max_s``).
+    """
+    window = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    delay = window / 2 + (rng or random).uniform(0, window / 2)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return min(delay, max_s)

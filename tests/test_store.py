@@ -1,0 +1,200 @@
+"""The store's Lua scripts on a real Redis: claims, commits, leases, edits, deletes, executions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from shared.errors import QuotaExceeded, UnsafeRedisConfig
+from shared.model import RunRecord
+from shared.store import Commit, Store
+from tests.factories import once, webhook_schedule
+
+T0 = 1_800_000_000_000  # a fixed "now" in ms
+
+
+def put_due(store: Store, due_ms: int, **fields):
+    schedule = webhook_schedule(once(due_ms), **fields)
+    store.put_schedule(schedule, due_ms)
+    return schedule
+
+
+def test_claim_takes_only_what_is_due_and_reports_next_wake(store: Store) -> None:
+    due = put_due(store, T0 - 5)
+    later = put_due(store, T0 + 1000)
+    result = store.claim(T0, lease_ms=1000, limit=10, token="a")
+    assert [e.member for e in result.entries] == [due.id]
+    assert result.entries[0].due_ms == T0 - 5
+    assert json.loads(result.entries[0].body)["id"] == due.id
+    # the claim's own lease (T0 + 1000) and the later schedule are both pending at T0 + 1000
+    assert result.next_wake_ms == T0 + 1000
+    assert store.next_fire_ms(later.id) == T0 + 1000
+
+
+def test_idle_claim_returns_nothing_and_the_earliest_due(store: Store) -> None:
+    put_due(store, T0 + 500)
+    result = store.claim(T0, lease_ms=1000, limit=10, token="a")
+    assert result.entries == []
+    assert result.next_wake_ms == T0 + 500
+
+
+def test_empty_store_has_no_wake_time(store: Store) -> None:
+    assert store.claim(T0, 1000, 10, "a").next_wake_ms is None
+
+
+def test_a_claimed_entry_is_not_claimed_again_while_leased(store: Store) -> None:
+    put_due(store, T0)
+    assert len(store.claim(T0, 1000, 10, "a").entries) == 1
+    assert store.claim(T0 + 999, 1000, 10, "b").entries == []
+
+
+def test_an_expired_lease_is_reclaimed_with_its_original_due(store: Store) -> None:
+    schedule = put_due(store, T0)
+    store.claim(T0, 1000, 10, "dead-beat")
+    retaken = store.claim(T0 + 1000, 1000, 10, "b").entries
+    assert [(e.member, e.due_ms) for e in retaken] == [(schedule.id, T0)]
+    # the dead beat's token can no longer commit: nothing is published twice
+    commit = Commit(schedule.id, None, "webhooks", "m1")
+    assert store.commit("dead-beat", [commit]) == [0]
+    assert store.commit("b", [Commit(schedule.id, None, "webhooks", "m2")]) == [1]
+    assert store.redis.lrange("webhooks", 0, -1) == ["m2"]
+
+
+def test_commit_publishes_and_advances(store: Store) -> None:
+    schedule = put_due(store, T0)
+    store.claim(T0, 1000, 10, "a")
+    assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "msg")]) == [1]
+    assert store.redis.lrange("webhooks", 0, -1) == ["msg"]
+    assert store.next_fire_ms(schedule.id) == T0 + 60_000
+    assert store.run_count(schedule.id) == 1
+    assert store.redis.zcard(store.keys.leases()) == 0
+
+
+def test_commit_without_next_fire_retires_or_purges(store: Store) -> None:
+    kept = put_due(store, T0)
+    purged = put_due(store, T0, account="other")
+    store.claim(T0, 1000, 10, "a")
+    statuses = store.commit(
+        "a",
+        [
+            Commit(kept.id, None, "webhooks", "m1"),
+            Commit(purged.id, None, "webhooks", "m2", purge_account="other"),
+        ],
+    )
+    assert statuses == [1, 1]
+    assert store.get_schedule(kept.id) is not None and store.next_fire_ms(kept.id) is None
+    assert store.get_schedule(purged.id) is None
+    assert store.list_schedule_ids("other") == []
+
+
+def test_delete_during_claim_publishes_nothing(store: Store) -> None:
+    schedule = put_due(store, T0)
+    store.claim(T0, 1000, 10, "a")
+    assert store.delete_schedule(schedule)
+    assert store.commit("a", [Commit(schedule.id, T0 + 1, "webhooks", "m")]) == [2]
+    assert store.redis.llen("webhooks") == 0
+    assert store.next_fire_ms(schedule.id) is None
+
+
+def test_edit_during_claim_keeps_the_edits_next_fire(store: Store) -> None:
+    schedule = put_due(store, T0)
+    store.claim(T0, 1000, 10, "a")
+    store.put_schedule(schedule, T0 + 5_000, new=False)
+    # the fire that was due under the old definition still goes out, but the old plan's next
+    # fire must not overwrite the edit's
+    assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "m")]) == [1]
+    assert store.next_fire_ms(schedule.id) == T0 + 5_000
+
+
+def test_paused_schedule_leaves_the_due_index(store: Store) -> None:
+    schedule = put_due(store, T0)
+    store.put_schedule(schedule, None, new=False)
+    assert store.claim(T0, 1000, 10, "a").entries == []
+
+
+def test_quota_counts_new_schedules_only(store: Store) -> None:
+    first = webhook_schedule(once(T0))
+    store.put_schedule(first, T0, quota=1)
+    store.put_schedule(first, T0 + 1, quota=1, new=False)  # replacing is not a new schedule
+    with pytest.raises(QuotaExceeded):
+        store.put_schedule(webhook_schedule(once(T0)), T0, quota=1)
+
+
+def test_list_is_in_creation_order_and_paged(store: Store) -> None:
+    ids = [put_due(store, T0, created_ms=T0 + i).id for i in range(5)]
+    assert store.list_schedule_ids("acct", 0, 2) == ids[:2]
+    assert store.list_schedule_ids("acct", 4, 2) == ids[4:]
+    assert store.count_schedules("acct") == 5
+
+
+def test_claim_respects_the_batch_limit(store: Store) -> None:
+    for _ in range(5):
+        put_due(store, T0)
+    first = store.claim(T0, 1000, 3, "a").entries
+    second = store.claim(T0, 1000, 3, "b").entries
+    assert len(first) == 3 and len(second) == 2
+    assert not {e.member for e in first} & {e.member for e in second}
+
+
+def _record(attempt: int, status: str = "retrying") -> RunRecord:
+    return RunRecord("s1:1", "s1", 1, 1, 2, 3, status, attempt)  # type: ignore[arg-type]
+
+
+def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> None:
+    assert store.begin_execution("s1:1", 1, 60) == "run"
+    store.finish_execution(
+        _record(1),
+        "retry",
+        now_ms=T0,
+        history_cap=10,
+        retention_s=60,
+        retry_at_ms=T0 + 100,
+        payload={"task": "t", "queue": "webhooks", "execution": {"id": "s1:1", "attempt": 2}},
+    )
+    assert store.begin_execution("s1:1", 1, 60) == "stale"  # a duplicate of attempt 1
+    retry = store.claim(T0 + 100, 1000, 10, "a").entries
+    assert [(e.kind, e.member) for e in retry] == [("r", "s1:1")]
+    assert store.commit("a", [Commit("s1:1", None, "webhooks", "retry-msg")]) == [1]
+    assert store.begin_execution("s1:1", 2, 60) == "run"
+    store.finish_execution(_record(2, "succeeded"), "done", now_ms=T0, history_cap=10, retention_s=60)
+    assert store.begin_execution("s1:1", 2, 60) == "done"
+    assert [r.attempt for r in store.history("s1")] == [2, 1]
+
+
+def test_history_is_capped(store: Store) -> None:
+    for attempt in range(1, 6):
+        store.finish_execution(
+            _record(attempt, "succeeded"), "done", now_ms=T0, history_cap=3, retention_s=60
+        )
+    assert [r.attempt for r in store.history("s1")] == [5, 4, 3]
+    assert 0 < store.redis.ttl(store.keys.history("s1")) <= 60
+
+
+def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
+    store.begin_execution("s1:1", 3, 60)
+    store.finish_execution(
+        _record(3, "dead"),
+        "dead",
+        now_ms=T0,
+        history_cap=10,
+        retention_s=60,
+        payload={"execution": {"id": "s1:1"}, "error": "HTTP 500"},
+    )
+    assert [d["error"] for d in store.dead_letters()] == ["HTTP 500"]
+    retry = {"task": "t", "queue": "webhooks", "execution": {"id": "s1:1", "attempt": 1}}
+    assert store.redrive("s1:1", T0, retry)
+    assert store.dead_letters() == []
+    assert not store.redrive("s1:1", T0, retry)
+    assert [e.member for e in store.claim(T0, 1000, 10, "a").entries] == ["s1:1"]
+    assert store.begin_execution("s1:1", 1, 60) == "run"
+
+
+def test_refuses_a_redis_that_may_evict(store: Store) -> None:
+    store.check_redis_is_safe()
+    store.redis.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        with pytest.raises(UnsafeRedisConfig, match="noeviction"):
+            store.check_redis_is_safe()
+    finally:
+        store.redis.config_set("maxmemory-policy", "noeviction")

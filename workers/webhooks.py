@@ -1,0 +1,47 @@
+"""The ``webhooks`` pool: POST a schedule's payload to its callback URL."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import requests
+
+from shared.celery_app import app
+from shared.config import Config
+from shared.store import Store
+from workers.http import post
+from workers.runner import Outcome, run_execution
+
+_config = Config.from_env()
+_session = requests.Session()
+_store: Store | None = None
+
+
+def store() -> Store:
+    """One store per worker process, created lazily (after the prefork pool has forked)."""
+    global _store
+    if _store is None:
+        _store = Store.from_url(app.conf.broker_url, _config.key_prefix)
+    return _store
+
+
+def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+    """The URL, body and headers of the callback for ``execution``."""
+    spec = execution["target"]["spec"]
+    body = spec.get("data") or ""
+    raw = base64.b64decode(body) if spec.get("data_b64") else body.encode()
+    headers = {"Content-Type": spec.get("content_type") or "application/octet-stream"}
+    if spec.get("signature"):
+        headers["X-Content-Signature"] = spec["signature"]
+    return spec["url"], raw, headers
+
+
+def deliver_webhook(execution: dict[str, Any]) -> Outcome:
+    url, body, headers = callback_request(execution)
+    return post(_config, url, body, headers, _session)
+
+
+@app.task(name="workers.webhooks.deliver", acks_late=True, ignore_result=True)
+def deliver(execution: dict[str, Any]) -> str:
+    return run_execution(store(), _config, execution, deliver_webhook)
