@@ -161,7 +161,9 @@ class HttpReceiver:
                     receiver.requests.append(
                         Received(self.path, dict(self.headers), body, now_ms())
                     )
-                    status = receiver.statuses[min(len(receiver.requests), len(receiver.statuses)) - 1]
+                    status = receiver.statuses[
+                        min(len(receiver.requests), len(receiver.statuses)) - 1
+                    ]
                 self.send_response(status)
                 for name, value in receiver.headers.items():
                     self.send_header(name, value)

@@ -157,7 +157,9 @@ def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> N
     assert [(e.kind, e.member) for e in retry] == [("r", "s1:1")]
     assert store.commit("a", [Commit("s1:1", None, "webhooks", "retry-msg")]) == [1]
     assert store.begin_execution("s1:1", 2, 60) == "run"
-    store.finish_execution(_record(2, "succeeded"), "done", now_ms=T0, history_cap=10, retention_s=60)
+    store.finish_execution(
+        _record(2, "succeeded"), "done", now_ms=T0, history_cap=10, retention_s=60
+    )
     assert store.begin_execution("s1:1", 2, 60) == "done"
     assert [r.attempt for r in store.history("s1")] == [2, 1]
 
