@@ -5,16 +5,20 @@ scheduler_beat.scheduler:RedisScheduler``. Several may run at once: claims are a
 beats publish the same fire, and a beat that dies mid-tick loses nothing (its leases expire).
 
 Celery's beat loop calls ``tick()`` and sleeps for what it returns. We do the waiting inside
-``tick()`` instead, on the store's wake channel, so a schedule written with an earlier due time
-wakes us at once rather than after the current sleep.
+``tick()`` instead, on an event set by a thread that listens to the store's wake channel, so a
+schedule written with an earlier due time wakes us at once rather than after the current sleep.
+(The main thread never blocks inside a Redis read: beat's SIGTERM handler raises SystemExit
+wherever the main thread is, and an interrupted socket read leaves redis-py in a broken state.)
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
+import redis
 from celery.beat import Scheduler
 
 from scheduler_beat.dispatch import Dispatcher
@@ -23,6 +27,7 @@ from shared.redis_url import resolve_redis_url
 from shared.store import Store
 
 log = logging.getLogger(__name__)
+REDIS_RETRY_S = 2.0
 
 
 def now_ms() -> int:
@@ -35,7 +40,7 @@ class RedisScheduler(Scheduler):
         self.store = Store.from_url(resolve_redis_url(self.config), self.config.key_prefix)
         self.store.check_redis_is_safe()
         self.dispatcher = Dispatcher(self.store, self.config)
-        self._wake = self.store.wait_for_wake()
+        self._wake = WakeWatcher(self.store)
         kwargs["max_interval"] = self.config.beat_max_sleep_s
         super().__init__(app, *args, **kwargs)
 
@@ -52,9 +57,15 @@ class RedisScheduler(Scheduler):
         return f"redis store, lease {self.config.beat_lease_ms} ms, batch {self.config.beat_batch}"
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        self._wake.reset()  # announcements from here on are newer than what the claim sees
         started = now_ms()
-        result = self.dispatcher.tick(started)
-        self.store.beat_heartbeat(started)
+        try:
+            result = self.dispatcher.tick(started)
+            self.store.beat_heartbeat(started)
+        except redis.RedisError as exc:
+            # Nothing is lost: unclaimed fires stay due, and our claims expire for any beat.
+            log.error("beat: Redis unavailable (%s); retrying in %.0f s", exc, REDIS_RETRY_S)
+            return REDIS_RETRY_S
         if result.claimed:
             log.info(
                 "beat: claimed %d, published %d, lost %d in %d ms",
@@ -69,17 +80,60 @@ class RedisScheduler(Scheduler):
 
     def _sleep_until(self, wake_ms: int | None) -> None:
         """Wait until ``wake_ms`` (capped), or earlier if a sooner fire is announced."""
-        deadline = time.monotonic() + self.config.beat_max_sleep_s
+        timeout = self.config.beat_max_sleep_s
         if wake_ms is not None:
-            deadline = min(deadline, time.monotonic() + max(0, wake_ms - now_ms()) / 1000)
-        while (remaining := deadline - time.monotonic()) > 0:
-            message = self._wake.get_message(timeout=remaining)
-            if message is None:
-                continue
-            announced = int(message["data"])
-            if wake_ms is None or announced < wake_ms:
-                return
+            timeout = min(timeout, max(0, wake_ms - now_ms()) / 1000)
+        self._wake.wait(wake_ms, timeout)
 
     def close(self) -> None:
         self._wake.close()
         super().close()
+
+
+class WakeWatcher:
+    """Listens, in a daemon thread, for next-fire instants announced by writers."""
+
+    def __init__(self, store: Store) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._earliest: int | None = None
+        self._pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(**{store.keys.wake_channel(): self._on_message})
+        self._thread = self._pubsub.run_in_thread(
+            sleep_time=1.0, daemon=True, exception_handler=self._on_error
+        )
+
+    def reset(self) -> None:
+        with self._lock:
+            self._earliest = None
+            self._changed.clear()
+
+    def wait(self, wake_ms: int | None, timeout_s: float) -> None:
+        """Sleep up to ``timeout_s``; return early once something due before ``wake_ms`` is
+        announced (already announced since ``reset()`` counts too)."""
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            with self._lock:
+                if self._earliest is not None and (wake_ms is None or self._earliest < wake_ms):
+                    return
+                self._changed.clear()
+            self._changed.wait(remaining)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        try:
+            announced = int(message["data"])
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            if self._earliest is None or announced < self._earliest:
+                self._earliest = announced
+            self._changed.set()
+
+    def _on_error(self, exc: BaseException, pubsub: Any, thread: Any) -> None:
+        # Redis went away: keep the thread alive; get_message reconnects and resubscribes.
+        log.warning("beat: wake channel error (%s); retrying", exc)
+        time.sleep(1.0)
+
+    def close(self) -> None:
+        self._thread.stop()
+        self._pubsub.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 
+from scheduler_cli import schedules
 from shared import accounts, embedded_redis
 from shared.config import Config
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long children may take to stop before they are killed",
     )
     add_accounts(sub)
+    schedules.add_commands(sub)
     return parser
 
 

@@ -226,6 +226,16 @@ def execution_id(schedule_id: str, due_ms: int) -> str:
     return f"{schedule_id}:{due_ms}"
 
 
+def retry_payload(execution: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """What the beat needs to publish attempt ``attempt`` of ``execution`` when it is due."""
+    kind = execution["target"]["kind"]
+    return {
+        "task": TASK_BY_TARGET[kind],
+        "queue": QUEUE_BY_TARGET[kind],
+        "execution": {**execution, "attempt": attempt},
+    }
+
+
 RunStatus = Literal["succeeded", "failed", "retrying", "skipped", "dead"]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config import Config
-from shared.model import QUEUE_BY_TARGET, TASK_BY_TARGET, RunRecord
+from shared.model import RunRecord, retry_payload
 from shared.retry import compute_backoff
 from shared.store import Store
 
@@ -104,12 +104,3 @@ def _settle(
     log.info("execution %s attempt %d: %s", execution["id"], attempt, status)
     return verdict
 
-
-def retry_payload(execution: dict[str, Any], attempt: int) -> dict[str, Any]:
-    """What the beat needs to publish attempt ``attempt`` of ``execution`` when it is due."""
-    kind = execution["target"]["kind"]
-    return {
-        "task": TASK_BY_TARGET[kind],
-        "queue": QUEUE_BY_TARGET[kind],
-        "execution": {**execution, "attempt": attempt},
-    }

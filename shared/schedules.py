@@ -1,0 +1,80 @@
+"""The core verbs every dialect adapter calls: validate, place in the due index, read back.
+
+Adapters build a ``Schedule`` from their own request shape and call these; the rules that hold
+for every dialect (a trigger must parse and still fire, callback targets must be safe, quotas)
+live here once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from shared.config import Config
+from shared.errors import InvalidTrigger, NotFound
+from shared.model import Schedule, retry_payload
+from shared.netguard import check_url
+from shared.store import Store
+from shared.timing import next_schedule_fire, validate_trigger
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def first_fire(schedule: Schedule, at_ms: int) -> int | None:
+    """The first fire at or after ``at_ms`` (a one-shot due right now still counts)."""
+    return next_schedule_fire(schedule, at_ms - 1, 0)
+
+
+def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
+    """Check what every dialect requires; return the schedule's first fire (None if paused)."""
+    validate_trigger(schedule.trigger)
+    if schedule.target.kind == "webhook":
+        check_url(schedule.target.spec.get("url", ""), config.target_allowlist)
+    next_ms = first_fire(schedule, at_ms)
+    if next_ms is None:
+        raise InvalidTrigger("trigger: it has no future fire")
+    return next_ms if schedule.enabled else None
+
+
+def create(
+    store: Store, config: Config, schedule: Schedule, *, quota: int | None = None
+) -> int | None:
+    """Store a new schedule; returns its first fire. Raises InvalidSchedule or QuotaExceeded."""
+    next_ms = validate(schedule, config, now_ms())
+    limit = config.max_schedules_per_account if quota is None else quota
+    store.put_schedule(schedule, next_ms, quota=limit, new=True)
+    return next_ms
+
+
+def replace_schedule(store: Store, config: Config, schedule: Schedule) -> int | None:
+    """Replace an existing schedule's definition (same id and account); the next fire is
+    recomputed at once, and the beat picks the change up on its next tick."""
+    current = get(store, schedule.account, schedule.id)
+    updated = replace(schedule, created_ms=current.created_ms)
+    next_ms = validate(updated, config, now_ms())
+    store.put_schedule(updated, next_ms, new=False)
+    return next_ms
+
+
+def get(store: Store, account: str, schedule_id: str) -> Schedule:
+    """The account's schedule; another account's schedule is reported as not found."""
+    schedule = store.get_schedule(schedule_id)
+    if schedule is None or schedule.account != account:
+        raise NotFound(f"no schedule {schedule_id!r}")
+    return schedule
+
+
+def delete(store: Store, account: str, schedule_id: str) -> Schedule:
+    schedule = get(store, account, schedule_id)
+    store.delete_schedule(schedule)
+    return schedule
+
+
+def redrive(store: Store, execution_id: str) -> bool:
+    """Send a dead letter back for a fresh series of attempts, starting now."""
+    letter = store.dead_letter(execution_id)
+    if letter is None:
+        return False
+    return store.redrive(execution_id, now_ms(), retry_payload(letter["execution"], 1))
