@@ -136,4 +136,5 @@ class WakeWatcher:
 
     def close(self) -> None:
         self._thread.stop()
+        self._thread.join(timeout=2.0)  # it is inside get_message for up to sleep_time
         self._pubsub.close()
