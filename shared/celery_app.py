@@ -29,7 +29,13 @@ def create_celery(config: Config) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": config.visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": config.visibility_timeout_s,
+            # Sweep for messages of lost workers often enough to honour the visibility timeout
+            # (kombu's default sweeps only every ~100 s).
+            "unacked_restore_interval": max(1, min(10, config.visibility_timeout_s // 4)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         task_serializer="json",

@@ -75,6 +75,7 @@ class ProcessGroup:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes its children too
         )
         self.procs.append(proc)
         return proc
@@ -116,6 +117,12 @@ class ProcessGroup:
         )
         return proc
 
+    @staticmethod
+    def kill(proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL a process and its children (a worker's prefork pool), as a crash would."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.workdir.glob("proc-*.log"))
 
@@ -143,10 +150,12 @@ class Received:
 class HttpReceiver:
     """A real HTTP server on 127.0.0.1 that records requests and answers from a script.
 
-    ``statuses`` is consumed one per request (the last one repeats); ``hang_s`` delays answers.
+    ``statuses`` is consumed one per request (the last one repeats). With ``hold_first`` the first
+    request gets no answer until the receiver closes (a delivery stuck in flight).
     """
 
     statuses: list[int] = field(default_factory=lambda: [200])
+    hold_first: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
 
@@ -161,9 +170,11 @@ class HttpReceiver:
                     receiver.requests.append(
                         Received(self.path, dict(self.headers), body, now_ms())
                     )
-                    status = receiver.statuses[
-                        min(len(receiver.requests), len(receiver.statuses)) - 1
-                    ]
+                    n = len(receiver.requests)
+                    status = receiver.statuses[min(n, len(receiver.statuses)) - 1]
+                if receiver.hold_first and n == 1:
+                    receiver._released.wait(30)
+                    return
                 self.send_response(status)
                 for name, value in receiver.headers.items():
                     self.send_header(name, value)
@@ -175,12 +186,14 @@ class HttpReceiver:
                 pass
 
         self._lock = threading.Lock()
+        self._released = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
 
