@@ -14,12 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from shared.timing import next_schedule_fire
-
 from scheduler_beat.messages import build_message
 from shared.config import Config
 from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id
 from shared.store import ClaimedEntry, Commit, Store, new_token
+from shared.timing import next_schedule_fire
 
 log = logging.getLogger(__name__)
 
