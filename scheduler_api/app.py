@@ -18,6 +18,7 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
     store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config
     app.extensions["scheduler.store"] = store
 

@@ -73,6 +73,7 @@ def cmd_beat(args: argparse.Namespace, config: Config) -> int | None:
 
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int | None:
+    open_store(config).check_redis_is_safe()
     from shared.celery_app import app
 
     argv = ["worker", "-Q", args.pool, "-n", f"{args.pool}@%h", "-E", "--loglevel", args.loglevel]

@@ -34,13 +34,14 @@ def blocked_reason(address: IPAddress) -> str | None:
         reason = blocked_reason(embedded)
         return f"{reason} (wrapped in IPv6)" if reason else None
     checks = (
+        # most specific first: Python also counts loopback and link-local as "private"
         ("loopback", address.is_loopback),
-        ("private", address.is_private and address not in _CGNAT),
         ("link-local (metadata)", address.is_link_local),
-        ("multicast", address.is_multicast),
-        ("reserved", address.is_reserved),
         ("unspecified", address.is_unspecified),
+        ("multicast", address.is_multicast),
         ("carrier-grade NAT", address.version == 4 and address in _CGNAT),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("not globally routable", not address.is_global),
     )
     return next((name for name, hit in checks if hit), None)
@@ -75,11 +76,15 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
-def check_url(url: str, allowlist: Iterable[str]) -> list[IPAddress]:
+def check_url(
+    url: str, allowlist: Iterable[str], *, unresolvable_ok: bool = False
+) -> list[IPAddress]:
     """Refuse a URL that is not http(s) or whose host resolves to a forbidden address.
 
     Returns the resolved addresses, so a caller can connect to exactly those (pinning them
-    defeats DNS rebinding between this check and the connection).
+    defeats DNS rebinding between this check and the connection). ``unresolvable_ok`` accepts a
+    host that does not resolve yet (at create time a domain may not be live; the check at
+    connect time still applies) and returns no addresses for it.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -88,7 +93,12 @@ def check_url(url: str, allowlist: Iterable[str]) -> list[IPAddress]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise UnsafeTarget(f"url: {url!r} has an invalid port") from exc
-    addresses = resolve(parts.hostname, port)
+    try:
+        addresses = resolve(parts.hostname, port)
+    except UnsafeTarget:
+        if unresolvable_ok:
+            return []
+        raise
     allow = list(allowlist)
     for address in addresses:
         reason = blocked_reason(address)

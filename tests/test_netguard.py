@@ -47,3 +47,9 @@ def test_public_addresses_and_the_allowlist_pass() -> None:
     assert check_url("http://127.0.0.1:9/", allowlist=["127.0.0.0/8"])
     with pytest.raises(UnsafeTarget):
         check_url("http://10.0.0.1/", allowlist=["127.0.0.0/8"])
+
+
+def test_an_unresolvable_host_is_refused_unless_accepted_for_later() -> None:
+    with pytest.raises(UnsafeTarget, match="does not resolve"):
+        check_url("http://no-such-host.invalid/", allowlist=())
+    assert check_url("http://no-such-host.invalid/", allowlist=(), unresolvable_ok=True) == []
