@@ -91,11 +91,12 @@ class RoundTrips:
     @contextmanager
     def counting(self) -> Iterator[RoundTrips]:
         original = AbstractConnection.send_packed_command
-        trips = self
 
-        def send_packed_command(self: AbstractConnection, command: Any, check_health: bool = True):
-            trips.count += 1
-            return original(self, command, check_health)
+        def send_packed_command(
+            conn: AbstractConnection, command: Any, check_health: bool = True
+        ) -> None:
+            self.count += 1
+            original(conn, command, check_health)
 
         AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
         try:

@@ -38,6 +38,9 @@ MAX_NAME_CHARS = 200
 # --- the service's secret key ----------------------------------------------------------------
 
 
+# How long the previous webhook signing secret keeps signing after a rotation.
+ROTATION_OVERLAP_S = 24 * 3600
+
 def load_secret_key(config: Config) -> bytes:
     """``SCHEDULER_SECRET_KEY``, else a random key generated once into ``<data_dir>/secret.key``.
 
@@ -187,11 +190,36 @@ def webhook_secret_for(
     return webhook_secret(secret_key, account["appkey"], int(gen))
 
 
-def rotate_webhook_secret(store: Store, appkey: str, secret_key: bytes | str) -> str:
-    """Move the account to the next generation and return its new signing secret."""
+def rotate_webhook_secret(
+    store: Store,
+    appkey: str,
+    secret_key: bytes | str,
+    *,
+    overlap_s: int = ROTATION_OVERLAP_S,
+    now_ms: int | None = None,
+) -> str:
+    """Move the account to the next generation and return its new signing secret.
+
+    For ``overlap_s`` the previous secret keeps signing too (both signatures are sent), so
+    receivers can switch to the new secret without missing a callback.
+    """
     account = store.get_account(appkey)
     if account is None:
         raise NotFound(f"no account with appkey {appkey!r}")
+    now = int(time.time() * 1000) if now_ms is None else now_ms
     account["webhook_secret_generation"] = int(account.get("webhook_secret_generation", 1)) + 1
+    account["webhook_previous_secret_until_ms"] = now + overlap_s * 1000
     store.put_account(account)
     return webhook_secret_for(account, secret_key)
+
+
+def active_webhook_secrets(
+    account: dict[str, Any], secret_key: bytes | str, now_ms: int
+) -> list[str]:
+    """The secrets that sign a callback now: the current one, and the previous one during a
+    rotation's overlap."""
+    generation = int(account.get("webhook_secret_generation", 1))
+    active = [webhook_secret_for(account, secret_key, generation)]
+    if generation > 1 and now_ms < account.get("webhook_previous_secret_until_ms", 0):
+        active.append(webhook_secret_for(account, secret_key, generation - 1))
+    return active

@@ -261,3 +261,30 @@ def test_a_delivery_lost_with_its_worker_is_redelivered(
         runs = wait_until(lambda: store.history(schedule.id), what="the run record")
         assert [(r.status, r.attempt) for r in runs] == [("succeeded", 1)]
         assert store.execution_state(execution_id(schedule.id, due)) == "done|1"
+
+
+def test_callbacks_are_signed_with_the_accounts_secrets_across_a_rotation(
+    store: Store, config: Config, processes: ProcessGroup, receiver: HttpReceiver
+) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    from shared.accounts import create_account, load_secret_key, rotate_webhook_secret
+
+    key = load_secret_key(config)  # the same data dir as the worker's: the same server key
+    creds = create_account(store, "acme", secret_key=key)
+    processes.beat()
+    processes.worker("webhooks")
+    first_due = now_ms() + 300
+    schedule = webhook_schedule(every(1000, first_due), receiver.url, account=creds["appkey"])
+    store.put_schedule(schedule, first_due)
+    wait_until(lambda: receiver.count() >= 1, what="a signed callback")
+    new_secret = rotate_webhook_secret(store, creds["appkey"], key)
+    wait_until(lambda: receiver.count() >= 3, what="callbacks after the rotation")
+    store.delete_schedule(schedule)
+
+    before, after = receiver.requests[0], receiver.requests[-1]
+    assert before.headers["webhook-id"] == execution_id(schedule.id, first_due)
+    Webhook(creds["webhook_secret"]).verify(before.body, before.headers)
+    assert len(after.headers["webhook-signature"].split()) == 2  # the overlap: both sign
+    Webhook(new_secret).verify(after.body, after.headers)
+    Webhook(creds["webhook_secret"]).verify(after.body, after.headers)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import functools
+import time
 from typing import Any
 
 import requests
 
+from shared.accounts import active_webhook_secrets, load_secret_key
 from shared.celery_app import app
 from shared.config import Config
 from shared.store import Store
 from workers.http import post
 from workers.runner import Outcome, run_execution
+from workers.signing import signature_headers
 
 _config = Config.from_env()
 _session = requests.Session()
@@ -39,7 +43,24 @@ def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, s
 
 def deliver_webhook(execution: dict[str, Any]) -> Outcome:
     url, body, headers = callback_request(execution)
+    headers.update(_signature(execution, body))
     return post(_config, url, body, headers, _session)
+
+
+def _signature(execution: dict[str, Any], body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers, signed with the account's active secrets (none if the account
+    is gone: the callback still goes out, unsigned, as the schedule asked)."""
+    account = store().get_account(execution["account"])
+    if account is None:
+        return {}
+    now = int(time.time())
+    secrets = active_webhook_secrets(account, _secret_key(), now * 1000)
+    return signature_headers(secrets, execution["id"], now, body)
+
+
+@functools.cache
+def _secret_key() -> bytes:
+    return load_secret_key(_config)
 
 
 @app.task(name="workers.webhooks.deliver", acks_late=True, ignore_result=True)
