@@ -40,17 +40,28 @@ class _Plan:
     skipped: RunRecord | None = None  # a misfire the schedule's policy skips
 
 
+# The first claim after an idle spell is small, so the first fire goes out within milliseconds
+# even when thousands fall due at once; each full batch doubles the next, up to beat_batch.
+FIRST_BATCH = 100
+
+
 class Dispatcher:
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
         self.config = config
+        self._batch = min(FIRST_BATCH, config.beat_batch)
 
     def tick(self, now_ms: int) -> TickResult:
         token = new_token()
-        claim = self.store.claim(now_ms, self.config.beat_lease_ms, self.config.beat_batch, token)
+        limit = self._batch
+        claim = self.store.claim(now_ms, self.config.beat_lease_ms, limit, token)
+        full = len(claim.entries) >= limit
+        self._batch = min(limit * 2, self.config.beat_batch) if full else FIRST_BATCH
         if claim.entries and self.config.beat_pause_after_claim_ms:
             time.sleep(self.config.beat_pause_after_claim_ms / 1000)
-        plans = [self._plan(entry, now_ms) for entry in claim.entries]
+        plans = [
+            self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)
+        ]
         statuses = self.store.commit(token, [plan.commit for plan in plans])
         self._record_skips(plans, statuses, now_ms)
         published = sum(
@@ -61,22 +72,22 @@ class Dispatcher:
             published=published,
             lost=statuses.count(LEASE_LOST),
             next_wake_ms=claim.next_wake_ms,
-            batch_full=len(claim.entries) >= self.config.beat_batch,
+            batch_full=full,
         )
 
-    def _plan(self, entry: ClaimedEntry, now_ms: int) -> _Plan:
+    def _plan(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
         if entry.kind == "r":
-            return _Plan(self._plan_retry(entry))
-        return self._plan_fire(entry, now_ms)
+            return _Plan(self._plan_retry(entry, tag))
+        return self._plan_fire(entry, now_ms, tag)
 
-    def _plan_retry(self, entry: ClaimedEntry) -> Commit:
+    def _plan_retry(self, entry: ClaimedEntry, tag: str) -> Commit:
         retry = json.loads(entry.body)
         execution = retry["execution"]
         task_id = f"{execution['id']}/{execution['attempt']}"
-        message = build_message(retry["task"], task_id, retry["queue"], [execution])
+        message = build_message(retry["task"], task_id, retry["queue"], [execution], tag)
         return Commit(member=entry.member, next_ms=None, queue=retry["queue"], message=message)
 
-    def _plan_fire(self, entry: ClaimedEntry, now_ms: int) -> _Plan:
+    def _plan_fire(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
         schedule = Schedule.from_dict(json.loads(entry.body))
         late_ms = max(0, now_ms - entry.due_ms)
         missed = late_ms > self.config.misfire_grace_ms
@@ -92,7 +103,8 @@ class Dispatcher:
         next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
         execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
-        message = build_message(TASK_BY_TARGET[schedule.target.kind], exec_id, queue, [execution])
+        task = TASK_BY_TARGET[schedule.target.kind]
+        message = build_message(task, exec_id, queue, [execution], tag)
         return _Plan(Commit(entry.member, next_ms, queue, message, purge_account=purge))
 
     def _record_skips(self, plans: list[_Plan], statuses: list[int], now_ms: int) -> None:

@@ -19,8 +19,14 @@ _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 _ORIGIN = f"{os.getpid()}@{socket.gethostname()}"
 
 
-def build_message(task: str, task_id: str, queue: str, args: list[Any]) -> str:
-    """One task message as kombu's Redis transport stores it in the queue's list."""
+def build_message(
+    task: str, task_id: str, queue: str, args: list[Any], delivery_tag: str | None = None
+) -> str:
+    """One task message as kombu's Redis transport stores it in the queue's list.
+
+    ``delivery_tag`` must be unique per message (kombu keys unacknowledged messages by it); the
+    beat passes "<claim token>.<n>", cheaper than a uuid per message.
+    """
     body = json.dumps([args, {}, _EMBED], separators=(",", ":"))
     message = {
         "body": base64.b64encode(body.encode()).decode(),
@@ -54,7 +60,7 @@ def build_message(task: str, task_id: str, queue: str, args: list[Any]) -> str:
             "delivery_info": {"exchange": "", "routing_key": queue},
             "priority": 0,
             "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
+            "delivery_tag": delivery_tag or str(uuid.uuid4()),
         },
     }
     return json.dumps(message, separators=(",", ":"))

@@ -39,6 +39,7 @@ class RedisScheduler(Scheduler):
         self.config = Config.from_env()
         self.store = Store.from_url(resolve_redis_url(self.config), self.config.key_prefix)
         self.store.check_redis_is_safe()
+        self.store.load_scripts()
         self.dispatcher = Dispatcher(self.store, self.config)
         self._wake = WakeWatcher(self.store)
         kwargs["max_interval"] = self.config.beat_max_sleep_s
@@ -61,7 +62,6 @@ class RedisScheduler(Scheduler):
         started = now_ms()
         try:
             result = self.dispatcher.tick(started)
-            self.store.beat_heartbeat(started)
         except redis.RedisError as exc:
             # Nothing is lost: unclaimed fires stay due, and our claims expire for any beat.
             log.error("beat: Redis unavailable (%s); retrying in %.0f s", exc, REDIS_RETRY_S)

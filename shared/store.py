@@ -20,7 +20,7 @@ key (``Keys`` method)   type    contents                                        
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
 ``accounts``            HASH    appkey -> account JSON (secrets hashed)          never
 ``account_keys``        HASH    "userkey:<sha256>" -> appkey                     never
-``beat_heartbeat``      STRING  last tick (ms)                                   60 s
+``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
 ``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
 ======================  ======  ===============================================  ==================
 
@@ -48,6 +48,7 @@ from shared.model import POOLS, RunRecord, Schedule
 
 LUA_DIR = Path(__file__).with_name("lua")
 SAFE_EVICTION_POLICIES = ("noeviction",)
+HEARTBEAT_TTL_S = 60
 
 
 class Keys:
@@ -103,7 +104,7 @@ class Keys:
         return f"{self.prefix}:account_keys"
 
     def beat_heartbeat(self) -> str:
-        return f"{self.prefix}:beat_heartbeat"
+        return f"{self.base}:beat_heartbeat"
 
     def wake_channel(self) -> str:
         return f"{self.prefix}:wake"
@@ -153,6 +154,14 @@ class Store:
         self._scripts = {
             path.stem: client.register_script(path.read_text()) for path in LUA_DIR.glob("*.lua")
         }
+
+    def load_scripts(self) -> None:
+        """Load every script now (one pipelined round trip), so the first real call does not
+        pay a NOSCRIPT miss and resend its arguments (the beat's first fire would wait on it)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for script in self._scripts.values():
+            pipe.script_load(script.script)
+        pipe.execute()
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "sched") -> Store:
@@ -285,8 +294,9 @@ class Store:
                 k.versions(),
                 k.run_counts(),
                 k.retry_payloads(),
+                k.beat_heartbeat(),
             ],
-            args=[now_ms, lease_ms, limit, token],
+            args=[now_ms, lease_ms, limit, token, HEARTBEAT_TTL_S],
         )
         wake = int(raw[0])
         entries = [
@@ -343,9 +353,6 @@ class Store:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(self.keys.wake_channel())
         return pubsub
-
-    def beat_heartbeat(self, now_ms: int) -> None:
-        self.redis.set(self.keys.beat_heartbeat(), now_ms, ex=60)
 
     def last_beat_ms(self) -> int | None:
         raw = self.redis.get(self.keys.beat_heartbeat())

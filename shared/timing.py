@@ -751,6 +751,9 @@ def _arithmetic_next(anchor_ms: int, every_ms: int, after_ms: int) -> int:
     return anchor_ms + ((after_ms - anchor_ms) // every_ms + 1) * every_ms
 
 
+# Memoised because it is pure and the beat asks the same question many times: every schedule
+# with the same cron fires at the same instant, so a tick of a thousand of them computes once.
+@lru_cache(maxsize=8192)
 def next_fire(trigger: Trigger, after_ms: int) -> int | None:
     """The first fire instant STRICTLY after ``after_ms``, or None if it never fires again."""
     if isinstance(trigger, CronTrigger):

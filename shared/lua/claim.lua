@@ -8,7 +8,9 @@
 -- KEYS[6] versions       HASH  schedule id -> edit counter
 -- KEYS[7] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[8] retry_payloads HASH  execution id -> retry JSON
+-- KEYS[9] beat_heartbeat STRING last tick (ms), expires after ARGV[5] seconds
 -- ARGV[1] now (ms)   ARGV[2] lease (ms)   ARGV[3] most entries to claim   ARGV[4] claim token
+-- ARGV[5] heartbeat lifetime (s)
 --
 -- Returns {next_wake_ms, kind, member, due_ms, version, body, runs, kind, member, ...}
 --   next_wake_ms: earliest due, retry or lease expiry still pending (-1 = nothing at all)
@@ -19,6 +21,8 @@
 local now, lease_ms, limit, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local expiry = now + lease_ms
 local out = {0}
+-- the tick itself is the beat's sign of life (readiness probes read it): no extra round trip
+redis.call('SET', KEYS[9], ARGV[1], 'EX', ARGV[5])
 
 local function take(member, kind, due, version)
   local body, runs
