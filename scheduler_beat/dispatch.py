@@ -16,6 +16,7 @@ from typing import Any
 
 from scheduler_beat.messages import build_message
 from shared.config import Config
+from shared.errors import SchedulerError
 from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id
 from shared.store import ClaimedEntry, Commit, Store, new_token
 from shared.timing import next_schedule_fire
@@ -76,9 +77,15 @@ class Dispatcher:
         )
 
     def _plan(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
-        if entry.kind == "r":
-            return _Plan(self._plan_retry(entry, tag))
-        return self._plan_fire(entry, now_ms, tag)
+        try:
+            if entry.kind == "r":
+                return _Plan(self._plan_retry(entry, tag))
+            return self._plan_fire(entry, now_ms, tag)
+        except (SchedulerError, ValueError, KeyError, TypeError) as exc:
+            # One unreadable entry must not block every other fire of the tick (or of every
+            # tick after it): take it out of the due index, say so loudly, publish nothing.
+            log.error("beat: dropping unreadable %s %s: %s", entry.kind, entry.member, exc)
+            return _Plan(Commit(entry.member, None, None, counts_as_run=False))
 
     def _plan_retry(self, entry: ClaimedEntry, tag: str) -> Commit:
         retry = json.loads(entry.body)

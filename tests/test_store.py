@@ -200,3 +200,17 @@ def test_refuses_a_redis_that_may_evict(store: Store) -> None:
             store.check_redis_is_safe()
     finally:
         store.redis.config_set("maxmemory-policy", "noeviction")
+
+
+def test_an_unreadable_definition_does_not_block_the_other_fires(store: Store, config) -> None:
+    from scheduler_beat.dispatch import Dispatcher
+
+    good = put_due(store, T0)
+    bad = put_due(store, T0)
+    store.redis.hset(store.keys.definitions(), bad.id, '{"id": "broken"}')
+    result = Dispatcher(store, config).tick(T0)
+    assert (result.claimed, result.published) == (2, 1)
+    assert [json.loads(m)["headers"]["id"] for m in store.redis.lrange("webhooks", 0, -1)] == [
+        f"{good.id}:{T0}"
+    ]
+    assert store.next_fire_ms(bad.id) is None
