@@ -60,9 +60,7 @@ class Dispatcher:
         self._batch = min(limit * 2, self.config.beat_batch) if full else FIRST_BATCH
         if claim.entries and self.config.beat_pause_after_claim_ms:
             time.sleep(self.config.beat_pause_after_claim_ms / 1000)
-        plans = [
-            self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)
-        ]
+        plans = [self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)]
         statuses = self.store.commit(token, [plan.commit for plan in plans])
         self._record_skips(plans, statuses, now_ms)
         published = sum(
@@ -100,19 +98,19 @@ class Dispatcher:
         missed = late_ms > self.config.misfire_grace_ms
         # After downtime, the schedule resumes from now: older missed fires collapse into this one.
         after_ms = now_ms if missed else entry.due_ms
-        purge = schedule.account if schedule.purge_when_done else None
+        purge = (schedule.account, schedule.dialect) if schedule.purge_when_done else None
         exec_id = execution_id(schedule.id, entry.due_ms)
         if missed and schedule.misfire == "skip":
             next_ms = next_schedule_fire(schedule, after_ms, entry.runs)
             record = _skipped_record(schedule, exec_id, entry.due_ms, now_ms, late_ms)
-            commit = Commit(entry.member, next_ms, None, purge_account=purge, counts_as_run=False)
+            commit = Commit(entry.member, next_ms, None, purge_from=purge, counts_as_run=False)
             return _Plan(commit, skipped=record)
         next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
         execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
         task = TASK_BY_TARGET[schedule.target.kind]
         message = build_message(task, exec_id, queue, [execution], tag)
-        return _Plan(Commit(entry.member, next_ms, queue, message, purge_account=purge))
+        return _Plan(Commit(entry.member, next_ms, queue, message, purge_from=purge))
 
     def _record_skips(self, plans: list[_Plan], statuses: list[int], now_ms: int) -> None:
         for plan, status in zip(plans, statuses, strict=True):

@@ -13,7 +13,7 @@ key (``Keys`` method)   type    contents                                        
 ``versions``            HASH    schedule id -> edit counter                      never
 ``run_counts``          HASH    schedule id -> fires dispatched                  never
 ``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
-``account_index(a)``    ZSET    schedule id -> created ms, one per account       never
+``account_index(a, d)`` ZSET   schedule id -> created ms, per account+dialect   never
 ``history(s)``          LIST    run record JSON, newest first, capped            retention
 ``execution(e)``        STRING  "state|attempt" of one execution (dedupe)        retention
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
@@ -82,8 +82,9 @@ class Keys:
     def retry_payloads(self) -> str:
         return f"{self.base}:retry_payloads"
 
-    def account_index(self, account: str) -> str:
-        return f"{self.base}:account:{account}"
+    def account_index(self, account: str, dialect: str) -> str:
+        """An account's schedules of one dialect: each API lists (and counts) only its own."""
+        return f"{self.base}:account:{account}:{dialect}"
 
     def history(self, schedule_id: str) -> str:
         return f"{self.base}:history:{schedule_id}"
@@ -141,7 +142,8 @@ class Commit:
     next_ms: int | None  # None: no future fire
     queue: str | None  # None: publish nothing (a skipped misfire)
     message: str = ""
-    purge_account: str | None = None  # set: delete the definition when it has no future fire
+    # set (account, dialect): delete the definition when it has no future fire
+    purge_from: tuple[str, str] | None = None
     counts_as_run: bool = True
 
 
@@ -194,7 +196,7 @@ class Store:
                 k.definitions(),
                 k.versions(),
                 k.due(),
-                k.account_index(schedule.account),
+                k.account_index(schedule.account, schedule.dialect),
                 k.run_counts(),
             ],
             args=[
@@ -224,7 +226,7 @@ class Store:
                     k.definitions(),
                     k.versions(),
                     k.due(),
-                    k.account_index(schedule.account),
+                    k.account_index(schedule.account, schedule.dialect),
                     k.run_counts(),
                 ],
                 args=[
@@ -259,19 +261,22 @@ class Store:
                 k.definitions(),
                 k.versions(),
                 k.due(),
-                k.account_index(schedule.account),
+                k.account_index(schedule.account, schedule.dialect),
                 k.run_counts(),
             ],
             args=[schedule.id],
         )
         return bool(deleted)
 
-    def list_schedule_ids(self, account: str, offset: int = 0, count: int = 50) -> list[str]:
-        """An account's schedule ids in creation order (paged)."""
-        return self.redis.zrange(self.keys.account_index(account), offset, offset + count - 1)
+    def list_schedule_ids(
+        self, account: str, dialect: str, offset: int = 0, count: int = 50
+    ) -> list[str]:
+        """An account's schedule ids of one dialect, in creation order (paged; count -1 = all)."""
+        stop = -1 if count < 0 else offset + count - 1
+        return self.redis.zrange(self.keys.account_index(account, dialect), offset, stop)
 
-    def count_schedules(self, account: str) -> int:
-        return self.redis.zcard(self.keys.account_index(account))
+    def count_schedules(self, account: str, dialect: str) -> int:
+        return self.redis.zcard(self.keys.account_index(account, dialect))
 
     def next_fire_ms(self, schedule_id: str) -> int | None:
         score = self.redis.zscore(self.keys.due(), schedule_id)
@@ -341,7 +346,7 @@ class Store:
                 -1 if c.next_ms is None else c.next_ms,
                 position(k.queue(c.queue)) if c.queue else 0,
                 c.message,
-                position(k.account_index(c.purge_account)) if c.purge_account else 0,
+                position(k.account_index(*c.purge_from)) if c.purge_from else 0,
                 1 if c.counts_as_run else 0,
             ]
         if len(args) == 1:

@@ -79,13 +79,13 @@ def test_commit_without_next_fire_retires_or_purges(store: Store) -> None:
         "a",
         [
             Commit(kept.id, None, "webhooks", "m1"),
-            Commit(purged.id, None, "webhooks", "m2", purge_account="other"),
+            Commit(purged.id, None, "webhooks", "m2", purge_from=("other", "test")),
         ],
     )
     assert statuses == [1, 1]
     assert store.get_schedule(kept.id) is not None and store.next_fire_ms(kept.id) is None
     assert store.get_schedule(purged.id) is None
-    assert store.list_schedule_ids("other") == []
+    assert store.list_schedule_ids("other", "test") == []
 
 
 def test_delete_during_claim_publishes_nothing(store: Store) -> None:
@@ -123,9 +123,9 @@ def test_quota_counts_new_schedules_only(store: Store) -> None:
 
 def test_list_is_in_creation_order_and_paged(store: Store) -> None:
     ids = [put_due(store, T0, created_ms=T0 + i).id for i in range(5)]
-    assert store.list_schedule_ids("acct", 0, 2) == ids[:2]
-    assert store.list_schedule_ids("acct", 4, 2) == ids[4:]
-    assert store.count_schedules("acct") == 5
+    assert store.list_schedule_ids("acct", "test", 0, 2) == ids[:2]
+    assert store.list_schedule_ids("acct", "test", 4, 2) == ids[4:]
+    assert store.count_schedules("acct", "test") == 5
 
 
 def test_claim_respects_the_batch_limit(store: Store) -> None:

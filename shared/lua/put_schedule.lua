@@ -3,7 +3,7 @@
 -- KEYS[1] definitions    HASH  schedule id -> schedule JSON
 -- KEYS[2] versions       HASH  schedule id -> edit counter
 -- KEYS[3] due            ZSET  schedule id -> next fire (ms)
--- KEYS[4] account index  ZSET  schedule id -> created (ms), one per account
+-- KEYS[4] account index  ZSET  schedule id -> created (ms), one per account and dialect
 -- KEYS[5] run_counts     HASH  schedule id -> fires dispatched so far
 -- ARGV[1] schedule id   ARGV[2] definition JSON   ARGV[3] next fire ms (-1 = none: paused/done)
 -- ARGV[4] created ms    ARGV[5] most schedules per account (0 = no limit)
