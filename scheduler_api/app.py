@@ -7,6 +7,7 @@ import time
 import redis
 from flask import Flask, jsonify
 
+from scheduler_api import webhook_jobs
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
@@ -21,6 +22,9 @@ def create_app(config: Config | None = None) -> Flask:
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config
     app.extensions["scheduler.store"] = store
+    # Callback URLs travel inside paths (POST /1/jobs/<when>/<callback>): keep their "//".
+    app.url_map.merge_slashes = False
+    app.register_blueprint(webhook_jobs.blueprint)
 
     @app.get("/healthz")
     def healthz():  # the process is up

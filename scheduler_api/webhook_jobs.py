@@ -1,0 +1,384 @@
+"""The "Job Scheduler API" (``/1/jobs``): webhook jobs, as a thin adapter over the core.
+
+A job is a ``Schedule`` with a webhook target: ``when`` becomes a one-shot trigger, ``cron`` a cron
+trigger in UTC (Unix 5-field or Quartz 6/7-field, as the document's ``0 15 10 ? * *``). Jobs are
+purged once they have no future fire, as the document says. Requests are JSON or XML (``<job>``);
+answers are JSON, XML or plain text by ``Accept``. Errors are ``{"error": "..."}``,
+``<error>...</error>`` or the bare message, in the format the client accepts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from flask import Blueprint, Response, current_app, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
+from werkzeug.exceptions import HTTPException
+
+from scheduler_api import formats
+from scheduler_api.auth import basic_account
+from shared import schedules
+from shared.config import Config
+from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
+from shared.model import CronTrigger, OnceTrigger, Schedule, Target
+from shared.store import Store
+from shared.timing import format_iso_utc, min_gap_ms, parse_iso8601
+
+DIALECT = "webhook_jobs"
+MAX_DATA_BYTES = 2048
+MAX_BODY_BYTES = 16 * 1024
+MIN_CRON_GAP_MS = 10 * 60 * 1000
+LIST_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
+JOB_TYPES = (formats.JSON, *formats.XML_TYPES)
+CREATE_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
+ERROR_TYPES = (formats.JSON, *formats.XML_TYPES, formats.TEXT)
+
+blueprint = Blueprint("webhook_jobs", __name__, url_prefix="/1/jobs")
+
+
+class JobError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class JobDocument(Schema):
+    """A job as clients send it. ``id``, ``account`` and ``next`` may come back in a document a
+    client read earlier; they are generated fields, so they are read and ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+    url = fields.String(required=True)
+    signature = fields.String()
+    contentType = fields.String()  # noqa: N815 (the document's field name)
+    data = fields.String()
+    when = fields.String()
+    cron = fields.String()
+    id = fields.String(load_only=True)
+    account = fields.String(load_only=True)
+    next = fields.String(load_only=True)
+
+    @validates_schema
+    def one_of_when_and_cron(self, doc: dict[str, Any], **_: Any) -> None:
+        if ("when" in doc) == ("cron" in doc):
+            raise ValidationError("exactly one of when and cron is required", "when")
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+@blueprint.get("")
+def list_jobs() -> Response:
+    account = authenticated()
+    ids = store().list_schedule_ids(account["appkey"], DIALECT, 0, -1)
+    chosen = negotiate(LIST_TYPES)
+    if chosen == formats.TEXT:
+        return formats.respond(",".join(ids), chosen)
+    if chosen == formats.JSON:
+        return formats.respond(formats.json_bytes(ids), chosen)
+    return formats.respond(formats.xml_document("jobs", {"id": ids}), chosen)
+
+
+@blueprint.get("/<job_id>")
+def get_job(job_id: str) -> Response:
+    account = authenticated()
+    return render_job(find(account, job_id), account, negotiate(JOB_TYPES))
+
+
+@blueprint.post("")
+def create_job() -> Response:
+    account = authenticated()
+    chosen = negotiate(CREATE_TYPES)
+    doc = read_document()
+    job = build_job(doc, account, job_id=str(uuid.uuid4()))
+    save(lambda: schedules.create(store(), config(), job))
+    return render_created(job, account, chosen)
+
+
+@blueprint.put("/<job_id>")
+def update_job(job_id: str) -> Response:
+    account = authenticated()
+    chosen = negotiate(CREATE_TYPES)
+    current = find(account, job_id)
+    job = build_job(read_document(), account, job_id=current.id)
+    save(lambda: schedules.replace_schedule(store(), config(), job))
+    return render_created(job, account, chosen)
+
+
+@blueprint.delete("/<job_id>")
+def delete_job(job_id: str) -> Response:
+    account = authenticated()
+    find(account, job_id)
+    schedules.delete(store(), account["appkey"], job_id)
+    return formats.respond(b"", formats.TEXT, 204)
+
+
+@blueprint.post("/<path:shortcut>")
+def create_job_from_path(shortcut: str) -> Response:
+    """``POST /1/jobs/<when>/<callback>`` and ``POST /1/jobs/<cron>/<callback>``."""
+    account = authenticated()
+    chosen = negotiate(CREATE_TYPES)
+    when_or_cron, callback = split_shortcut()
+    payload = request.get_data(cache=False)
+    if len(payload) > MAX_DATA_BYTES:
+        raise JobError(413, f"body (the job's data) is {len(payload)} bytes; at most 2048")
+    doc: dict[str, Any] = {"url": callback}
+    doc.update(when_or_cron)
+    if payload:
+        doc["data"] = decode_data(payload)
+        if request.headers.get("Content-Type"):
+            doc["contentType"] = request.headers["Content-Type"]
+        if request.headers.get("X-Content-Signature"):
+            doc["signature"] = request.headers["X-Content-Signature"]
+    job = build_job(validate_document(doc), account, job_id=str(uuid.uuid4()))
+    save(lambda: schedules.create(store(), config(), job))
+    return render_created(job, account, chosen)
+
+
+@blueprint.get("/<job_id>/runs")
+def job_runs(job_id: str) -> Response:
+    """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
+    account = authenticated()
+    find(account, job_id)
+    runs = [run_view(run.to_dict()) for run in store().history(job_id)]
+    chosen = negotiate((formats.JSON,))
+    return formats.respond(formats.json_bytes(runs), chosen)
+
+
+@blueprint.errorhandler(JobError)
+def job_error(error: JobError) -> Response:
+    return error_response(error.status, str(error))
+
+
+@blueprint.errorhandler(HTTPException)
+def http_error(error: HTTPException) -> Response:
+    return error_response(error.code or 500, error.description or error.name)
+
+
+# --- reading requests ------------------------------------------------------------------------
+
+
+def authenticated() -> dict[str, Any]:
+    account = basic_account(request, store())
+    if account is None:
+        raise JobError(401, "authentication required: HTTP Basic with appkey:master_secret")
+    return account
+
+
+def negotiate(offered: tuple[str, ...]) -> str:
+    chosen = formats.choose(request, offered)
+    if chosen is None:
+        raise JobError(406, f"Accept: this call answers in {', '.join(offered)}")
+    return chosen
+
+
+def read_document() -> dict[str, Any]:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise JobError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        raise JobError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+    kind = formats.media_type(request)
+    try:
+        if kind == formats.JSON:
+            doc = formats.parse_json(raw)
+        elif kind in formats.XML_TYPES:
+            doc = formats.parse_xml_fields(raw, "job")
+        else:
+            accepted = ", ".join(JOB_TYPES)
+            raise JobError(415, f"Content-Type {kind or '(none)'!r}: send one of {accepted}")
+    except formats.BadDocument as exc:
+        raise JobError(400, str(exc)) from None
+    if not isinstance(doc, dict):
+        raise JobError(400, "body must be a job object")
+    return validate_document(doc)
+
+
+def validate_document(doc: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded = JobDocument().load(doc)
+    except ValidationError as exc:
+        raise JobError(400, describe(exc.messages)) from None
+    return loaded
+
+
+def describe(messages: Any) -> str:
+    """marshmallow's ``{"field": ["msg"]}`` as one sentence that names each bad field."""
+    if isinstance(messages, dict):
+        parts = []
+        for name, value in messages.items():
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            label = "body" if name == "_schema" else name
+            parts.append(f"{label}: {text.replace('Unknown field.', 'unknown field')}")
+        return "; ".join(parts)
+    return str(messages)
+
+
+def decode_data(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise JobError(
+            400, "data: must be UTF-8 text (encode binary payloads, e.g. base64)"
+        ) from None
+
+
+def split_shortcut() -> tuple[dict[str, str], str]:
+    """The path's ``<when or cron>`` and ``<callback>``, each URL-decoded on its own.
+
+    The raw (still encoded) path is used when the server provides it, so an encoded ``/`` inside
+    a cron (``0%2F15 ...``) or the callback does not split the path in the wrong place.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    path = urlsplit(raw).path if raw else request.path
+    rest = path.split("/1/jobs/", 1)[-1]
+    head, _, callback = rest.partition("/")
+    if not callback:
+        raise JobError(404, "use POST /1/jobs/<when or cron>/<callback URL>")
+    text = unquote(head)
+    try:
+        parse_iso8601(text, "when")
+        return {"when": text}, unquote(callback)
+    except InvalidSchedule:
+        return {"cron": unquote(head.replace("+", " "))}, unquote(callback)
+
+
+# --- the job as a schedule -------------------------------------------------------------------
+
+
+def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Schedule:
+    data = doc.get("data")
+    if data is not None and len(data.encode()) > MAX_DATA_BYTES:
+        raise JobError(400, f"data: {len(data.encode())} bytes; at most {MAX_DATA_BYTES}")
+    url = doc["url"]
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise JobError(400, f"url: {url!r} must be an http:// or https:// URL")
+    spec = {
+        "url": url,
+        "data": data,
+        "content_type": doc.get("contentType"),
+        "signature": doc.get("signature"),
+    }
+    return Schedule(
+        id=job_id,
+        account=account["appkey"],
+        dialect=DIALECT,
+        trigger=trigger_of(doc),
+        target=Target("webhook", {k: v for k, v in spec.items() if v is not None}),
+        created_ms=schedules.now_ms(),
+        purge_when_done=True,
+        doc={k: doc[k] for k in ("when", "cron") if k in doc},
+    )
+
+
+def trigger_of(doc: dict[str, Any]) -> OnceTrigger | CronTrigger:
+    if "when" in doc:
+        try:
+            at_ms = parse_iso8601(doc["when"], "when")
+        except InvalidSchedule as exc:
+            raise JobError(400, str(exc)) from None
+        if at_ms <= schedules.now_ms():
+            raise JobError(400, f"when: {doc['when']} is not in the future")
+        return OnceTrigger(at_ms=at_ms)
+    trigger = CronTrigger(expr=doc["cron"].strip(), timezone="UTC")
+    try:
+        gap = min_gap_ms(trigger, schedules.now_ms())
+    except InvalidSchedule as exc:
+        raise JobError(400, str(exc)) from None
+    if gap is not None and gap < MIN_CRON_GAP_MS:
+        raise JobError(
+            400,
+            f"cron: {trigger.expr!r} fires {gap // 1000} s apart at times; "
+            "a job may fire at most once every ten minutes",
+        )
+    return trigger
+
+
+def save(write: Any) -> None:
+    try:
+        write()
+    except QuotaExceeded as exc:
+        raise JobError(403, str(exc)) from None
+    except InvalidSchedule as exc:
+        raise JobError(400, str(exc)) from None
+
+
+def find(account: dict[str, Any], job_id: str) -> Schedule:
+    try:
+        job = schedules.get(store(), account["appkey"], job_id)
+    except NotFound:
+        raise JobError(404, f"no job {job_id!r}") from None
+    if job.dialect != DIALECT:
+        raise JobError(404, f"no job {job_id!r}")
+    return job
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def job_view(job: Schedule, account: dict[str, Any]) -> dict[str, Any]:
+    spec = job.target.spec
+    view: dict[str, Any] = {
+        "id": job.id,
+        "account": account["name"],
+        "url": spec["url"],
+        "signature": spec.get("signature"),
+        "contentType": spec.get("content_type"),
+        "data": spec.get("data"),
+    }
+    if "when" in job.doc:
+        view["when"] = job.doc["when"]
+    else:
+        view["cron"] = job.doc["cron"]
+        next_ms = store().next_fire_ms(job.id)
+        view["next"] = format_iso_utc(next_ms) if next_ms is not None else None
+    return {k: v for k, v in view.items() if v is not None}
+
+
+def render_job(job: Schedule, account: dict[str, Any], chosen: str) -> Response:
+    view = job_view(job, account)
+    if chosen == formats.JSON:
+        return formats.respond(formats.json_bytes(view), chosen)
+    return formats.respond(formats.xml_document("job", view), chosen)
+
+
+def render_created(job: Schedule, account: dict[str, Any], chosen: str) -> Response:
+    if chosen == formats.TEXT:
+        return formats.respond(job.id, chosen)
+    return render_job(job, account, chosen)
+
+
+def run_view(run: dict[str, Any]) -> dict[str, Any]:
+    result = run.pop("result", None) or {}
+    view = {
+        "execution": run["id"],
+        "attempt": run["attempt"],
+        "status": run["status"],
+        "due": format_iso_utc(run["due_ms"]),
+        "finished": run.get("finished_ms") and format_iso_utc(run["finished_ms"]),
+        "httpStatus": result.get("status"),
+        "latencyMs": result.get("latency_ms"),
+        "lateMs": run.get("late_ms", 0),
+        "error": run.get("error"),
+    }
+    return {k: v for k, v in view.items() if v is not None}
+
+
+def error_response(status: int, message: str) -> Response:
+    chosen = formats.choose(request, ERROR_TYPES) or formats.JSON
+    if chosen == formats.JSON:
+        return formats.respond(formats.json_bytes({"error": message}), chosen, status)
+    if chosen == formats.TEXT:
+        return formats.respond(message, chosen, status)
+    return formats.respond(formats.xml_text("error", message), chosen, status)
+
+
+def store() -> Store:
+    return current_app.extensions["scheduler.store"]
+
+
+def config() -> Config:
+    return current_app.extensions["scheduler.config"]
