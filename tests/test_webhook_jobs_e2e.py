@@ -1,0 +1,104 @@
+"""/1/jobs end to end: the API writes, a real beat and webhook worker deliver to a receiver on
+127.0.0.1 that verifies our signatures with the ``standardwebhooks`` library."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from standardwebhooks.webhooks import Webhook
+
+from scheduler_api.app import create_app
+from shared.accounts import create_account, load_secret_key
+from shared.config import Config
+from shared.store import Store
+from shared.timing import parse_iso8601
+from tests.support import HttpReceiver, ProcessGroup, now_ms, wait_until
+from tests.test_webhook_jobs_api import basic
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
+
+
+def test_a_when_job_fires_once_signed_and_disappears(
+    tmp_path, clean_redis: str, store: Store, processes: ProcessGroup, receiver: HttpReceiver
+) -> None:
+    config = Config.from_env(
+        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+    )
+    creds = create_account(store, "example", secret_key=load_secret_key(config))
+    api = create_app(config).test_client()
+    processes.beat()
+    processes.worker("webhooks")
+    wait_until(store.last_beat_ms, what="beat running")
+
+    doc = {
+        "url": receiver.url + "/cb",
+        "data": "testing",
+        "contentType": "text/plain",
+        "signature": "507aaa07",
+        "when": iso(now_ms() + 1500),
+    }
+    created = api.post(
+        "/1/jobs",
+        data=json.dumps(doc),
+        headers={**basic(creds), "Content-Type": "application/json"},
+    )
+    job_id = created.get_data(as_text=True)
+    assert created.status_code == 200
+
+    wait_until(lambda: receiver.count() == 1, what="the callback")
+    hit = receiver.requests[0]
+    assert (hit.body, hit.headers["Content-Type"], hit.headers["X-Content-Signature"]) == (
+        b"testing",
+        "text/plain",
+        "507aaa07",
+    )
+    Webhook(creds["webhook_secret"]).verify(
+        hit.body, hit.headers, json_parse=False
+    )  # raises if bad
+    assert hit.at_ms >= parse_iso8601(doc["when"])
+    # purged after it fired: no longer listed or readable (its run history stays readable)
+    wait_until(
+        lambda: api.get(f"/1/jobs/{job_id}", headers=basic(creds)).status_code == 404,
+        what="the purge",
+    )
+    assert api.get("/1/jobs", headers={**basic(creds), "Accept": "text/plain"}).data == b""
+    seen = now_ms()
+    wait_until(lambda: (store.last_beat_ms() or 0) > seen + 1000, what="more ticks")
+    assert receiver.count() == 1
+
+
+def test_a_cron_job_fires_and_reports_its_next_fire(
+    tmp_path, clean_redis: str, store: Store, processes: ProcessGroup, receiver: HttpReceiver
+) -> None:
+    config = Config.from_env(
+        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+    )
+    creds = create_account(store, "example", secret_key=load_secret_key(config))
+    api = create_app(config).test_client()
+    body = f"<job><url>{receiver.url}/tick</url><cron>0 */10 * * * ?</cron></job>"
+    job = api.post(
+        "/1/jobs",
+        data=body,
+        headers={**basic(creds), "Content-Type": "text/xml", "Accept": "application/json"},
+    ).get_json()
+    first_next = parse_iso8601(job["next"])
+    assert first_next % 600_000 == 0 and first_next > now_ms()
+
+    # Let ten minutes pass in no time: the job's next fire moves to now.
+    due = now_ms()
+    store.redis.zadd(store.keys.due(), {job["id"]: due})
+    processes.beat()
+    processes.worker("webhooks")
+    wait_until(lambda: receiver.count() == 1, what="the cron callback")
+    later = api.get(f"/1/jobs/{job['id']}", headers={**basic(creds), "Accept": "application/json"})
+    next_ms = parse_iso8601(later.get_json()["next"])
+    assert next_ms % 600_000 == 0 and due < next_ms <= due + 600_000
+    runs = wait_until(
+        lambda: api.get(f"/1/jobs/{job['id']}/runs", headers=basic(creds)).get_json(),
+        what="the run record",
+    )
+    assert runs[0]["status"] == "succeeded" and runs[0]["httpStatus"] == 200
+    assert runs[0]["execution"] == f"{job['id']}:{due}"
