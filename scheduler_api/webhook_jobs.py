@@ -150,7 +150,10 @@ def job_runs(job_id: str) -> Response:
 
 @blueprint.errorhandler(JobError)
 def job_error(error: JobError) -> Response:
-    return error_response(error.status, str(error))
+    response = error_response(error.status, str(error))
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="scheduler"'
+    return response
 
 
 @blueprint.errorhandler(HTTPException)
