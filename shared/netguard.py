@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from shared.errors import InvalidSchedule
@@ -25,6 +26,20 @@ _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
 class UnsafeTarget(InvalidSchedule):
     """A target URL is not http(s), or its host is (or resolves to) a forbidden address."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL that passed the rules: its scheme, host and port, and the addresses it resolved to.
+
+    ``addresses`` are all allowed, in the resolver's order. Connect to these and only these: a
+    second lookup at connect time could answer differently (DNS rebinding).
+    """
+
+    scheme: str
+    host: str  # as ``urlsplit`` gives it: lower case, an IPv6 literal without brackets
+    port: int
+    addresses: tuple[IPAddress, ...]
 
 
 def blocked_reason(address: IPAddress) -> str | None:
@@ -81,11 +96,16 @@ def check_url(
 ) -> list[IPAddress]:
     """Refuse a URL that is not http(s) or whose host resolves to a forbidden address.
 
-    Returns the resolved addresses, so a caller can connect to exactly those (pinning them
-    defeats DNS rebinding between this check and the connection). ``unresolvable_ok`` accepts a
-    host that does not resolve yet (at create time a domain may not be live; the check at
-    connect time still applies) and returns no addresses for it.
+    Returns the resolved addresses. ``unresolvable_ok`` accepts a host that does not resolve yet
+    (at create time a domain may not be live; the check at connect time still applies) and
+    returns no addresses for it.
     """
+    return list(check_target(url, allowlist, unresolvable_ok=unresolvable_ok).addresses)
+
+
+def check_target(url: str, allowlist: Iterable[str], *, unresolvable_ok: bool = False) -> Target:
+    """``check_url``, returning the parsed target too, so a caller can connect to exactly the
+    addresses that were checked (pinning them defeats DNS rebinding) without parsing again."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeTarget(f"url: {url!r} must be an http:// or https:// URL with a host")
@@ -97,7 +117,7 @@ def check_url(
         addresses = resolve(parts.hostname, port)
     except UnsafeTarget:
         if unresolvable_ok:
-            return []
+            return Target(parts.scheme, parts.hostname, port, ())
         raise
     allow = list(allowlist)
     for address in addresses:
@@ -108,4 +128,5 @@ def check_url(
                 "callbacks to it are refused (an operator may allow it with "
                 "SCHEDULER_TARGET_ALLOWLIST)"
             )
-    return addresses
+    # one entry per address, first occurrence kept (getaddrinfo may repeat one per protocol)
+    return Target(parts.scheme, parts.hostname, port, tuple(dict.fromkeys(addresses)))
