@@ -10,6 +10,7 @@ answers are JSON, XML or plain text by ``Accept``. Errors are ``{"error": "..."}
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -300,7 +301,7 @@ def trigger_of(doc: dict[str, Any]) -> OnceTrigger | CronTrigger:
     return trigger
 
 
-def save(write: Any) -> None:
+def save(write: Callable[[], object]) -> None:
     try:
         write()
     except QuotaExceeded as exc:
