@@ -190,25 +190,8 @@ class Store:
         ``new`` resets its run counter (a fresh definition). Raises QuotaExceeded when a new
         schedule would take the account past ``quota`` (0 = no limit).
         """
-        k = self.keys
-        version = self._scripts["put_schedule"](
-            keys=[
-                k.definitions(),
-                k.versions(),
-                k.due(),
-                k.account_index(schedule.account, schedule.dialect),
-                k.run_counts(),
-            ],
-            args=[
-                schedule.id,
-                dumps(schedule.to_dict()),
-                -1 if next_ms is None else next_ms,
-                schedule.created_ms,
-                quota,
-                k.wake_channel(),
-                1 if new else 0,
-            ],
-        )
+        keys, args = self._put_call(schedule, next_ms, quota, new)
+        version = self._scripts["put_schedule"](keys=keys, args=args)
         if version == -1:
             raise QuotaExceeded(f"account {schedule.account} already has {quota} schedules")
         return int(version)
@@ -217,32 +200,37 @@ class Store:
         self, items: Iterable[tuple[Schedule, int | None]], chunk: int = 1000
     ) -> None:
         """Bulk create (restore, benchmarks): the same script per schedule, pipelined by chunks."""
-        k = self.keys
         script = self._scripts["put_schedule"]
         pipe = self.redis.pipeline(transaction=False)
         for n, (schedule, next_ms) in enumerate(items, 1):
-            script(
-                keys=[
-                    k.definitions(),
-                    k.versions(),
-                    k.due(),
-                    k.account_index(schedule.account, schedule.dialect),
-                    k.run_counts(),
-                ],
-                args=[
-                    schedule.id,
-                    dumps(schedule.to_dict()),
-                    -1 if next_ms is None else next_ms,
-                    schedule.created_ms,
-                    0,
-                    k.wake_channel(),
-                    1,
-                ],
-                client=pipe,
-            )
+            keys, args = self._put_call(schedule, next_ms, quota=0, new=True)
+            script(keys=keys, args=args, client=pipe)
             if n % chunk == 0:
                 pipe.execute()
         pipe.execute()
+
+    def _put_call(
+        self, schedule: Schedule, next_ms: int | None, quota: int, new: bool
+    ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ``put_schedule.lua`` for one schedule."""
+        k = self.keys
+        keys = [
+            k.definitions(),
+            k.versions(),
+            k.due(),
+            k.account_index(schedule.account, schedule.dialect),
+            k.run_counts(),
+        ]
+        args = [
+            schedule.id,
+            dumps(schedule.to_dict()),
+            -1 if next_ms is None else next_ms,
+            schedule.created_ms,
+            quota,
+            k.wake_channel(),
+            1 if new else 0,
+        ]
+        return keys, args
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         raw = self.redis.hget(self.keys.definitions(), schedule_id)

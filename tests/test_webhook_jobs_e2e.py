@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
 from scheduler_api.app import create_app
@@ -21,14 +24,23 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
 
 
-def test_a_when_job_fires_once_signed_and_disappears(
-    tmp_path, clean_redis: str, store: Store, processes: ProcessGroup, receiver: HttpReceiver
-) -> None:
+@pytest.fixture
+def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClient, dict[str, str]]:
+    """An API client whose callbacks may reach 127.0.0.1, and an account's credentials."""
     config = Config.from_env(
         {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
     )
     creds = create_account(store, "example", secret_key=load_secret_key(config))
-    api = create_app(config).test_client()
+    return create_app(config).test_client(), creds
+
+
+def test_a_when_job_fires_once_signed_and_disappears(
+    local_api: tuple[FlaskClient, dict[str, str]],
+    store: Store,
+    processes: ProcessGroup,
+    receiver: HttpReceiver,
+) -> None:
+    api, creds = local_api
     processes.beat()
     processes.worker("webhooks")
     wait_until(store.last_beat_ms, what="beat running")
@@ -71,13 +83,12 @@ def test_a_when_job_fires_once_signed_and_disappears(
 
 
 def test_a_cron_job_fires_and_reports_its_next_fire(
-    tmp_path, clean_redis: str, store: Store, processes: ProcessGroup, receiver: HttpReceiver
+    local_api: tuple[FlaskClient, dict[str, str]],
+    store: Store,
+    processes: ProcessGroup,
+    receiver: HttpReceiver,
 ) -> None:
-    config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
-    )
-    creds = create_account(store, "example", secret_key=load_secret_key(config))
-    api = create_app(config).test_client()
+    api, creds = local_api
     body = f"<job><url>{receiver.url}/tick</url><cron>0 */10 * * * ?</cron></job>"
     job = api.post(
         "/1/jobs",
