@@ -93,10 +93,7 @@ def get_job(job_id: str) -> Response:
 def create_job() -> Response:
     account = authenticated()
     chosen = negotiate(CREATE_TYPES)
-    doc = read_document()
-    job = build_job(doc, account, job_id=str(uuid.uuid4()))
-    save(lambda: schedules.create(store(), config(), job))
-    return render_created(job, account, chosen)
+    return create_and_render(read_document(), account, chosen)
 
 
 @blueprint.put("/<job_id>")
@@ -134,9 +131,7 @@ def create_job_from_path(shortcut: str) -> Response:
             doc["contentType"] = request.headers["Content-Type"]
         if request.headers.get("X-Content-Signature"):
             doc["signature"] = request.headers["X-Content-Signature"]
-    job = build_job(validate_document(doc), account, job_id=str(uuid.uuid4()))
-    save(lambda: schedules.create(store(), config(), job))
-    return render_created(job, account, chosen)
+    return create_and_render(validate_document(doc), account, chosen)
 
 
 @blueprint.get("/<job_id>/runs")
@@ -299,6 +294,12 @@ def trigger_of(doc: dict[str, Any]) -> OnceTrigger | CronTrigger:
             "a job may fire at most once every ten minutes",
         )
     return trigger
+
+
+def create_and_render(doc: dict[str, Any], account: dict[str, Any], chosen: str) -> Response:
+    job = build_job(doc, account, job_id=str(uuid.uuid4()))
+    save(lambda: schedules.create(store(), config(), job))
+    return render_created(job, account, chosen)
 
 
 def save(write: Callable[[], object]) -> None:
