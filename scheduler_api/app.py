@@ -24,6 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["scheduler.store"] = store
     # Callback URLs travel inside paths (POST /1/jobs/<when>/<callback>): keep their "//".
     app.url_map.merge_slashes = False
+    # One blueprint per dialect.
     app.register_blueprint(webhook_jobs.blueprint)
 
     @app.get("/healthz")

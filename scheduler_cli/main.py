@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_accounts(sub)
     schedules.add_commands(sub)
+    # Commands of the dialects (each module adds its own):
     return parser
 
 

@@ -14,7 +14,10 @@ from shared.config import Config
 from shared.model import POOLS
 from shared.redis_url import resolve_redis_url
 
-WORKER_MODULES = ["workers.webhooks"]
+# One module per pool; each registers its tasks on ``app``.
+WORKER_MODULES = [
+    "workers.webhooks",
+]
 
 
 def create_celery(config: Config) -> Celery:

@@ -55,6 +55,12 @@ class Config:
     # Per-account quota of schedules (the push dialect documents 1000).
     max_schedules_per_account: int = 1000
 
+    # Push schedules (/v4/schedules).
+
+    # Task scheduler (/api/v1/api.php).
+
+    # Beacon jobs (/api/jobs).
+
     # Signs webhook secrets (derived per account, see shared.accounts). Empty = a random key kept in
     # <data_dir>/secret.key. Kept out of repr so a logged Config never shows it.
     secret_key: str = field(default="", repr=False)

@@ -110,6 +110,12 @@ class Keys:
     def wake_channel(self) -> str:
         return f"{self.prefix}:wake"
 
+    # --- push schedules (/v4/schedules) ---------------------------------------------------
+
+    # --- task scheduler (/api/v1/api.php) -------------------------------------------------
+
+    # --- beacon jobs (/api/jobs) ----------------------------------------------------------
+
     @staticmethod
     def queue(name: str) -> str:
         """kombu's Redis transport keeps a queue's messages in a list named after the queue."""
@@ -450,6 +456,12 @@ class Store:
 
     def list_accounts(self) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in self.redis.hvals(self.keys.accounts())]
+
+    # --- push schedules (/v4/schedules) ---------------------------------------------------
+
+    # --- task scheduler (/api/v1/api.php) -------------------------------------------------
+
+    # --- beacon jobs (/api/jobs) ----------------------------------------------------------
 
 
 def dumps(data: Any) -> str:

@@ -11,23 +11,12 @@ import requests
 
 from shared.accounts import active_webhook_secrets, load_secret_key
 from shared.celery_app import app
-from shared.config import Config
-from shared.store import Store
+from workers.context import config, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
 from workers.signing import signature_headers
 
-_config = Config.from_env()
 _session = requests.Session()
-_store: Store | None = None
-
-
-def store() -> Store:
-    """One store per worker process, created lazily (after the prefork pool has forked)."""
-    global _store
-    if _store is None:
-        _store = Store.from_url(app.conf.broker_url, _config.key_prefix)
-    return _store
 
 
 def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
@@ -44,7 +33,7 @@ def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, s
 def deliver_webhook(execution: dict[str, Any]) -> Outcome:
     url, body, headers = callback_request(execution)
     headers.update(_signature(execution, body))
-    return post(_config, url, body, headers, _session)
+    return post(config, url, body, headers, _session)
 
 
 def _signature(execution: dict[str, Any], body: bytes) -> dict[str, str]:
@@ -60,9 +49,9 @@ def _signature(execution: dict[str, Any], body: bytes) -> dict[str, str]:
 
 @functools.cache
 def _secret_key() -> bytes:
-    return load_secret_key(_config)
+    return load_secret_key(config)
 
 
 @app.task(name="workers.webhooks.deliver", acks_late=True, ignore_result=True)
 def deliver(execution: dict[str, Any]) -> str:
-    return run_execution(store(), _config, execution, deliver_webhook)
+    return run_execution(store(), config, execution, deliver_webhook)

@@ -1,0 +1,22 @@
+"""What every pool's tasks share inside one worker process: the settings and the store.
+
+The store is created lazily, after Celery's prefork pool has forked, so no Redis connection is
+shared between processes.
+"""
+
+from __future__ import annotations
+
+from shared.celery_app import app
+from shared.config import Config
+from shared.store import Store
+
+config = Config.from_env()
+_store: Store | None = None
+
+
+def store() -> Store:
+    """One store per worker process."""
+    global _store
+    if _store is None:
+        _store = Store.from_url(app.conf.broker_url, config.key_prefix)
+    return _store
