@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 
+from scheduler_api.app import create_app
+from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from tests.support import HttpReceiver, ProcessGroup
@@ -57,6 +60,16 @@ def processes(clean_redis: str, tmp_path: Path) -> Iterator[ProcessGroup]:
         yield group
     finally:
         group.stop_all()
+
+
+@pytest.fixture
+def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClient, dict[str, str]]:
+    """An API client whose callbacks may reach 127.0.0.1, and an account's credentials."""
+    config = Config.from_env(
+        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+    )
+    creds = create_account(store, "example", secret_key=load_secret_key(config))
+    return create_app(config).test_client(), creds
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -31,6 +32,12 @@ def wait_until(predicate: Callable[[], T], timeout_s: float = 15.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what or predicate}")
         time.sleep(0.02)
+
+
+def basic(creds: dict[str, str]) -> dict[str, str]:
+    """The HTTP Basic header of an account's ``appkey:master_secret``."""
+    token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 def now_ms() -> int:

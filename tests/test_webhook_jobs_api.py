@@ -3,7 +3,6 @@ the rules and the error shapes. Delivery itself is covered by tests/test_webhook
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
+from tests.support import basic
 
 UUID_LEN = 36
 
@@ -23,11 +23,6 @@ UUID_LEN = 36
 def future(hours: int = 24) -> str:
     moment = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=hours)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def basic(creds: dict[str, str]) -> dict[str, str]:
-    token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 @pytest.fixture

@@ -5,33 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
-from scheduler_api.app import create_app
-from shared.accounts import create_account, load_secret_key
-from shared.config import Config
 from shared.store import Store
 from shared.timing import parse_iso8601
-from tests.support import HttpReceiver, ProcessGroup, now_ms, wait_until
-from tests.test_webhook_jobs_api import basic
+from tests.support import HttpReceiver, ProcessGroup, basic, now_ms, wait_until
 
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
-
-
-@pytest.fixture
-def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClient, dict[str, str]]:
-    """An API client whose callbacks may reach 127.0.0.1, and an account's credentials."""
-    config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
-    )
-    creds = create_account(store, "example", secret_key=load_secret_key(config))
-    return create_app(config).test_client(), creds
 
 
 def test_a_when_job_fires_once_signed_and_disappears(
