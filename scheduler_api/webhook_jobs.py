@@ -138,7 +138,7 @@ def create_job_from_path(shortcut: str) -> Response:
 def job_runs(job_id: str) -> Response:
     """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
     account = authenticated()
-    find(account, job_id)
+    find(account, job_id, schedules.get_for_history)  # a fired `when` job's runs stay readable
     runs = [run_view(run.to_dict()) for run in store().history(job_id)]
     chosen = negotiate((formats.JSON,))
     return formats.respond(formats.json_bytes(runs), chosen)
@@ -311,9 +311,13 @@ def save(write: Callable[[], object]) -> None:
         raise JobError(400, str(exc)) from None
 
 
-def find(account: dict[str, Any], job_id: str) -> Schedule:
+def find(
+    account: dict[str, Any],
+    job_id: str,
+    lookup: Callable[[Store, str, str], Schedule] = schedules.get,
+) -> Schedule:
     try:
-        job = schedules.get(store(), account["appkey"], job_id)
+        job = lookup(store(), account["appkey"], job_id)
     except NotFound:
         raise JobError(404, f"no job {job_id!r}") from None
     if job.dialect != DIALECT:

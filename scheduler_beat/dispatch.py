@@ -103,14 +103,22 @@ class Dispatcher:
         if missed and schedule.misfire == "skip":
             next_ms = next_schedule_fire(schedule, after_ms, entry.runs)
             record = _skipped_record(schedule, exec_id, entry.due_ms, now_ms, late_ms)
-            commit = Commit(entry.member, next_ms, None, purge_from=purge, counts_as_run=False)
+            commit = Commit(
+                entry.member,
+                next_ms,
+                None,
+                purge_from=purge,
+                counts_as_run=False,
+                retain_s=self.config.history_retention_s,
+            )
             return _Plan(commit, skipped=record)
         next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
         execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
         task = TASK_BY_TARGET[schedule.target.kind]
         message = build_message(task, exec_id, queue, [execution], tag)
-        return _Plan(Commit(entry.member, next_ms, queue, message, purge_from=purge))
+        retain_s = self.config.history_retention_s
+        return _Plan(Commit(entry.member, next_ms, queue, message, purge, retain_s=retain_s))
 
     def _record_skips(self, plans: list[_Plan], statuses: list[int], now_ms: int) -> None:
         for plan, status in zip(plans, statuses, strict=True):

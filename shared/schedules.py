@@ -68,6 +68,18 @@ def get(store: Store, account: str, schedule_id: str) -> Schedule:
     return schedule
 
 
+def get_for_history(store: Store, account: str, schedule_id: str) -> Schedule:
+    """The account's schedule, live or purged after its last fire (kept as long as its history):
+    a one-shot's runs stay readable once it is gone."""
+    try:
+        return get(store, account, schedule_id)
+    except NotFound:
+        retired = store.retired_schedule(schedule_id)
+        if retired is None or retired.account != account:
+            raise
+        return retired
+
+
 def delete(store: Store, account: str, schedule_id: str) -> Schedule:
     schedule = get(store, account, schedule_id)
     store.delete_schedule(schedule)

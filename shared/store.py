@@ -15,6 +15,7 @@ key (``Keys`` method)   type    contents                                        
 ``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
 ``account_index(a, d)`` ZSET   schedule id -> created ms, per account+dialect   never
 ``history(s)``          LIST    run record JSON, newest first, capped            retention
+``retired(s)``          STRING  a purged (done) schedule's JSON: who owns history retention
 ``execution(e)``        STRING  "state|attempt" of one execution (dedupe)        retention
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
@@ -89,6 +90,10 @@ class Keys:
     def history(self, schedule_id: str) -> str:
         return f"{self.base}:history:{schedule_id}"
 
+    def retired(self, schedule_id: str) -> str:
+        """A definition purged after its last fire, kept as long as its history."""
+        return f"{self.base}:retired:{schedule_id}"
+
     def execution(self, execution_id: str) -> str:
         return f"{self.base}:execution:{execution_id}"
 
@@ -151,6 +156,7 @@ class Commit:
     # set (account, dialect): delete the definition when it has no future fire
     purge_from: tuple[str, str] | None = None
     counts_as_run: bool = True
+    retain_s: int = 0  # keep a purged definition this long as ``retired`` (0 = not at all)
 
 
 class Store:
@@ -240,6 +246,10 @@ class Store:
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         raw = self.redis.hget(self.keys.definitions(), schedule_id)
+        return Schedule.from_dict(json.loads(raw)) if raw else None
+
+    def retired_schedule(self, schedule_id: str) -> Schedule | None:
+        raw = self.redis.get(self.keys.retired(schedule_id))
         return Schedule.from_dict(json.loads(raw)) if raw else None
 
     def get_schedules(self, schedule_ids: Sequence[str]) -> list[Schedule]:
@@ -342,6 +352,8 @@ class Store:
                 c.message,
                 position(k.account_index(*c.purge_from)) if c.purge_from else 0,
                 1 if c.counts_as_run else 0,
+                position(k.retired(c.member)) if c.purge_from and c.retain_s else 0,
+                c.retain_s,
             ]
         if len(args) == 1:
             return []

@@ -86,6 +86,17 @@ def test_commit_without_next_fire_retires_or_purges(store: Store) -> None:
     assert store.get_schedule(kept.id) is not None and store.next_fire_ms(kept.id) is None
     assert store.get_schedule(purged.id) is None
     assert store.list_schedule_ids("other", "test") == []
+    assert store.retired_schedule(purged.id) is None  # retain_s=0: nothing kept
+
+
+def test_a_purged_definition_is_kept_retired_for_its_history(store: Store) -> None:
+    schedule = put_due(store, T0, account="other")
+    store.claim(T0, 1000, 10, "a")
+    commit = Commit(schedule.id, None, "webhooks", "m", ("other", "test"), retain_s=60)
+    assert store.commit("a", [commit]) == [1]
+    assert store.get_schedule(schedule.id) is None
+    assert store.retired_schedule(schedule.id) == schedule
+    assert 0 < store.redis.ttl(store.keys.retired(schedule.id)) <= 60
 
 
 def test_delete_during_claim_publishes_nothing(store: Store) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
+from shared.accounts import create_account
 from shared.store import Store
 from shared.timing import parse_iso8601
 from tests.support import HttpReceiver, ProcessGroup, basic, now_ms, wait_until
@@ -61,6 +62,13 @@ def test_a_when_job_fires_once_signed_and_disappears(
         what="the purge",
     )
     assert api.get("/1/jobs", headers={**basic(creds), "Accept": "text/plain"}).data == b""
+    runs = wait_until(
+        lambda: api.get(f"/1/jobs/{job_id}/runs", headers=basic(creds)).get_json(),
+        what="the run record of the purged job",
+    )
+    assert [run["status"] for run in runs] == ["succeeded"]
+    other = create_account(store, "other", secret_key=b"k" * 32)
+    assert api.get(f"/1/jobs/{job_id}/runs", headers=basic(other)).status_code == 404
     seen = now_ms()
     wait_until(lambda: (store.last_beat_ms() or 0) > seen + 1000, what="more ticks")
     assert receiver.count() == 1

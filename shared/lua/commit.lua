@@ -9,9 +9,10 @@
 -- KEYS[7] retry_payloads HASH  execution id -> retry JSON
 -- KEYS[8..] Celery queue lists and account indexes, referenced by position from ARGV
 -- ARGV[1] claim token
--- ARGV[2..] groups of 6: member, next_ms (-1 = no future fire), queue key position (0 = publish
+-- ARGV[2..] groups of 8: member, next_ms (-1 = no future fire), queue key position (0 = publish
 --           nothing), message, account index key position (0 = keep the definition; else purge it),
---           counts_as_run (1/0)
+--           counts_as_run (1/0), retired key position (STRING: a purged definition is kept there,
+--           so its owner can still read its history), seconds to keep it
 --
 -- Returns one status per group: 1 committed, 0 lease lost (another beat owns it now: nothing
 -- published), 2 schedule deleted meanwhile (nothing published).
@@ -20,7 +21,8 @@
 local token = ARGV[1]
 local statuses = {}
 
-local function commit(member, next_ms, queue_pos, message, index_pos, counts)
+local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
+                      retain_s)
   local claim = redis.call('HGET', KEYS[3], member)
   if not claim then return 0 end
   local owner, kind, _, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -42,6 +44,9 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts)
   if next_ms >= 0 then
     redis.call('ZADD', KEYS[1], next_ms, member)
   elseif index_pos > 0 then
+    if retired_pos > 0 and retain_s > 0 then
+      redis.call('SET', KEYS[retired_pos], redis.call('HGET', KEYS[4], member), 'EX', retain_s)
+    end
     redis.call('HDEL', KEYS[4], member)
     redis.call('HDEL', KEYS[5], member)
     redis.call('HDEL', KEYS[6], member)
@@ -50,8 +55,9 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts)
   return 1
 end
 
-for i = 2, #ARGV, 6 do
+for i = 2, #ARGV, 8 do
   statuses[#statuses + 1] = commit(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
-    ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]))
+    ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]),
+    tonumber(ARGV[i + 7]))
 end
 return statuses
