@@ -31,6 +31,7 @@ DIALECT = "webhook_jobs"
 MAX_DATA_BYTES = 2048
 MAX_BODY_BYTES = 16 * 1024
 MIN_CRON_GAP_MS = 10 * 60 * 1000
+DEAD_LETTERS_SHOWN = 100
 LIST_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
 JOB_TYPES = (formats.JSON, *formats.XML_TYPES)
 CREATE_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
@@ -142,6 +143,24 @@ def job_runs(job_id: str) -> Response:
     runs = [run_view(run.to_dict()) for run in store().history(job_id)]
     chosen = negotiate((formats.JSON,))
     return formats.respond(formats.json_bytes(runs), chosen)
+
+
+@blueprint.get("/dead-letters")
+def list_dead_letters() -> Response:
+    """Extension: the account's callbacks that gave up (newest first), for a redrive."""
+    account = authenticated()
+    chosen = negotiate((formats.JSON,))
+    letters = store().dead_letters(0, DEAD_LETTERS_SHOWN, owner=(account["appkey"], DIALECT))
+    return formats.respond(formats.json_bytes([dead_letter_view(d) for d in letters]), chosen)
+
+
+@blueprint.post("/dead-letters/<execution_id>/redrive")
+def redrive_dead_letter(execution_id: str) -> Response:
+    """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
+    account = authenticated()
+    if not schedules.redrive(store(), execution_id, account["appkey"]):
+        raise JobError(404, f"no dead letter {execution_id!r}")
+    return formats.respond(b"", formats.TEXT, 202)
 
 
 @blueprint.errorhandler(JobError)
@@ -374,6 +393,18 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
         "error": run.get("error"),
     }
     return {k: v for k, v in view.items() if v is not None}
+
+
+def dead_letter_view(letter: dict[str, Any]) -> dict[str, Any]:
+    execution = letter["execution"]
+    return {
+        "execution": execution["id"],
+        "job": execution["schedule"],
+        "attempts": execution.get("attempt"),
+        "due": format_iso_utc(execution["due_ms"]),
+        "died": format_iso_utc(letter["died_ms"]),
+        "error": letter.get("error"),
+    }
 
 
 def error_response(status: int, message: str) -> Response:

@@ -86,9 +86,12 @@ def delete(store: Store, account: str, schedule_id: str) -> Schedule:
     return schedule
 
 
-def redrive(store: Store, execution_id: str) -> bool:
-    """Send a dead letter back for a fresh series of attempts, starting now."""
+def redrive(store: Store, execution_id: str, account: str | None = None) -> bool:
+    """Send a dead letter back for a fresh series of attempts, starting now. With ``account``,
+    only that account's dead letter (another account's is reported as not found)."""
     letter = store.dead_letter(execution_id)
     if letter is None:
+        return False
+    if account is not None and letter["execution"].get("account") != account:
         return False
     return store.redrive(execution_id, now_ms(), retry_payload(letter["execution"], 1))

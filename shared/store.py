@@ -19,6 +19,7 @@ key (``Keys`` method)   type    contents                                        
 ``execution(e)``        STRING  "state|attempt" of one execution (dedupe)        retention
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
+``account_dead_index``  ZSET    execution id -> died at, per account+dialect      never
 ``accounts``            HASH    appkey -> account JSON (secrets hashed)          never
 ``account_keys``        HASH    "userkey:<sha256>" -> appkey                     never
 ``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
@@ -102,6 +103,10 @@ class Keys:
 
     def dead_index(self) -> str:
         return f"{self.base}:dead_index"
+
+    def account_dead_index(self, account: str, dialect: str) -> str:
+        """An account's dead letters of one dialect (the API and dashboard list these)."""
+        return f"{self.base}:dead:{account}:{dialect}"
 
     def accounts(self) -> str:
         return f"{self.prefix}:accounts"
@@ -400,6 +405,7 @@ class Store:
                 k.retry_payloads(),
                 k.dead_letters(),
                 k.dead_index(),
+                self._dead_index_of((payload or {}).get("execution", {})),
             ],
             args=[
                 record.id,
@@ -422,9 +428,12 @@ class Store:
         raws = self.redis.lrange(self.keys.history(schedule_id), 0, limit - 1)
         return [RunRecord.from_dict(json.loads(raw)) for raw in raws]
 
-    def dead_letters(self, offset: int = 0, count: int = 100) -> list[dict[str, Any]]:
-        """Dead letters, newest first."""
-        ids = self.redis.zrevrange(self.keys.dead_index(), offset, offset + count - 1)
+    def dead_letters(
+        self, offset: int = 0, count: int = 100, owner: tuple[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Dead letters, newest first: all of them, or one (account, dialect)'s."""
+        index = self.keys.account_dead_index(*owner) if owner else self.keys.dead_index()
+        ids = self.redis.zrevrange(index, offset, offset + count - 1)
         if not ids:
             return []
         raws = self.redis.hmget(self.keys.dead_letters(), ids)
@@ -440,9 +449,15 @@ class Store:
                     k.retries(),
                     k.retry_payloads(),
                     k.execution(execution_id),
+                    self._dead_index_of(retry.get("execution", {})),
                 ],
                 args=[execution_id, now_ms, dumps(retry), k.wake_channel()],
             )
+        )
+
+    def _dead_index_of(self, execution: dict[str, Any]) -> str:
+        return self.keys.account_dead_index(
+            execution.get("account", ""), execution.get("dialect", "")
         )
 
     def dead_letter(self, execution_id: str) -> dict[str, Any] | None:

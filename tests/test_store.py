@@ -185,6 +185,7 @@ def test_history_is_capped(store: Store) -> None:
 
 
 def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
+    owner = {"account": "a", "dialect": "d"}
     store.begin_execution("s1:1", 3, 60)
     store.finish_execution(
         _record(3, "dead"),
@@ -192,12 +193,14 @@ def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
         now_ms=T0,
         history_cap=10,
         retention_s=60,
-        payload={"execution": {"id": "s1:1"}, "error": "HTTP 500"},
+        payload={"execution": {**owner, "id": "s1:1"}, "error": "HTTP 500"},
     )
     assert [d["error"] for d in store.dead_letters()] == ["HTTP 500"]
-    retry = {"task": "t", "queue": "webhooks", "execution": {"id": "s1:1", "attempt": 1}}
+    assert [d["error"] for d in store.dead_letters(owner=("a", "d"))] == ["HTTP 500"]
+    assert store.dead_letters(owner=("b", "d")) == []
+    retry = {"task": "t", "queue": "webhooks", "execution": {**owner, "id": "s1:1", "attempt": 1}}
     assert store.redrive("s1:1", T0, retry)
-    assert store.dead_letters() == []
+    assert store.dead_letters() == [] and store.dead_letters(owner=("a", "d")) == []
     assert not store.redrive("s1:1", T0, retry)
     assert [e.member for e in store.claim(T0, 1000, 10, "a").entries] == ["s1:1"]
     assert store.begin_execution("s1:1", 1, 60) == "run"

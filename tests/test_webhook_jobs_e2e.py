@@ -105,3 +105,49 @@ def test_a_cron_job_fires_and_reports_its_next_fire(
     )
     assert runs[0]["status"] == "succeeded" and runs[0]["httpStatus"] == 200
     assert runs[0]["execution"] == f"{job['id']}:{due}"
+
+
+def test_a_failing_callback_is_retried_signed_then_dead_lettered_and_redriven(
+    local_api: tuple[FlaskClient, dict[str, str]], store: Store, processes: ProcessGroup
+) -> None:
+    api, creds = local_api
+    with HttpReceiver(statuses=[500, 503, 500]) as receiver:
+        processes.beat()
+        processes.worker("webhooks", max_attempts=3, retry_base_s=0.1, retry_max_s=0.3)
+        doc = {"url": receiver.url + "/cb", "data": "payload", "when": iso(now_ms() + 1000)}
+        job_id = api.post(
+            "/1/jobs",
+            data=json.dumps(doc),
+            headers={**basic(creds), "Content-Type": "application/json"},
+        ).get_data(as_text=True)
+        listed = wait_until(
+            lambda: api.get("/1/jobs/dead-letters", headers=basic(creds)).get_json(),
+            what="a dead letter",
+        )
+        assert receiver.count() == 3
+        assert [(d["job"], d["attempts"]) for d in listed] == [(job_id, 3)]
+        assert "500" in listed[0]["error"]
+        # every attempt carries a valid signature, and the same webhook-id: the execution id
+        for hit in receiver.requests:
+            Webhook(creds["webhook_secret"]).verify(hit.body, hit.headers, json_parse=False)
+        assert {hit.headers["webhook-id"] for hit in receiver.requests} == {listed[0]["execution"]}
+
+        other = create_account(store, "other", secret_key=b"k" * 32)
+        execution = listed[0]["execution"]
+        path = f"/1/jobs/dead-letters/{execution}/redrive"
+        assert api.get("/1/jobs/dead-letters", headers=basic(other)).get_json() == []
+        assert api.post(path, headers=basic(other)).status_code == 404
+
+        receiver.statuses.append(200)  # the receiver is fixed
+        assert api.post(path, headers=basic(creds)).status_code == 202
+        wait_until(lambda: receiver.count() == 4, what="the redriven callback")
+        assert receiver.requests[3].headers["webhook-id"] == execution
+
+        def statuses() -> list[str]:
+            runs = api.get(f"/1/jobs/{job_id}/runs", headers=basic(creds)).get_json()
+            return [run["status"] for run in runs]
+
+        wait_until(lambda: statuses()[0] == "succeeded", what="the redriven run's record")
+        assert statuses() == ["succeeded", "dead", "retrying", "retrying"]
+        assert api.get("/1/jobs/dead-letters", headers=basic(creds)).get_json() == []
+        assert api.post(path, headers=basic(creds)).status_code == 404

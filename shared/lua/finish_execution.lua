@@ -6,6 +6,7 @@
 -- KEYS[4] retry_payloads   HASH   execution id -> retry JSON
 -- KEYS[5] dead_letters     HASH   execution id -> dead letter JSON
 -- KEYS[6] dead_index       ZSET   execution id -> died at (ms)
+-- KEYS[7] account dead index ZSET execution id -> died at (ms), the execution's account+dialect
 -- ARGV[1] execution id   ARGV[2] outcome: "done" | "retry" | "dead"   ARGV[3] run record JSON
 -- ARGV[4] attempt        ARGV[5] history cap   ARGV[6] retention (s)   ARGV[7] now (ms)
 -- ARGV[8] retry at (ms, outcome "retry")      ARGV[9] retry or dead-letter JSON
@@ -27,6 +28,7 @@ else
   if outcome == 'dead' then
     redis.call('HSET', KEYS[5], exec_id, ARGV[9])
     redis.call('ZADD', KEYS[6], ARGV[7], exec_id)
+    redis.call('ZADD', KEYS[7], ARGV[7], exec_id)
   end
 end
 return 1
