@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats
+from scheduler_api import formats, routing
 from scheduler_api.auth import basic_account
 from shared import schedules
 from shared.config import Config
@@ -174,6 +174,9 @@ def job_error(error: JobError) -> Response:
 @blueprint.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
     return error_response(error.code or 500, error.description or error.name)
+
+
+routing.claim_prefixes(blueprint, ("/1/jobs",), http_error)
 
 
 # --- reading requests ------------------------------------------------------------------------
