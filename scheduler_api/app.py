@@ -7,7 +7,8 @@ import time
 import redis
 from flask import Flask, jsonify
 
-from scheduler_api import routing, webhook_jobs
+from scheduler_api import dashboard, routing, webhook_jobs
+from shared.accounts import load_secret_key
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
@@ -24,6 +25,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["scheduler.store"] = store
     # Callback URLs travel inside paths (POST /1/jobs/<when>/<callback>): keep their "//".
     app.url_map.merge_slashes = False
+    app.secret_key = dashboard.session_key(load_secret_key(config))
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.register_blueprint(dashboard.blueprint)
     routing.install(app)  # unknown paths/methods under a dialect's prefix: its error shape
     # One blueprint per dialect.
     app.register_blueprint(webhook_jobs.blueprint)

@@ -118,6 +118,8 @@ QUEUE_BY_TARGET: dict[str, str] = {
     "beacon": "jobs",
 }
 POOLS: tuple[str, ...] = ("push", "webhooks", "tasks", "jobs")
+# The API dialects; each keeps its schedules in its own per-account index (``Schedule.dialect``).
+DIALECTS: tuple[str, ...] = ("webhook_jobs", "push_schedules", "task_scheduler", "beacon_jobs")
 
 # The Celery task that delivers each target kind: the contract between the beat and the workers.
 TASK_BY_TARGET: dict[str, str] = {

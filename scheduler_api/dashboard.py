@@ -1,0 +1,266 @@
+"""``/dashboard``: an account's schedules, upcoming fires, recent runs and dead letters.
+
+Server-rendered (Jinja, autoescaped), no front-end build. Login is the account's ``appkey`` and
+``master_secret``; the session cookie is signed with a key derived from ``SCHEDULER_SECRET_KEY``
+and carries a digest prefix of the master secret, so rotating the secret ends old sessions. Every
+form posts a per-session CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from shared import schedules
+from shared.accounts import authenticate_basic
+from shared.model import (
+    DIALECTS,
+    CalendarTrigger,
+    CronTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    Schedule,
+    Trigger,
+)
+from shared.store import Store
+from shared.timing import format_iso_utc, next_schedule_fire
+
+blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+UPCOMING_PER_SCHEDULE = 5
+UPCOMING_SHOWN = 50
+TIMELINE_WINDOW_MS = 24 * 3600 * 1000
+RUNS_PER_SCHEDULE = 5
+RUNS_SHOWN = 50
+DEAD_LETTERS_SHOWN = 50
+SCHEDULES_SHOWN = 1000
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    id: str
+    dialect: str
+    trigger: str
+    target: str
+    next_fire: str
+    enabled: bool
+
+
+def session_key(secret_key: bytes) -> bytes:
+    """The Flask session signing key: derived, so the server key itself never signs cookies."""
+    return hmac.new(secret_key, b"scheduler dashboard session", hashlib.sha256).digest()
+
+
+@blueprint.get("/")
+def overview() -> str | Response:
+    account = signed_in()
+    if account is None:
+        return redirect(url_for("dashboard.login"))
+    appkey = account["appkey"]
+    owned = account_schedules(appkey)
+    now = schedules.now_ms()
+    return render_template(
+        "dashboard/overview.html",
+        account=account,
+        schedules=[schedule_row(s) for s in owned],
+        upcoming=upcoming_fires(owned, now),
+        runs=recent_runs(owned),
+        dead_letters=dead_letters(appkey),
+        csrf=csrf_token(),
+        now=format_iso_utc(now),
+    )
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    error = None
+    if request.method == "POST":
+        form = request.form
+        account = authenticate_basic(store(), form.get("appkey", ""), form.get("master_secret", ""))
+        if account is not None:
+            session.clear()
+            session["appkey"] = account["appkey"]
+            session["secret_tag"] = secret_tag(account)
+            return redirect(url_for("dashboard.overview"))
+        error = "Wrong appkey or master secret."
+    return render_template("dashboard/login.html", error=error)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    check_csrf()
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+@blueprint.post("/dead-letters/<execution_id>/redrive")
+def redrive(execution_id: str) -> Response:
+    account = signed_in()
+    if account is None:
+        abort(401)
+    check_csrf()
+    if not schedules.redrive(store(), execution_id, account["appkey"]):
+        abort(404)
+    return redirect(url_for("dashboard.overview"))
+
+
+# --- session -------------------------------------------------------------------------------
+
+
+def signed_in() -> dict[str, Any] | None:
+    appkey = session.get("appkey")
+    account = store().get_account(appkey) if isinstance(appkey, str) else None
+    if account is None or not hmac.compare_digest(
+        session.get("secret_tag", ""), secret_tag(account)
+    ):
+        return None
+    return account
+
+
+def secret_tag(account: dict[str, Any]) -> str:
+    return account["master_secret_sha256"][:16]
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(403)
+
+
+# --- what the page shows -------------------------------------------------------------------
+
+
+def account_schedules(appkey: str) -> list[Schedule]:
+    ids = [
+        sid
+        for dialect in DIALECTS
+        for sid in store().list_schedule_ids(appkey, dialect, 0, SCHEDULES_SHOWN)
+    ]
+    return store().get_schedules(ids[:SCHEDULES_SHOWN])
+
+
+def schedule_row(schedule: Schedule) -> ScheduleRow:
+    next_ms = store().next_fire_ms(schedule.id)
+    return ScheduleRow(
+        id=schedule.id,
+        dialect=schedule.dialect,
+        trigger=describe_trigger(schedule.trigger),
+        target=describe_target(schedule),
+        next_fire=format_iso_utc(next_ms) if next_ms is not None else "none",
+        enabled=schedule.enabled,
+    )
+
+
+def upcoming_fires(owned: list[Schedule], now_ms: int) -> list[dict[str, str]]:
+    """The next fires of every schedule within a day, soonest first (the timeline)."""
+    horizon = now_ms + TIMELINE_WINDOW_MS
+    fires: list[tuple[int, Schedule]] = []
+    for schedule in owned:
+        fire = store().next_fire_ms(schedule.id)
+        runs = store().run_count(schedule.id)
+        for _ in range(UPCOMING_PER_SCHEDULE):
+            if fire is None or fire > horizon:
+                break
+            fires.append((fire, schedule))
+            runs += 1
+            fire = next_schedule_fire(schedule, fire, runs)
+    fires.sort(key=lambda pair: pair[0])
+    return [
+        {
+            "at": format_iso_utc(at),
+            "in": describe_delay(at - now_ms),
+            "offset_pct": f"{max(0.0, (at - now_ms) / TIMELINE_WINDOW_MS * 100):.1f}",
+            "schedule": schedule.id,
+            "dialect": schedule.dialect,
+        }
+        for at, schedule in fires[:UPCOMING_SHOWN]
+    ]
+
+
+def recent_runs(owned: list[Schedule]) -> list[dict[str, Any]]:
+    runs = [run for schedule in owned for run in store().history(schedule.id, RUNS_PER_SCHEDULE)]
+    runs.sort(key=lambda run: run.finished_ms or run.due_ms, reverse=True)
+    return [
+        {
+            "execution": run.id,
+            "schedule": run.schedule,
+            "status": run.status,
+            "attempt": run.attempt,
+            "due": format_iso_utc(run.due_ms),
+            "lag_ms": (run.started_ms - run.due_ms) if run.started_ms else None,
+            "error": run.error or "",
+        }
+        for run in runs[:RUNS_SHOWN]
+    ]
+
+
+def dead_letters(appkey: str) -> list[dict[str, Any]]:
+    letters = [
+        letter
+        for dialect in DIALECTS
+        for letter in store().dead_letters(0, DEAD_LETTERS_SHOWN, owner=(appkey, dialect))
+    ]
+    letters.sort(key=lambda letter: letter["died_ms"], reverse=True)
+    return [
+        {
+            "execution": letter["execution"]["id"],
+            "schedule": letter["execution"]["schedule"],
+            "attempts": letter["execution"].get("attempt"),
+            "died": format_iso_utc(letter["died_ms"]),
+            "error": letter.get("error") or "",
+        }
+        for letter in letters[:DEAD_LETTERS_SHOWN]
+    ]
+
+
+def describe_trigger(trigger: Trigger) -> str:
+    match trigger:
+        case OnceTrigger(at_ms=at_ms):
+            return f"once at {format_iso_utc(at_ms)}"
+        case CronTrigger(expr=expr, timezone=tz):
+            return f"cron {expr} ({tz})"
+        case CalendarTrigger(items=items, timezone=tz):
+            return f"calendar, {len(items)} rule(s) ({tz})"
+        case IntervalTrigger(every_ms=every_ms):
+            return f"every {every_ms / 1000:g} s"
+    return trigger.kind
+
+
+def describe_target(schedule: Schedule) -> str:
+    spec = schedule.target.spec
+    return str(spec.get("url") or spec.get("class_name") or spec.get("name") or "")[:120] or (
+        schedule.target.kind
+    )
+
+
+def describe_delay(ms: int) -> str:
+    seconds = max(0, ms // 1000)
+    if seconds < 120:
+        return f"in {seconds} s"
+    if seconds < 7200:
+        return f"in {seconds // 60} min"
+    return f"in {seconds // 3600} h"
+
+
+def store() -> Store:
+    return current_app.extensions["scheduler.store"]
