@@ -7,7 +7,7 @@ import time
 import redis
 from flask import Flask, jsonify
 
-from scheduler_api import dashboard, routing, webhook_jobs
+from scheduler_api import dashboard, openapi, routing, webhook_jobs
 from shared.accounts import load_secret_key
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
@@ -28,15 +28,18 @@ def create_app(config: Config | None = None) -> Flask:
     app.secret_key = dashboard.session_key(load_secret_key(config))
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.register_blueprint(dashboard.blueprint)
+    app.register_blueprint(openapi.blueprint)
     routing.install(app)  # unknown paths/methods under a dialect's prefix: its error shape
     # One blueprint per dialect.
     app.register_blueprint(webhook_jobs.blueprint)
 
     @app.get("/healthz")
+    @openapi.documented(summary="Liveness: the process is up", security="")
     def healthz():  # the process is up
         return jsonify(status="ok")
 
     @app.get("/readyz")
+    @openapi.documented(summary="Readiness: Redis reachable, beat heartbeat fresh", security="")
     def readyz():  # Redis reachable and a beat ticked recently
         try:
             last_beat = store.last_beat_ms()

@@ -26,6 +26,7 @@ from flask import (
     url_for,
 )
 
+from scheduler_api.openapi import documented
 from shared import schedules
 from shared.accounts import authenticate_basic
 from shared.model import (
@@ -66,6 +67,10 @@ def session_key(secret_key: bytes) -> bytes:
 
 
 @blueprint.get("/")
+@documented(
+    summary="Dashboard: the signed-in account's schedules, fires, runs, dead letters",
+    security="session",
+)
 def overview() -> str | Response:
     account = signed_in()
     if account is None:
@@ -86,6 +91,7 @@ def overview() -> str | Response:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@documented(summary="Dashboard sign-in form (appkey and master secret)", security="")
 def login() -> str | Response:
     error = None
     if request.method == "POST":
@@ -101,6 +107,7 @@ def login() -> str | Response:
 
 
 @blueprint.post("/logout")
+@documented(summary="Dashboard sign-out", security="session")
 def logout() -> Response:
     check_csrf()
     session.clear()
@@ -108,6 +115,7 @@ def logout() -> Response:
 
 
 @blueprint.post("/dead-letters/<execution_id>/redrive")
+@documented(summary="Dashboard: redrive a dead letter", security="session")
 def redrive(execution_id: str) -> Response:
     account = signed_in()
     if account is None:

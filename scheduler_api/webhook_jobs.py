@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, routing
 from scheduler_api.auth import basic_account
+from scheduler_api.openapi import documented
 from shared import schedules
 from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
@@ -73,6 +74,10 @@ class JobDocument(Schema):
 
 
 @blueprint.get("")
+@documented(
+    summary="List the account's job ids (text, JSON or XML)",
+    responses={200: "ids", 401: "no valid auth"},
+)
 def list_jobs() -> Response:
     account = authenticated()
     ids = store().list_schedule_ids(account["appkey"], DIALECT, 0, -1)
@@ -85,12 +90,24 @@ def list_jobs() -> Response:
 
 
 @blueprint.get("/<job_id>")
+@documented(summary="Read one job", responses={200: "the job", 404: "unknown id"})
 def get_job(job_id: str) -> Response:
     account = authenticated()
     return render_job(find(account, job_id), account, negotiate(JOB_TYPES))
 
 
 @blueprint.post("")
+@documented(
+    summary="Create a job (when or cron)",
+    body=JobDocument,
+    body_types=(formats.JSON, *formats.XML_TYPES),
+    responses={
+        200: "the id (text) or the job",
+        400: "a rule broken",
+        413: "body too large",
+        415: "unsupported type",
+    },
+)
 def create_job() -> Response:
     account = authenticated()
     chosen = negotiate(CREATE_TYPES)
@@ -98,6 +115,12 @@ def create_job() -> Response:
 
 
 @blueprint.put("/<job_id>")
+@documented(
+    summary="Replace a job's document (id and account kept)",
+    body=JobDocument,
+    body_types=(formats.JSON, *formats.XML_TYPES),
+    responses={200: "the job", 400: "a rule broken", 404: "unknown id"},
+)
 def update_job(job_id: str) -> Response:
     account = authenticated()
     chosen = negotiate(CREATE_TYPES)
@@ -108,6 +131,7 @@ def update_job(job_id: str) -> Response:
 
 
 @blueprint.delete("/<job_id>")
+@documented(summary="Delete a job", responses={204: "deleted", 404: "unknown id"})
 def delete_job(job_id: str) -> Response:
     account = authenticated()
     find(account, job_id)
@@ -116,6 +140,10 @@ def delete_job(job_id: str) -> Response:
 
 
 @blueprint.post("/<path:shortcut>")
+@documented(
+    summary="Create from the path: /1/jobs/{when or cron}/{callback}; the body is data",
+    responses={200: "the id (text) or the job", 400: "a rule broken"},
+)
 def create_job_from_path(shortcut: str) -> Response:
     """``POST /1/jobs/<when>/<callback>`` and ``POST /1/jobs/<cron>/<callback>``."""
     account = authenticated()
@@ -136,6 +164,10 @@ def create_job_from_path(shortcut: str) -> Response:
 
 
 @blueprint.get("/<job_id>/runs")
+@documented(
+    summary="Extension: the job's run records, newest first",
+    responses={200: "run records (JSON)", 404: "unknown id"},
+)
 def job_runs(job_id: str) -> Response:
     """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
     account = authenticated()
@@ -146,6 +178,10 @@ def job_runs(job_id: str) -> Response:
 
 
 @blueprint.get("/dead-letters")
+@documented(
+    summary="Extension: the account's dead letters, newest first",
+    responses={200: "dead letters (JSON)"},
+)
 def list_dead_letters() -> Response:
     """Extension: the account's callbacks that gave up (newest first), for a redrive."""
     account = authenticated()
@@ -155,6 +191,10 @@ def list_dead_letters() -> Response:
 
 
 @blueprint.post("/dead-letters/<execution_id>/redrive")
+@documented(
+    summary="Extension: redrive a dead letter from attempt 1",
+    responses={202: "queued again", 404: "no such dead letter"},
+)
 def redrive_dead_letter(execution_id: str) -> Response:
     """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
     account = authenticated()
