@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
+from werkzeug.serving import make_server
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,3 +213,23 @@ class HttpReceiver:
     def count(self) -> int:
         with self._lock:
             return len(self.requests)
+
+
+class ServedApp:
+    """A WSGI app served over real HTTP on 127.0.0.1 (for browsers and agent processes)."""
+
+    def __init__(self, app: Any) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"

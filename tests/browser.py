@@ -1,0 +1,133 @@
+"""A headless Chromium for tests that look at a page as a person would (Flower, the dashboard).
+
+Debian's ``chromium`` and ``chromium-driver`` are used, never a browser downloaded by a tool:
+when missing they are installed with ``apt-get`` (we run as root, as CI does), and without a
+package manager the test is skipped with a loud message. Selenium is pointed at
+``/usr/bin/chromedriver`` explicitly, which keeps Selenium Manager (and its downloads) out.
+
+Use it by importing the fixture into a test module::
+
+    from tests.browser import browser  # noqa: F401  (a pytest fixture)
+
+    def test_page(browser): browser.get(url); wait_for_text(browser, "hello")
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+PACKAGES = ("chromium", "chromium-driver")
+INSTALL_LOCK = Path("/tmp/scheduler-tests-chromium.lock")  # several test runs may start at once
+APT_TIMEOUT_S = 900
+WAIT_S = 15.0  # longest wait for a condition on a page
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    # Wait for dpkg's lock instead of failing when another apt run holds it.
+    argv = ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args]
+    return subprocess.run(
+        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=APT_TIMEOUT_S, check=False,
+    )  # fmt: skip
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's Chromium and its driver; the reason it could not, or None on success."""
+    if shutil.which("apt-get") is None:
+        return "no apt-get on this machine"
+    if os.geteuid() != 0:
+        return "apt-get needs root, and the tests do not run as root"
+    print(
+        "\ntests/browser.py: installing Debian's chromium and chromium-driver...", file=sys.stderr
+    )
+    install = ("install", "-y", "--no-install-recommends", *PACKAGES)
+    result = _apt_get(*install)
+    if result.returncode != 0:  # most often a stale or missing package list
+        _apt_get("update")
+        result = _apt_get(*install)
+    if result.returncode != 0:
+        return f"apt-get install failed: {result.stderr.strip()[-500:]}"
+    return None
+
+
+def ensure_chromium() -> None:
+    """Make sure Chromium and chromedriver are installed, or skip the test loudly."""
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    INSTALL_LOCK.touch(exist_ok=True)
+    with INSTALL_LOCK.open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if CHROMIUM.exists() and CHROMEDRIVER.exists():
+            return
+        reason = _install_chromium()
+    if reason is not None:
+        message = f"BROWSER TESTS SKIPPED: Chromium is missing and {reason}"
+        print(f"\n{'!' * 70}\n{message}\n{'!' * 70}", file=sys.stderr)
+        pytest.skip(message)
+
+
+def new_browser() -> WebDriver:
+    """A headless Chromium driven by Debian's chromedriver."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # root in a container: Chromium's sandbox needs user namespaces
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(WAIT_S)
+    return driver
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[WebDriver]:
+    """One headless Chromium for the session (starting one costs a second or two)."""
+    ensure_chromium()
+    driver = new_browser()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for_text(driver: WebDriver, *texts: str, timeout_s: float = WAIT_S) -> str:
+    """Wait until the page's visible text contains every one of ``texts``; return that text."""
+
+    def page_text(d: WebDriver) -> str | bool:
+        text = d.find_element("tag name", "body").text
+        return text if all(t in text for t in texts) else False
+
+    try:
+        # A page being replaced (after a click) makes the old body stale: just look again.
+        ignored = (StaleElementReferenceException, NoSuchElementException)
+        wait = WebDriverWait(driver, timeout_s, poll_frequency=0.1, ignored_exceptions=ignored)
+        return wait.until(page_text)
+    except TimeoutException as exc:
+        body = driver.find_element("tag name", "body").text[:2000]
+        raise AssertionError(
+            f"{driver.current_url} never showed {texts}; it shows:\n{body}"
+        ) from exc
