@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import redis
 from flask import Flask, jsonify
 
-from scheduler_api import dashboard, openapi, routing, webhook_jobs
+from scheduler_api import (
+    beacon_jobs,
+    dashboard,
+    openapi,
+    push_schedules,
+    routing,
+    task_scheduler,
+    webhook_jobs,
+)
+from shared import logs, metrics
 from shared.accounts import load_secret_key
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
@@ -19,6 +29,9 @@ BEAT_STALE_MS = 30_000
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__)
+    if not logging.getLogger().handlers:  # e.g. under gunicorn; `scheduler api` configures first
+        logs.configure(config.log_format)
+        logs.register_config_secrets(config)
     store = Store.from_url(resolve_redis_url(config), config.key_prefix)
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config
@@ -32,6 +45,17 @@ def create_app(config: Config | None = None) -> Flask:
     routing.install(app)  # unknown paths/methods under a dialect's prefix: its error shape
     # One blueprint per dialect.
     app.register_blueprint(webhook_jobs.blueprint)
+    app.register_blueprint(push_schedules.blueprint)
+    app.register_blueprint(task_scheduler.blueprint)
+    app.register_blueprint(beacon_jobs.blueprint)
+
+    registry = metrics.api_registry(store)
+
+    @app.get("/metrics")
+    @openapi.documented(summary="Prometheus metrics: store sizes, queue depths", security="")
+    def prometheus_metrics():  # gauges read from Redis at scrape time (shared.metrics)
+        body, content_type = metrics.exposition(registry)
+        return body, 200, {"Content-Type": content_type}
 
     @app.get("/healthz")
     @openapi.documented(summary="Liveness: the process is up", security="")

@@ -33,6 +33,7 @@ from shared.model import (
     DIALECTS,
     CalendarTrigger,
     CronTrigger,
+    InstantsTrigger,
     IntervalTrigger,
     OnceTrigger,
     Schedule,
@@ -251,6 +252,12 @@ def describe_trigger(trigger: Trigger) -> str:
             return f"calendar, {len(items)} rule(s) ({tz})"
         case IntervalTrigger(every_ms=every_ms):
             return f"every {every_ms / 1000:g} s"
+        case InstantsTrigger(at_ms=instants):
+            return (
+                "at "
+                + ", ".join(format_iso_utc(at) for at in instants[:3])
+                + (", ..." if len(instants) > 3 else "")
+            )
     return trigger.kind
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from scheduler_beat.messages import build_message
+from shared import metrics
 from shared.config import Config
 from shared.errors import SchedulerError
-from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id
+from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id, new_execution
 from shared.store import ClaimedEntry, Commit, Store, new_token
 from shared.timing import next_schedule_fire
 
@@ -39,6 +40,8 @@ class TickResult:
 class _Plan:
     commit: Commit
     skipped: RunRecord | None = None  # a misfire the schedule's policy skips
+    due_ms: int | None = None  # a schedule's fire (not a retry): for the lag metric
+    misfire: str | None = None  # the policy applied to a missed fire, for the misfire metric
 
 
 # The first claim after an idle spell is small, so the first fire goes out within milliseconds
@@ -63,6 +66,7 @@ class Dispatcher:
         plans = [self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)]
         statuses = self.store.commit(token, [plan.commit for plan in plans])
         self._record_skips(plans, statuses, now_ms)
+        _record_metrics(plans, statuses)
         published = sum(
             1 for p, s in zip(plans, statuses, strict=True) if s == COMMITTED and p.commit.queue
         )
@@ -111,14 +115,15 @@ class Dispatcher:
                 counts_as_run=False,
                 retain_s=self.config.history_retention_s,
             )
-            return _Plan(commit, skipped=record)
+            return _Plan(commit, skipped=record, due_ms=entry.due_ms, misfire="skip")
         next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
         execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
         task = TASK_BY_TARGET[schedule.target.kind]
         message = build_message(task, exec_id, queue, [execution], tag)
         retain_s = self.config.history_retention_s
-        return _Plan(Commit(entry.member, next_ms, queue, message, purge, retain_s=retain_s))
+        commit = Commit(entry.member, next_ms, queue, message, purge, retain_s=retain_s)
+        return _Plan(commit, due_ms=entry.due_ms, misfire=schedule.misfire if missed else None)
 
     def _record_skips(self, plans: list[_Plan], statuses: list[int], now_ms: int) -> None:
         for plan, status in zip(plans, statuses, strict=True):
@@ -128,6 +133,7 @@ class Dispatcher:
                     plan.skipped.schedule,
                     plan.skipped.due_ms,
                     plan.skipped.late_ms,
+                    extra={"schedule": plan.skipped.schedule, "execution": plan.skipped.id},
                 )
                 self.store.finish_execution(
                     plan.skipped,
@@ -138,21 +144,22 @@ class Dispatcher:
                 )
 
 
+def _record_metrics(plans: list[_Plan], statuses: list[int]) -> None:
+    """Count what this tick committed: fires published (with their lag) and misfires."""
+    committed = [p for p, s in zip(plans, statuses, strict=True) if s == COMMITTED]
+    metrics.record_published(
+        (p.commit.queue, p.due_ms) for p in committed if p.commit.queue and p.due_ms is not None
+    )
+    for plan in committed:
+        if plan.misfire:
+            metrics.record_misfire(plan.misfire)
+
+
 def _execution(
     schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int
 ) -> dict[str, Any]:
-    """The message body a worker gets: everything needed to deliver, without reading the store."""
-    return {
-        "id": exec_id,
-        "schedule": schedule.id,
-        "account": schedule.account,
-        "dialect": schedule.dialect,
-        "due_ms": due_ms,
-        "claimed_ms": now_ms,
-        "late_ms": late_ms,
-        "attempt": 1,
-        "target": {"kind": schedule.target.kind, "spec": schedule.target.spec},
-    }
+    """The message body a worker gets (see ``shared.model.new_execution``)."""
+    return new_execution(schedule, exec_id, due_ms, now_ms, late_ms)
 
 
 def _skipped_record(

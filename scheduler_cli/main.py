@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -16,8 +17,8 @@ from typing import Any
 
 import redis
 
-from scheduler_cli import schedules
-from shared import accounts, embedded_redis
+from scheduler_cli import beacon, push, schedules, tasks
+from shared import accounts, embedded_redis, logs
 from shared.config import Config
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
 from shared.model import POOLS
@@ -26,6 +27,12 @@ from shared.store import Store
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BEAT_SCHEDULER = "scheduler_beat.scheduler:RedisScheduler"
+# What `scheduler dev` sets unless the environment already does (README, "Metrics and logs").
+DEV_DEFAULTS = {
+    "SCHEDULER_LOG_FORMAT": "text",
+    "SCHEDULER_BEAT_METRICS_PORT": "9101",
+    "SCHEDULER_WORKER_METRICS_PORT": "9102",
+}
 # What `accounts list` may show: everything else in a stored account is a digest of a secret.
 PUBLIC_ACCOUNT_FIELDS = ("name", "appkey", "timezone", "created_ms", "webhook_secret_generation")
 
@@ -60,19 +67,22 @@ def cmd_api(args: argparse.Namespace, config: Config) -> int:
 
     from scheduler_api.app import create_app
 
+    setup_logs(config)
     run_simple(config.api_host, config.api_port, create_app(config), threaded=True)
     return 0
 
 
 def cmd_beat(args: argparse.Namespace, config: Config) -> int | None:
+    setup_logs(config)  # now: Celery may warn before it sets up logging (our hook, again)
     # Refuse an evicting Redis before Celery starts, so the message is ours, not a traceback.
     open_store(config).check_redis_is_safe()
     from shared.celery_app import app
 
-    return app.start(["beat", "-S", BEAT_SCHEDULER, "--loglevel", args.loglevel])
+    return app.start([*quiet(config), "beat", "-S", BEAT_SCHEDULER, "--loglevel", args.loglevel])
 
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int | None:
+    setup_logs(config)  # now: Celery may warn before it sets up logging (our hook, again)
     open_store(config).check_redis_is_safe()
     from shared.celery_app import app
 
@@ -80,7 +90,7 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int | None:
     argv += ["--pool", "prefork", "--concurrency", str(args.concurrency)]
     # app.start, not app.worker_main: the latter drops the worker's exit code, which the dev
     # supervisor and process managers rely on.
-    return app.start(argv)
+    return app.start([*quiet(config), *argv])
 
 
 def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
@@ -92,6 +102,9 @@ def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
 def cmd_dev(args: argparse.Namespace, config: Config) -> int:
     from scheduler_cli.dev import run_dev
 
+    # For a human at a terminal: plain log lines, and metrics on (children inherit these).
+    for name, value in DEV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     return run_dev(config, stop_timeout_s=args.stop_timeout)
 
 
@@ -125,6 +138,16 @@ def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
     if not public:
         print("no accounts yet: scheduler accounts create NAME")
     return 0
+
+
+def setup_logs(config: Config) -> None:
+    logs.configure(config.log_format)
+    logs.register_config_secrets(config)
+
+
+def quiet(config: Config) -> list[str]:
+    """Celery's ``--quiet`` when logging JSON: its start-up banner is not JSON lines."""
+    return ["--quiet"] if config.log_format == "json" else []
 
 
 def open_store(config: Config) -> Store:
@@ -173,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_accounts(sub)
     schedules.add_commands(sub)
     # Commands of the dialects (each module adds its own):
+    beacon.add_commands(sub)
+    push.add_commands(sub)
+    tasks.add_commands(sub)
     return parser
 
 

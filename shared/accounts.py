@@ -41,6 +41,7 @@ MAX_NAME_CHARS = 200
 # How long the previous webhook signing secret keeps signing after a rotation.
 ROTATION_OVERLAP_S = 24 * 3600
 
+
 def load_secret_key(config: Config) -> bytes:
     """``SCHEDULER_SECRET_KEY``, else a random key generated once into ``<data_dir>/secret.key``.
 

@@ -7,9 +7,13 @@ publishes straight onto those queues (see ``scheduler_beat.messages``).
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+from typing import Any
+
+from celery import Celery, signals
 from kombu import Queue
 
+from shared import logs, metrics
 from shared.config import Config
 from shared.model import POOLS
 from shared.redis_url import resolve_redis_url
@@ -17,6 +21,9 @@ from shared.redis_url import resolve_redis_url
 # One module per pool; each registers its tasks on ``app``.
 WORKER_MODULES = [
     "workers.webhooks",
+    "workers.push",
+    "workers.tasks",
+    "workers.jobs",
 ]
 
 
@@ -54,3 +61,40 @@ def create_celery(config: Config) -> Celery:
 
 
 app = create_celery(Config.from_env())
+
+
+# --- process hooks: logs and metrics (shared.logs, shared.metrics) ---------------------------
+
+
+@signals.setup_logging.connect
+def _setup_logging(loglevel: Any = None, **_: Any) -> None:
+    """Connected, so Celery configures no logging of its own: ours is JSON (or text) lines with
+    secrets redacted, in the beat, a worker and each of its pool processes."""
+    config = Config.from_env()
+    logs.configure(config.log_format, loglevel or logging.INFO)
+    logs.register_config_secrets(config)
+
+
+@signals.beat_init.connect
+def _serve_beat_metrics(**_: Any) -> None:
+    # A signal, not RedisScheduler.__init__: Celery also builds a scheduler just for its banner.
+    metrics.serve_beat(Config.from_env())
+
+
+@signals.celeryd_init.connect
+def _prepare_worker_metrics(options: dict[str, Any] | None = None, **_: Any) -> None:
+    """Before the pool forks: the multiprocess metrics directory (served on worker_ready)."""
+    queues = (options or {}).get("queues") or []
+    if isinstance(queues, str):
+        queues = queues.split(",")
+    metrics.prepare_worker(Config.from_env(), queues)
+
+
+@signals.worker_ready.connect
+def _serve_worker_metrics(**_: Any) -> None:
+    metrics.serve_worker()
+
+
+@signals.worker_shutdown.connect
+def _cleanup_worker_metrics(**_: Any) -> None:
+    metrics.cleanup_worker()

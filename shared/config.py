@@ -58,8 +58,21 @@ class Config:
     # Push schedules (/v4/schedules).
 
     # Task scheduler (/api/v1/api.php).
+    task_execute_timeout_s: float = 10.0  # executeTask waits this long for the task's message
+    task_history_max_entries: int = 200  # getTaskHistory entries kept per task
+    task_classes_file: str = ""  # JSON or TOML mapping task class names to HTTP endpoints
+    backup_dir: str = ""  # BackupTask snapshots; empty = <data_dir>/backups
+    backup_keep: int = 10  # newest BackupTask snapshots kept per account
 
     # Beacon jobs (/api/jobs).
+    job_pickup_lease_s: float = 300.0  # a picked-up job not started by then returns to its queue
+    job_run_timeout_s: float = 3600.0  # a started job not finished by then is marked failed
+    job_history_max_entries: int = 500  # lifecycle events kept per job
+
+    # Operations: logs and Prometheus metrics (see shared.logs, shared.metrics).
+    log_format: str = "json"  # json (one object per line) or text
+    beat_metrics_port: int = 0  # the beat's /metrics port; 0 = off
+    worker_metrics_port: int = 0  # a worker's /metrics port is this + its pool's index; 0 = off
 
     # Signs webhook secrets (derived per account, see shared.accounts). Empty = a random key kept in
     # <data_dir>/secret.key. Kept out of repr so a logged Config never shows it.
@@ -91,6 +104,11 @@ class Config:
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ConfigError(f"SCHEDULER_{name.upper()}={port}: must be a port 1-65535")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"SCHEDULER_LOG_FORMAT={self.log_format!r}: use json or text")
+        for name in ("beat_metrics_port", "worker_metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535 - 3:  # workers add their pool's index
+                raise ConfigError(f"SCHEDULER_{name.upper()}: a port 1-65532, or 0 for off")
         for cidr in self.target_allowlist:
             try:
                 ipaddress.ip_network(cidr, strict=False)

@@ -78,7 +78,16 @@ class IntervalTrigger:
     kind: Literal["interval"] = "interval"
 
 
-Trigger = OnceTrigger | CronTrigger | CalendarTrigger | IntervalTrigger
+@dataclass(frozen=True)
+class InstantsTrigger:
+    """Fires once at each of ``at_ms``: distinct UTC instants in increasing order (a one-shot
+    that lands at several instants, e.g. one wall-clock time read in several time zones)."""
+
+    at_ms: tuple[int, ...]
+    kind: Literal["instants"] = "instants"
+
+
+Trigger = OnceTrigger | CronTrigger | CalendarTrigger | IntervalTrigger | InstantsTrigger
 
 
 def trigger_to_dict(trigger: Trigger) -> dict[str, Any]:
@@ -98,6 +107,8 @@ def trigger_from_dict(data: dict[str, Any]) -> Trigger:
             return CronTrigger(**fields)
         if kind == "interval":
             return IntervalTrigger(**fields)
+        if kind == "instants":
+            return InstantsTrigger(at_ms=tuple(fields.pop("at_ms")), **fields)
         if kind == "calendar":
             items = tuple(RepeatItem(**item) for item in fields.pop("items"))
             return CalendarTrigger(items=items, **fields)
@@ -226,6 +237,24 @@ class Schedule:
 def execution_id(schedule_id: str, due_ms: int) -> str:
     """The deterministic id of one fire: also its Celery task id and its webhook-id."""
     return f"{schedule_id}:{due_ms}"
+
+
+def new_execution(
+    schedule: Schedule, exec_id: str, due_ms: int, claimed_ms: int, late_ms: int = 0
+) -> dict[str, Any]:
+    """The message body a worker gets: everything needed to deliver, without reading the store.
+    Built by the beat for each fire, and by ``shared.schedules.run_now`` for a run on demand."""
+    return {
+        "id": exec_id,
+        "schedule": schedule.id,
+        "account": schedule.account,
+        "dialect": schedule.dialect,
+        "due_ms": due_ms,
+        "claimed_ms": claimed_ms,
+        "late_ms": late_ms,
+        "attempt": 1,
+        "target": {"kind": schedule.target.kind, "spec": schedule.target.spec},
+    }
 
 
 def retry_payload(execution: dict[str, Any], attempt: int) -> dict[str, Any]:

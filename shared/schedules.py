@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 from shared.config import Config
 from shared.errors import InvalidTrigger, NotFound
-from shared.model import Schedule, retry_payload
+from shared.messages import build_message
+from shared.model import TASK_BY_TARGET, Schedule, new_execution, retry_payload
 from shared.netguard import check_url
 from shared.store import Store
 from shared.timing import next_schedule_fire, validate_trigger
@@ -84,6 +86,23 @@ def delete(store: Store, account: str, schedule_id: str) -> Schedule:
     schedule = get(store, account, schedule_id)
     store.delete_schedule(schedule)
     return schedule
+
+
+def run_now(
+    store: Store, schedule: Schedule, at_ms: int, context: dict[str, Any] | None = None
+) -> str:
+    """Run ``schedule`` once now, outside its trigger (enabled or not): one Celery message on
+    its target's queue, execution id ``<schedule id>:run-<at_ms>`` (never the id of a fire, so
+    deduplication can't confuse the two), the same body a fire has, plus the caller's ``context``
+    (who asked). Returns the execution id."""
+    exec_id = f"{schedule.id}:run-{at_ms}"
+    execution = new_execution(schedule, exec_id, at_ms, at_ms)
+    if context:
+        execution["context"] = context
+    queue = schedule.target.queue
+    task = TASK_BY_TARGET[schedule.target.kind]
+    store.publish(queue, build_message(task, exec_id, queue, [execution]))
+    return exec_id
 
 
 def redrive(store: Store, execution_id: str, account: str | None = None) -> bool:

@@ -24,6 +24,21 @@ key (``Keys`` method)   type    contents                                        
 ``account_keys``        HASH    "userkey:<sha256>" -> appkey                     never
 ``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
 ``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
+``push_devices(a)``     HASH    registration id -> device JSON (zone, tags)      never
+``push_msg_ids(s)``     HASH    "<due ms>:<batch>" -> gateway msg_id             retention
+``push_credentials``    HASH    appkey -> Fernet token of gateway credentials    never
+``task_counters(a)``    HASH    "task", "item" -> last id issued (task ids)     never
+``task_log(s)``         LIST    "<log id>|<entry JSON>", newest first, capped    retention
+``task_log_seq``        STRING  last task history log id issued                  never
+``task_last_run``       HASH    schedule id -> start of its last run (ms)        never
+``task_result(e)``      LIST    one run's outcome JSON, for an executeTask wait  minutes
+``job_seq``             STRING  last beacon job id issued                        never
+``job(j)``              HASH    a beacon job: lifecycle fields + ``doc`` JSON    retention once done
+``job_index(a)``        ZSET    job id -> job id, per account                    never (pruned)
+``job_queue(a, b)``     ZSET    queued job id -> q_time (s), per account+beacon  never (drained)
+``job_history(j)``      LIST    lifecycle event JSON, oldest first, capped       retention
+``job_seen(j)``         SET     event ids already in the job's history           retention
+``job_spawned(e)``      STRING  job id an execution of a scheduled job created   retention
 ======================  ======  ===============================================  ==================
 
 Every engine key carries the hash tag ``{<partition>}`` (one partition today), so each script
@@ -122,9 +137,64 @@ class Keys:
 
     # --- push schedules (/v4/schedules) ---------------------------------------------------
 
+    def push_devices(self, account: str) -> str:
+        """An account's device registry (the zones, tags and alias of registration ids)."""
+        return f"{self.base}:push:devices:{account}"
+
+    def push_msg_ids(self, schedule_id: str) -> str:
+        """The gateway's msg_id of each push a schedule sent, by "<due ms>:<batch>"."""
+        return f"{self.base}:push:msg_ids:{schedule_id}"
+
+    def push_credentials(self) -> str:
+        return f"{self.prefix}:push_credentials"
+
     # --- task scheduler (/api/v1/api.php) -------------------------------------------------
 
+    def task_counters(self, account: str) -> str:
+        """The last task id and repeat-item id issued to an account (the document's numbers)."""
+        return f"{self.base}:tasks:counters:{account}"
+
+    def task_log(self, schedule_id: str) -> str:
+        """A task's history (added, updated, started, finished, failed), newest first."""
+        return f"{self.base}:tasks:log:{schedule_id}"
+
+    def task_log_seq(self) -> str:
+        return f"{self.base}:tasks:log_seq"
+
+    def task_last_run(self) -> str:
+        return f"{self.base}:tasks:last_run"
+
+    def task_result(self, execution_id: str) -> str:
+        """The outcome of one run, pushed by the worker for an ``executeTask`` waiting on it."""
+        return f"{self.base}:tasks:result:{execution_id}"
+
     # --- beacon jobs (/api/jobs) ----------------------------------------------------------
+
+    def job_seq(self) -> str:
+        """The last beacon job id issued (one numeric sequence for every account)."""
+        return f"{self.base}:jobs:seq"
+
+    def job(self, job_id: int | str) -> str:
+        """One beacon job: its lifecycle fields, and its fixed fields as one JSON ``doc``."""
+        return f"{self.base}:jobs:job:{job_id}"
+
+    def job_index(self, account: str) -> str:
+        return f"{self.base}:jobs:account:{account}"
+
+    def job_queue(self, account: str, beacon: str) -> str:
+        """An account's queued jobs for one beacon, scored by ``q_time`` (unix seconds)."""
+        return f"{self.base}:jobs:queued:{account}:{beacon}"
+
+    def job_history(self, job_id: int | str) -> str:
+        return f"{self.base}:jobs:history:{job_id}"
+
+    def job_seen(self, job_id: int | str) -> str:
+        """Ids of the lifecycle events already written (a redelivered event is not)."""
+        return f"{self.base}:jobs:history_seen:{job_id}"
+
+    def job_spawned(self, execution_id: str) -> str:
+        """The job instance a scheduled job's fire created (a redelivered fire creates none)."""
+        return f"{self.base}:jobs:spawned:{execution_id}"
 
     @staticmethod
     def queue(name: str) -> str:
@@ -486,9 +556,308 @@ class Store:
 
     # --- push schedules (/v4/schedules) ---------------------------------------------------
 
+    def put_device(self, account: str, registration_id: str, device: dict[str, Any]) -> None:
+        self.redis.hset(self.keys.push_devices(account), registration_id, dumps(device))
+
+    def get_devices(
+        self, account: str, registration_ids: Sequence[str]
+    ) -> list[dict[str, Any] | None]:
+        """The registered devices among ``registration_ids`` (None where unknown), in order."""
+        if not registration_ids:
+            return []
+        raws = self.redis.hmget(self.keys.push_devices(account), list(registration_ids))
+        return [json.loads(raw) if raw else None for raw in raws]
+
+    def all_devices(self, account: str) -> dict[str, dict[str, Any]]:
+        raws = self.redis.hgetall(self.keys.push_devices(account))
+        return {rid: json.loads(raw) for rid, raw in raws.items()}
+
+    def delete_device(self, account: str, registration_id: str) -> bool:
+        return bool(self.redis.hdel(self.keys.push_devices(account), registration_id))
+
+    def add_push_msg_id(self, schedule_id: str, part: str, msg_id: str, retention_s: int) -> None:
+        """Record the msg_id of one push (``part`` = "<due ms>:<batch>"); kept as long as runs."""
+        key = self.keys.push_msg_ids(schedule_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(key, part, msg_id)
+        pipe.expire(key, max(1, retention_s))
+        pipe.execute()
+
+    def push_msg_ids(self, schedule_id: str) -> dict[str, str]:
+        return self.redis.hgetall(self.keys.push_msg_ids(schedule_id))
+
+    def forget_push_msg_ids(self, schedule_id: str) -> None:
+        self.redis.delete(self.keys.push_msg_ids(schedule_id))
+
+    def put_push_credentials(self, appkey: str, sealed: str) -> None:
+        """An account's push gateway credentials, sealed (encrypted) by ``shared.push``."""
+        self.redis.hset(self.keys.push_credentials(), appkey, sealed)
+
+    def sealed_push_credentials(self, appkey: str) -> str | None:
+        return self.redis.hget(self.keys.push_credentials(), appkey)
+
     # --- task scheduler (/api/v1/api.php) -------------------------------------------------
 
+    def publish(self, queue: str, message: str) -> None:
+        """Put one ready-made Celery message on a pool's queue: a run now, outside the beat."""
+        self.redis.lpush(self.keys.queue(queue), message)
+
+    def next_task_ids(self, account: str, tasks: int, items: int) -> tuple[int, int]:
+        """Issue ``tasks`` (0 or 1) task ids and ``items`` repeat-item ids to an account; returns
+        the last task id and the first of the item ids."""
+        key = self.keys.task_counters(account)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hincrby(key, "task", tasks)
+        pipe.hincrby(key, "item", items)
+        task, last_item = pipe.execute()
+        return int(task), int(last_item) - items + 1
+
+    def raise_task_counters(self, account: str, counters: dict[str, int]) -> None:
+        """Move an account's id counters up to ``counters`` (a restore), never down."""
+        key = self.keys.task_counters(account)
+        current = self.redis.hgetall(key)
+        higher = {k: v for k, v in counters.items() if int(current.get(k, 0)) < int(v)}
+        if higher:
+            self.redis.hset(key, mapping=higher)
+
+    def log_task(
+        self,
+        schedule_id: str,
+        entry: dict[str, Any],
+        *,
+        cap: int,
+        retention_s: int,
+        run_started_ms: int | None = None,
+    ) -> int:
+        """Add an entry to a task's history; returns its log id. ``run_started_ms`` also makes
+        it the task's last run."""
+        k = self.keys
+        return int(
+            self._scripts["task_log"](
+                keys=[k.task_log(schedule_id), k.task_log_seq(), k.task_last_run()],
+                args=[
+                    dumps(entry),
+                    max(1, cap),
+                    max(1, retention_s),
+                    schedule_id,
+                    "" if run_started_ms is None else run_started_ms,
+                ],
+            )
+        )
+
+    def task_log_entries(self, schedule_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """A task's history, newest first, each entry with its ``log_id``."""
+        raws = self.redis.lrange(self.keys.task_log(schedule_id), 0, limit - 1)
+        entries = []
+        for raw in raws:
+            log_id, _, body = raw.partition("|")
+            entries.append({**json.loads(body), "log_id": int(log_id)})
+        return entries
+
+    def task_last_runs(self, schedule_ids: Sequence[str]) -> list[int | None]:
+        if not schedule_ids:
+            return []
+        raws = self.redis.hmget(self.keys.task_last_run(), list(schedule_ids))
+        return [None if raw is None else int(raw) for raw in raws]
+
+    def forget_task(self, schedule_id: str) -> None:
+        """Drop a deleted task's history and last run."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.keys.task_log(schedule_id))
+        pipe.hdel(self.keys.task_last_run(), schedule_id)
+        pipe.execute()
+
+    def put_task_result(self, execution_id: str, result: dict[str, Any], ttl_s: int) -> None:
+        key = self.keys.task_result(execution_id)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(key, dumps(result))
+        pipe.expire(key, max(1, ttl_s))
+        pipe.execute()
+
+    def wait_task_result(self, execution_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The first outcome pushed for ``execution_id``, waiting up to ``timeout_s``."""
+        if timeout_s <= 0:
+            raw = self.redis.lpop(self.keys.task_result(execution_id))
+            return json.loads(raw) if raw else None
+        popped = self.redis.blpop([self.keys.task_result(execution_id)], timeout=timeout_s)
+        return json.loads(popped[1]) if popped else None
+
+    def account_snapshot(
+        self, account: str
+    ) -> tuple[dict[str, int], list[tuple[dict[str, Any], int | None, int]]]:
+        """Every schedule of ``account`` (all dialects) with its next fire and run count, and
+        the account's task id counters, read in one atomic step."""
+        k = self.keys
+        indexes = sorted(self.redis.scan_iter(match=k.account_index(account, "*"), count=1000))
+        keys = [k.definitions(), k.due(), k.run_counts(), k.task_counters(account), *indexes]
+        flat_counters, flat = self._scripts["snapshot_account"](keys=keys, args=[])
+        counters = {
+            flat_counters[i]: int(flat_counters[i + 1]) for i in range(0, len(flat_counters), 2)
+        }
+        rows = []
+        for i in range(0, len(flat), 3):
+            next_ms = int(float(flat[i + 1]))
+            rows.append((json.loads(flat[i]), None if next_ms < 0 else next_ms, int(flat[i + 2])))
+        return counters, rows
+
+    def restore_schedules(self, items: Sequence[tuple[Schedule, int | None, int]]) -> None:
+        """Put schedules back as they were (ids kept), with their next fire and run count."""
+        self.put_schedules((schedule, next_ms) for schedule, next_ms, _ in items)
+        runs = {schedule.id: count for schedule, _, count in items if count}
+        if runs:
+            self.redis.hset(self.keys.run_counts(), mapping=runs)
+
     # --- beacon jobs (/api/jobs) ----------------------------------------------------------
+
+    def next_job_id(self) -> int:
+        return int(self.redis.incr(self.keys.job_seq()))
+
+    def create_job(
+        self,
+        job_id: int,
+        account: str,
+        beacon: str,
+        fields: dict[str, str],
+        *,
+        queue_at_s: int | None,
+        event: str,
+        dedupe: str | None = None,
+        retention_s: int = 1,
+    ) -> int:
+        """Store a job (``fields`` as its hash), queued at ``queue_at_s`` unless None. With
+        ``dedupe`` (an execution id) a second call returns the first call's job id instead."""
+        k = self.keys
+        flat: list[str] = [part for pair in fields.items() for part in pair]
+        return int(
+            self._scripts["job_create"](
+                keys=[
+                    k.job(job_id),
+                    k.job_index(account),
+                    k.job_queue(account, beacon),
+                    k.job_spawned(dedupe or ""),
+                    k.queue("jobs"),
+                ],
+                args=[
+                    job_id,
+                    -1 if queue_at_s is None else queue_at_s,
+                    event,
+                    1 if dedupe else 0,
+                    max(1, retention_s),
+                    *flat,
+                ],
+            )
+        )
+
+    def get_job(self, job_id: int) -> dict[str, str]:
+        """The job's hash (empty when there is no such job)."""
+        return self.redis.hgetall(self.keys.job(job_id))
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[dict[str, str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(self.keys.job(job_id))
+        return pipe.execute() if job_ids else []
+
+    def job_ids(self, account: str) -> list[int]:
+        return [int(i) for i in self.redis.zrange(self.keys.job_index(account), 0, -1)]
+
+    def queued_job_ids(self, account: str, beacon: str) -> list[int]:
+        """The beacon's queued jobs, earliest ``q_time`` first."""
+        return [int(i) for i in self.redis.zrange(self.keys.job_queue(account, beacon), 0, -1)]
+
+    def forget_job_ids(self, account: str, job_ids: Sequence[int]) -> None:
+        """Drop expired jobs from the account's index."""
+        if job_ids:
+            self.redis.zrem(self.keys.job_index(account), *job_ids)
+
+    def set_job_field(self, job_id: int, name: str, value: str) -> None:
+        self.redis.hset(self.keys.job(job_id), name, value)
+
+    def pickup_job(
+        self,
+        job_id: int,
+        account: str,
+        beacon: str,
+        now_s: int,
+        lease: tuple[str, int, str] | None,
+        event: str,
+    ) -> list[str]:
+        """Queued -> picked_up (see job_pickup.lua); ``lease`` is (member, deadline ms, check
+        JSON), put in the retry index so the beat hands the check to the jobs pool in time."""
+        k = self.keys
+        member, deadline, check = lease or ("", 0, "")
+        return self._scripts["job_pickup"](
+            keys=[
+                k.job(job_id),
+                k.job_queue(account, beacon),
+                k.retries(),
+                k.retry_payloads(),
+                k.queue("jobs"),
+            ],
+            args=[account, job_id, now_s, member, deadline, check, event, k.wake_channel()],
+        )
+
+    def start_job(
+        self, job_id: int, account: str, now_s: int, lease: tuple[str, int, str] | None, event: str
+    ) -> list[str]:
+        """Picked_up -> started, the pickup lease replaced by a run lease (see job_start.lua)."""
+        k = self.keys
+        member, deadline, check = lease or ("", 0, "")
+        return self._scripts["job_start"](
+            keys=[k.job(job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
+            args=[account, now_s, member, deadline, check, event, k.wake_channel()],
+        )
+
+    def finish_job(
+        self, job_id: int, account: str, now_s: int, results: str, event: str, retention_s: int
+    ) -> list[str]:
+        """Started -> finished with its results (see job_finish.lua)."""
+        k = self.keys
+        return self._scripts["job_finish"](
+            keys=[k.job(job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
+            args=[account, now_s, results, event, max(1, retention_s)],
+        )
+
+    def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> list[str]:
+        k = self.keys
+        return self._scripts["job_task"](
+            keys=[k.job(job_id), k.queue("jobs")], args=[account, cur_task, event]
+        )
+
+    def expire_job_lease(
+        self,
+        job_id: int,
+        account: str,
+        beacon: str,
+        member: str,
+        now_s: int,
+        entries: tuple[str, str],
+        cap: int,
+        retention_s: int,
+    ) -> str:
+        """Enforce a lease that ran out (see job_expire.lua): "requeued", "failed" or "stale".
+        ``entries`` are the history entries for the requeued and the failed case."""
+        k = self.keys
+        return self._scripts["job_expire"](
+            keys=[k.job(job_id), k.job_queue(account, beacon), k.job_history(job_id)],
+            args=[member, job_id, now_s, *entries, max(1, cap), max(1, retention_s)],
+        )
+
+    def append_job_history(
+        self, job_id: int, event_id: str, entries: Sequence[str], cap: int, retention_s: int
+    ) -> bool:
+        """Write one event's entries to the job's history, unless that event was written."""
+        k = self.keys
+        return bool(
+            self._scripts["job_history"](
+                keys=[k.job_history(job_id), k.job_seen(job_id)],
+                args=[event_id, max(1, cap), max(1, retention_s), *entries],
+            )
+        )
+
+    def job_history(self, job_id: int) -> list[dict[str, Any]]:
+        """The job's history, oldest first."""
+        return [json.loads(raw) for raw in self.redis.lrange(self.keys.job_history(job_id), 0, -1)]
 
 
 def dumps(data: Any) -> str:

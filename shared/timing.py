@@ -6,8 +6,8 @@ datetimes in.
 
 How a trigger is evaluated
 --------------------------
-- ``OnceTrigger`` fires at ``at_ms``; ``IntervalTrigger`` at ``anchor_ms + k * every_ms`` (k >= 0).
-  Both are plain UTC arithmetic, so DST never moves them.
+- ``OnceTrigger`` fires at ``at_ms``; ``IntervalTrigger`` at ``anchor_ms + k * every_ms`` (k >= 0);
+  ``InstantsTrigger`` at each of its ``at_ms``. All plain UTC arithmetic: DST never moves them.
 - ``CronTrigger`` and ``CalendarTrigger`` are wall-clock rules in an IANA zone. They are turned
   into a ``_Plan``: a set of *local dates* (months, years, day-of-month / day-of-week rules, start
   and end dates) times a set of *local times of day* (hours x minutes x seconds). The date side is
@@ -66,6 +66,7 @@ from shared.errors import InvalidTrigger
 from shared.model import (
     CalendarTrigger,
     CronTrigger,
+    InstantsTrigger,
     IntervalTrigger,
     OnceTrigger,
     RepeatItem,
@@ -82,7 +83,10 @@ __all__ = [
     "next_fire",
     "next_schedule_fire",
     "parse_iso8601",
+    "parse_wall_clock",
     "validate_trigger",
+    "wall_clock_to_utc_ms",
+    "years_later_ms",
     "zone",
 ]
 
@@ -158,6 +162,39 @@ def local_to_utc_ms(local: datetime, tz: ZoneInfo) -> int:
     # In a gap, fold=0 reads the time with the offset before the transition, fold=1 with the one
     # after; the transition instant lies between the two readings.
     return _first_with_offset(naive_ms - off_second, naive_ms - off_first, tz)
+
+
+_WALL_CLOCK = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
+def parse_wall_clock(text: object, field: str = "time") -> datetime:
+    """Exactly ``YYYY-MM-DD hh:mm:ss`` (no zone) -> a naive wall-clock datetime.
+
+    ``2014-2-15 13:16:59`` and ``2014-12-15 13:16`` are refused: every part must be complete.
+    """
+    if not isinstance(text, str) or not _WALL_CLOCK.fullmatch(text):
+        raise InvalidTrigger(f"{field}: {text!r} must be exactly 'yyyy-mm-dd hh:mm:ss'")
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    except ValueError as exc:
+        raise InvalidTrigger(f"{field}: {text!r} is not a real date and time") from exc
+
+
+def wall_clock_to_utc_ms(local: datetime, zone_name: str) -> int:
+    """A naive wall-clock time in the zone named ``zone_name`` -> UTC ms (THE DST RULE)."""
+    return local_to_utc_ms(local.replace(tzinfo=None), zone(zone_name))
+
+
+def years_later_ms(ms: int, years: int, zone_name: str) -> int:
+    """The instant at the same wall-clock time ``years`` later in ``zone_name`` (29 February
+    becomes 28 February in a year without one)."""
+    tz = zone(zone_name)
+    wall = _wall(ms, tz)
+    try:
+        later = wall.replace(year=wall.year + years)
+    except ValueError:
+        later = wall.replace(year=wall.year + years, day=28)
+    return local_to_utc_ms(later, tz)
 
 
 def _wall(ms: int, tz: ZoneInfo) -> datetime:
@@ -735,8 +772,19 @@ def validate_trigger(trigger: Trigger) -> None:
             raise _bad(f"{trigger.expr!r} matches no date, so it never fires")
     elif isinstance(trigger, CalendarTrigger):
         _calendar(trigger)
+    elif isinstance(trigger, InstantsTrigger):
+        _check_instants(trigger.at_ms)
     else:
         raise InvalidTrigger(f"trigger: unknown trigger {trigger!r}")
+
+
+def _check_instants(at_ms: object) -> None:
+    if not isinstance(at_ms, tuple) or not at_ms:
+        raise InvalidTrigger(f"instants: at_ms must be a non-empty tuple, got {at_ms!r}")
+    for value in at_ms:
+        _check_int(value, "instants: at_ms")
+    if any(a >= b for a, b in zip(at_ms, at_ms[1:], strict=False)):
+        raise InvalidTrigger("instants: at_ms must be strictly increasing")
 
 
 def _check_int(value: object, name: str) -> None:
@@ -767,6 +815,9 @@ def next_fire(trigger: Trigger, after_ms: int) -> int | None:
         return trigger.at_ms if trigger.at_ms > after_ms else None
     if isinstance(trigger, CalendarTrigger):
         return _calendar_next(trigger, after_ms)
+    if isinstance(trigger, InstantsTrigger):
+        index = bisect_right(trigger.at_ms, after_ms)
+        return trigger.at_ms[index] if index < len(trigger.at_ms) else None
     raise InvalidTrigger(f"trigger: unknown trigger {trigger!r}")
 
 

@@ -6,12 +6,14 @@ import base64
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +41,16 @@ def basic(creds: dict[str, str]) -> dict[str, str]:
     """The HTTP Basic header of an account's ``appkey:master_secret``."""
     token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
 
 
 def now_ms() -> int:

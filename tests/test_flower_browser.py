@@ -19,15 +19,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from shared.model import TASK_BY_TARGET
 from tests import browser as browser_module
 from tests.browser import browser, wait_for_text  # noqa: F401  (browser is a fixture)
-from tests.support import ProcessGroup, wait_until
+from tests.support import ProcessGroup, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(900)  # the first run may install Chromium (apt-get)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(url: str) -> bool:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
@@ -12,11 +11,7 @@ from standardwebhooks.webhooks import Webhook
 from shared.accounts import create_account
 from shared.store import Store
 from shared.timing import parse_iso8601
-from tests.support import HttpReceiver, ProcessGroup, basic, now_ms, wait_until
-
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
+from tests.support import HttpReceiver, ProcessGroup, basic, iso, now_ms, wait_until
 
 
 def test_a_when_job_fires_once_signed_and_disappears(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared import logs, metrics
 from shared.config import Config
 from shared.model import RunRecord, retry_payload
 from shared.retry import compute_backoff
@@ -40,6 +41,12 @@ def now_ms() -> int:
 
 def run_execution(store: Store, config: Config, execution: dict[str, Any], deliver: Deliver) -> str:
     """Run one attempt of ``execution``; returns what happened (for logs and tests)."""
+    # Every line logged meanwhile (ours, the pool's) names the schedule, execution and account.
+    with logs.execution_context(**logs.execution_fields(execution)):
+        return _run(store, config, execution, deliver)
+
+
+def _run(store: Store, config: Config, execution: dict[str, Any], deliver: Deliver) -> str:
     exec_id, attempt = execution["id"], int(execution["attempt"])
     verdict = store.begin_execution(exec_id, attempt, config.history_retention_s)
     if verdict != "run":
@@ -101,6 +108,6 @@ def _settle(
         retry_at_ms=retry_at,
         payload=payload,
     )
+    metrics.record_attempt(execution, status, finished)
     log.info("execution %s attempt %d: %s", execution["id"], attempt, status)
     return verdict
-

@@ -1,0 +1,44 @@
+"""``scheduler restore FILE``: put a ``\\scheduler\\Tasks\\BackupTask`` snapshot back.
+
+The account is restored too when it is missing (with its hashed secrets, so its credentials
+work again); schedules keep their ids and get their next fire recomputed from now.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from shared.config import Config
+from shared.redis_url import resolve_redis_url
+from shared.store import Store
+from shared.timing import format_iso_utc
+
+
+def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    from shared.schedules import now_ms
+    from workers.task_classes import read_backup, restore_backup
+
+    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    store.check_redis_is_safe()
+    doc = read_backup(Path(args.file))
+    restored = restore_backup(store, doc, now_ms())
+    account = doc["account"]
+    print(
+        f"Restored {len(restored)} schedules of account {account['name']!r} ({account['appkey']})"
+    )
+    for schedule, next_ms in restored:
+        name = schedule.doc.get("name", "")
+        when = format_iso_utc(next_ms) if next_ms is not None else "not due (inactive or done)"
+        print(f"  {schedule.id}  {schedule.dialect:<15} next {when}  {name}".rstrip())
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    restore = sub.add_parser(
+        "restore",
+        help="restore a BackupTask snapshot (account if missing, schedules with the same ids)",
+    )
+    restore.add_argument("file", help="a backup-<appkey>-<time>.json file")
+    restore.set_defaults(func=cmd_restore)

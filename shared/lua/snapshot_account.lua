@@ -1,0 +1,22 @@
+-- snapshot_account.lua: every schedule of one account, read in one atomic step (for a backup).
+--
+-- KEYS[1] definitions     HASH  schedule id -> schedule JSON
+-- KEYS[2] due             ZSET  schedule id -> next fire (ms)
+-- KEYS[3] run_counts      HASH  schedule id -> fires dispatched so far
+-- KEYS[4] task counters   HASH  the account's last issued task / repeat-item ids
+-- KEYS[5..] account indexes  ZSET  schedule id -> created (ms), one per dialect of the account
+-- (no ARGV)
+--
+-- Returns {counters as HGETALL's flat array, {definition JSON, next fire ms or "-1", runs, ...}}.
+local out = {}
+for i = 5, #KEYS do
+  for _, sid in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    local definition = redis.call('HGET', KEYS[1], sid)
+    if definition then
+      out[#out + 1] = definition
+      out[#out + 1] = redis.call('ZSCORE', KEYS[2], sid) or '-1'
+      out[#out + 1] = redis.call('HGET', KEYS[3], sid) or '0'
+    end
+  end
+end
+return {redis.call('HGETALL', KEYS[4]), out}

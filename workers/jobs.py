@@ -1,0 +1,44 @@
+"""The ``jobs`` pool: creates the queued instances of scheduled beacon jobs, writes lifecycle
+events to each job's history, and enforces pickup and run leases.
+
+- ``workers.jobs.spawn``: one fire of a scheduled job (sent by the beat); the execution id
+  dedupes twice over (the runner's execution mark, and the create script's own record), so a
+  redelivered fire never creates a second instance.
+- ``workers.jobs.event``: one lifecycle event the API published with its transition.
+- ``workers.jobs.expire_lease``: a lease check the beat publishes at the lease's deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared import beacon_jobs
+from shared.celery_app import app
+from workers.context import config, store
+from workers.runner import Outcome, now_ms, run_execution
+
+log = logging.getLogger(__name__)
+
+
+def create_instance(execution: dict[str, Any]) -> Outcome:
+    job_id = beacon_jobs.spawn_instance(store(), config, execution)
+    return Outcome(ok=True, result={"job_id": job_id})
+
+
+@app.task(name="workers.jobs.spawn", acks_late=True, ignore_result=True)
+def spawn(execution: dict[str, Any]) -> str:
+    return run_execution(store(), config, execution, create_instance)
+
+
+@app.task(name=beacon_jobs.EVENT_TASK, acks_late=True, ignore_result=True)
+def event(job_event: dict[str, Any]) -> bool:
+    return beacon_jobs.record_event(store(), config, job_event)
+
+
+@app.task(name=beacon_jobs.LEASE_TASK, acks_late=True, ignore_result=True)
+def expire_lease(check: dict[str, Any]) -> str:
+    outcome = beacon_jobs.expire_lease(store(), config, check, now_ms())
+    if outcome != "stale":
+        log.info("job %s: %s lease ran out: %s", check.get("job"), check.get("kind"), outcome)
+    return outcome
