@@ -245,7 +245,7 @@ def get_schedule(schedule_id: str) -> Response:
 )
 def msg_ids(schedule_id: str) -> Response:
     account = authenticated()
-    find(account, schedule_id, schedules.get_for_history)  # readable after the last fire too
+    find(account, schedule_id, include_retired=True)  # readable after the last fire too
     sent = store().push_msg_ids(schedule_id)
     ordered = [sent[part] for part in sorted(sent, key=lambda p: tuple(map(int, p.split(":"))))]
     return answer({"count": len(ordered), "msgids": ordered})
@@ -539,23 +539,18 @@ def save(write: Callable[[], object]) -> None:
         raise PushError(NOT_FOUND, str(exc)) from None
 
 
-def find(
-    account: dict[str, Any],
-    schedule_id: str,
-    lookup: Callable[[Store, str, str], Schedule] = schedules.get,
-) -> Schedule:
+def find(account: dict[str, Any], schedule_id: str, include_retired: bool = False) -> Schedule:
     try:
-        schedule = lookup(store(), account["appkey"], schedule_id)
+        return schedules.get(
+            store(), account["appkey"], schedule_id, DIALECT, include_retired=include_retired
+        )
     except NotFound:
         raise not_found(schedule_id) from None
-    if schedule.dialect != DIALECT:
-        raise not_found(schedule_id)
-    return schedule
 
 
 def find_updatable(account: dict[str, Any], schedule_id: str) -> Schedule:
     """The live schedule to update; an expired one (sent, or its time passed) is a 28100."""
-    schedule = find(account, schedule_id, schedules.get_for_history)
+    schedule = find(account, schedule_id, include_retired=True)
     live = store().get_schedule(schedule_id) is not None
     if not live or next_fire(schedule.trigger, schedules.now_ms()) is None:
         raise PushError(INVALID, f"schedule {schedule_id!r} has expired and can't be updated")

@@ -447,12 +447,11 @@ def document_terms(message: str) -> str:
 
 def find(account: dict[str, Any], number: str) -> Schedule:
     try:
-        task = schedules.get(store(), account["appkey"], schedule_id(account["appkey"], number))
+        return schedules.get(
+            store(), account["appkey"], schedule_id(account["appkey"], number), DIALECT
+        )
     except NotFound:
         raise TaskApiError(404, f"no task with id {number}") from None
-    if task.dialect != DIALECT:
-        raise TaskApiError(404, f"no task with id {number}")
-    return task
 
 
 def log_api(schedule: Schedule, user_id: int, message: str) -> None:

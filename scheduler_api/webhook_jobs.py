@@ -171,7 +171,7 @@ def create_job_from_path(shortcut: str) -> Response:
 def job_runs(job_id: str) -> Response:
     """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
     account = authenticated()
-    find(account, job_id, schedules.get_for_history)  # a fired `when` job's runs stay readable
+    find(account, job_id, include_retired=True)  # a fired `when` job's runs stay readable
     runs = [run_view(run.to_dict()) for run in store().history(job_id)]
     chosen = negotiate((formats.JSON,))
     return formats.respond(formats.json_bytes(runs), chosen)
@@ -373,18 +373,13 @@ def save(write: Callable[[], object]) -> None:
         raise JobError(400, str(exc)) from None
 
 
-def find(
-    account: dict[str, Any],
-    job_id: str,
-    lookup: Callable[[Store, str, str], Schedule] = schedules.get,
-) -> Schedule:
+def find(account: dict[str, Any], job_id: str, include_retired: bool = False) -> Schedule:
     try:
-        job = lookup(store(), account["appkey"], job_id)
+        return schedules.get(
+            store(), account["appkey"], job_id, DIALECT, include_retired=include_retired
+        )
     except NotFound:
         raise JobError(404, f"no job {job_id!r}") from None
-    if job.dialect != DIALECT:
-        raise JobError(404, f"no job {job_id!r}")
-    return job
 
 
 # --- rendering -------------------------------------------------------------------------------

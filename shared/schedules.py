@@ -62,24 +62,23 @@ def replace_schedule(store: Store, config: Config, schedule: Schedule) -> int | 
     return next_ms
 
 
-def get(store: Store, account: str, schedule_id: str) -> Schedule:
-    """The account's schedule; another account's schedule is reported as not found."""
+def get(
+    store: Store,
+    account: str,
+    schedule_id: str,
+    dialect: str | None = None,
+    *,
+    include_retired: bool = False,
+) -> Schedule:
+    """The account's schedule (of ``dialect``, when given); another account's or dialect's is
+    reported as not found. ``include_retired`` also finds one purged after its last fire (kept
+    as long as its history), so a one-shot's runs stay readable once it is gone."""
     schedule = store.get_schedule(schedule_id)
-    if schedule is None or schedule.account != account:
+    if schedule is None and include_retired:
+        schedule = store.retired_schedule(schedule_id)
+    if schedule is None or schedule.account != account or dialect not in (None, schedule.dialect):
         raise NotFound(f"no schedule {schedule_id!r}")
     return schedule
-
-
-def get_for_history(store: Store, account: str, schedule_id: str) -> Schedule:
-    """The account's schedule, live or purged after its last fire (kept as long as its history):
-    a one-shot's runs stay readable once it is gone."""
-    try:
-        return get(store, account, schedule_id)
-    except NotFound:
-        retired = store.retired_schedule(schedule_id)
-        if retired is None or retired.account != account:
-            raise
-        return retired
 
 
 def delete(store: Store, account: str, schedule_id: str) -> Schedule:

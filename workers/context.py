@@ -6,6 +6,9 @@ shared between processes.
 
 from __future__ import annotations
 
+import functools
+
+from shared.accounts import load_secret_key
 from shared.celery_app import app
 from shared.config import Config
 from shared.store import Store
@@ -20,3 +23,9 @@ def store() -> Store:
     if _store is None:
         _store = Store.from_url(app.conf.broker_url, config.key_prefix)
     return _store
+
+
+@functools.cache
+def secret_key() -> bytes:
+    """The server key (signing and sealing secrets derive from it), read once per process."""
+    return load_secret_key(config)

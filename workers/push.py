@@ -15,16 +15,14 @@ the first batches twice.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 from typing import Any
 
 import requests
 
 from shared import push
-from shared.accounts import load_secret_key
 from shared.celery_app import app
-from workers.context import config, store
+from workers.context import config, secret_key, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
 
@@ -62,7 +60,7 @@ def zones_of_fire(spec: dict[str, Any], due_ms: int) -> list[str]:
 def deliver_push(execution: dict[str, Any]) -> Outcome:
     if not config.push_gateway_url:
         return Outcome(ok=False, error="SCHEDULER_PUSH_GATEWAY_URL is not set")
-    creds = push.credentials(store(), _secret_key(), execution["account"])
+    creds = push.credentials(store(), secret_key(), execution["account"])
     if creds is None:
         return Outcome(
             ok=False,
@@ -114,11 +112,6 @@ def _msg_id(body: str) -> str | None:
         return None
     msg_id = answer.get("msg_id") if isinstance(answer, dict) else None
     return None if msg_id in (None, "") else str(msg_id)
-
-
-@functools.cache
-def _secret_key() -> bytes:
-    return load_secret_key(config)
 
 
 @app.task(name="workers.push.deliver", acks_late=True, ignore_result=True)

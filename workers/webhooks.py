@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import base64
-import functools
 import time
 from typing import Any
 
 import requests
 
-from shared.accounts import active_webhook_secrets, load_secret_key
+from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
-from workers.context import config, store
+from workers.context import config, secret_key, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
 from workers.signing import signature_headers
@@ -43,13 +42,8 @@ def _signature(execution: dict[str, Any], body: bytes) -> dict[str, str]:
     if account is None:
         return {}
     now = int(time.time())
-    secrets = active_webhook_secrets(account, _secret_key(), now * 1000)
+    secrets = active_webhook_secrets(account, secret_key(), now * 1000)
     return signature_headers(secrets, execution["id"], now, body)
-
-
-@functools.cache
-def _secret_key() -> bytes:
-    return load_secret_key(config)
 
 
 @app.task(name="workers.webhooks.deliver", acks_late=True, ignore_result=True)
