@@ -160,9 +160,12 @@ def banner(config: Config, url: str, server: embedded_redis.RedisServer | None) 
     return "\n".join(
         [
             "scheduler dev: the service is running; Ctrl-C stops it.",
-            f"  API     http://{config.api_host}:{config.api_port}/",
-            f"  Flower  http://{config.api_host}:{config.flower_port}/",
-            f"  Redis   {redact(url)} ({origin})",
+            f"  API        http://{config.api_host}:{config.api_port}/",
+            f"  API docs   http://{config.api_host}:{config.api_port}/docs (/openapi.json)",
+            f"  Dashboard  http://{config.api_host}:{config.api_port}/dashboard/",
+            f"  Metrics    http://{config.api_host}:{config.api_port}/metrics",
+            f"  Flower     http://{config.api_host}:{config.flower_port}/",
+            f"  Redis      {redact(url)} ({origin})",
         ]
     )
 

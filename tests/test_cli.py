@@ -194,7 +194,8 @@ def test_run_dev_returns_1_when_a_child_dies(
     ]
     assert run_dev(config, specs) == 1
     out, err = capsys.readouterr()
-    assert "API     http://127.0.0.1:8080/" in out and "Flower  http://127.0.0.1:5555/" in out
+    assert "API        http://127.0.0.1:8080/" in out and "Flower     http://127.0.0.1:5555/" in out
+    assert "Dashboard  http://127.0.0.1:8080/dashboard/" in out
     assert "crasher exited with code 3" in err
 
 
