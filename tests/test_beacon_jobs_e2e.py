@@ -98,6 +98,28 @@ def test_a_scheduled_job_fire_creates_one_queued_instance(
     assert len(store.history(sid)) == 1  # the second delivery was skipped, not run
 
 
+def test_an_every_minute_job_spawns_on_the_real_minute_boundary(
+    api: tuple[FlaskClient, str], store: Store, processes: ProcessGroup
+) -> None:
+    """No clock tricks: the beat fires when the wall clock reaches the next minute (≤ 60 s away)."""
+    processes.beat()
+    processes.worker("jobs")
+    # not in the last seconds of a minute, so the create lands in the minute it is measured in
+    wait_until(lambda: now_ms() % 60_000 < 58_000, timeout_s=3, what="a minute's start")
+    created_s = now_ms() / 1000
+    job = call(api, "POST", "/api/jobs", name="minutely", schedule="1", min="*")
+    boundary_s = (int(created_s) // 60 + 1) * 60
+    instances = wait_until(
+        lambda: call(api, "GET", "/api/jobs", duplicate_of=str(job["id"])),
+        timeout_s=boundary_s - created_s + 15,
+        what="the instance of the next minute",
+    )
+    assert [i["q_time"] for i in instances] == [boundary_s]
+    # created once the minute had come, not ahead of it
+    assert instances[0]["add_time"] >= boundary_s
+    assert store.next_fire_ms(beacon_jobs.schedule_id(job["id"])) == (boundary_s + 60) * 1000
+
+
 def test_leases_requeue_an_unstarted_job_and_fail_an_unfinished_one(
     api: tuple[FlaskClient, str], store: Store, processes: ProcessGroup
 ) -> None:
