@@ -40,6 +40,7 @@ class TickResult:
 class _Plan:
     commit: Commit
     skipped: RunRecord | None = None  # a misfire the schedule's policy skips
+    account: str = ""  # the schedule's account (the skipped record goes to its history too)
     due_ms: int | None = None  # a schedule's fire (not a retry): for the lag metric
     misfire: str | None = None  # the policy applied to a missed fire, for the misfire metric
 
@@ -115,7 +116,13 @@ class Dispatcher:
                 counts_as_run=False,
                 retain_s=self.config.history_retention_s,
             )
-            return _Plan(commit, skipped=record, due_ms=entry.due_ms, misfire="skip")
+            return _Plan(
+                commit,
+                skipped=record,
+                account=schedule.account,
+                due_ms=entry.due_ms,
+                misfire="skip",
+            )
         next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
         execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
@@ -138,6 +145,7 @@ class Dispatcher:
                 self.store.finish_execution(
                     plan.skipped,
                     "done",
+                    account=plan.account,
                     now_ms=now_ms,
                     history_cap=self.config.history_max_runs,
                     retention_s=self.config.history_retention_s,

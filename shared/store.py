@@ -13,9 +13,12 @@ key (``Keys`` method)   type    contents                                        
 ``versions``            HASH    schedule id -> edit counter                      never
 ``run_counts``          HASH    schedule id -> fires dispatched                  never
 ``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
-``account_index(a, d)`` ZSET   schedule id -> created ms, per account+dialect   never
+``account_index(a, d)`` ZSET   schedule id -> created ms (strictly increasing),  never
+                                per account+dialect: creation order
 ``history(s)``          LIST    run record JSON, newest first, capped            retention
 ``retired(s)``          STRING  a purged (done) schedule's JSON: who owns history retention
+``account_runs(a)``     LIST    run record JSON of all an account's schedules,    retention
+                                newest first, capped (the dashboard's recent runs)
 ``execution(e)``        STRING  "state|attempt" of one execution (dedupe)        retention
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
@@ -66,6 +69,7 @@ from shared.model import POOLS, RunRecord, Schedule
 LUA_DIR = Path(__file__).with_name("lua")
 SAFE_EVICTION_POLICIES = ("noeviction",)
 HEARTBEAT_TTL_S = 60
+ACCOUNT_RUNS_CAP = 200  # run records kept per account for the dashboard's "recent runs"
 
 
 class Keys:
@@ -109,6 +113,10 @@ class Keys:
     def retired(self, schedule_id: str) -> str:
         """A definition purged after its last fire, kept as long as its history."""
         return f"{self.base}:retired:{schedule_id}"
+
+    def account_runs(self, account: str) -> str:
+        """An account's latest run records, whatever the schedule (purged ones included)."""
+        return f"{self.base}:account_runs:{account}"
 
     def execution(self, execution_id: str) -> str:
         return f"{self.base}:execution:{execution_id}"
@@ -260,7 +268,8 @@ class Store:
 
     def check_redis_is_safe(self) -> None:
         """Refuse to run on a Redis that may evict keys: a lost due entry is a lost fire."""
-        policy = self.redis.config_get("maxmemory-policy").get("maxmemory-policy", "")
+        # INFO, not CONFIG GET: managed Redis services often disable CONFIG but all answer INFO.
+        policy = self.redis.info("memory").get("maxmemory_policy", "")
         if policy not in SAFE_EVICTION_POLICIES:
             raise UnsafeRedisConfig(
                 f"Redis maxmemory-policy is {policy!r}: it may evict schedules. Set it to "
@@ -457,13 +466,15 @@ class Store:
         record: RunRecord,
         outcome: str,
         *,
+        account: str,
         now_ms: int,
         history_cap: int,
         retention_s: int,
         retry_at_ms: int = 0,
         payload: dict[str, Any] | None = None,
     ) -> None:
-        """Write the run record and mark the execution done, retrying or dead, atomically."""
+        """Write the run record (to its schedule's and its account's history) and mark the
+        execution done, retrying or dead, atomically."""
         if outcome not in ("done", "retry", "dead"):
             raise ValueError(f"unknown outcome {outcome!r}")
         k = self.keys
@@ -476,6 +487,7 @@ class Store:
                 k.dead_letters(),
                 k.dead_index(),
                 self._dead_index_of((payload or {}).get("execution", {})),
+                k.account_runs(account),
             ],
             args=[
                 record.id,
@@ -488,6 +500,7 @@ class Store:
                 retry_at_ms,
                 dumps(payload or {}),
                 k.wake_channel(),
+                ACCOUNT_RUNS_CAP,
             ],
         )
 
@@ -496,6 +509,11 @@ class Store:
 
     def history(self, schedule_id: str, limit: int = 100) -> list[RunRecord]:
         raws = self.redis.lrange(self.keys.history(schedule_id), 0, limit - 1)
+        return [RunRecord.from_dict(json.loads(raw)) for raw in raws]
+
+    def account_runs(self, account: str, limit: int = ACCOUNT_RUNS_CAP) -> list[RunRecord]:
+        """The account's latest run records, newest first, across all its schedules."""
+        raws = self.redis.lrange(self.keys.account_runs(account), 0, limit - 1)
         return [RunRecord.from_dict(json.loads(raw)) for raw in raws]
 
     def dead_letters(

@@ -54,6 +54,7 @@ def kill_one_execution(store: Store, job_id: str, account: str) -> str:
     store.finish_execution(
         record,
         "dead",
+        account=account,
         now_ms=now_ms(),
         history_cap=10,
         retention_s=60,
@@ -121,3 +122,25 @@ def test_a_session_ends_when_the_account_is_gone(
     assert "Schedules of example" in sign_in(api, creds)
     store.redis.hdel(store.keys.accounts(), creds["appkey"])
     assert api.get("/dashboard/").status_code == 302
+
+
+def test_recent_runs_include_schedules_already_gone(
+    local_api: tuple[FlaskClient, dict[str, str]], store: Store
+) -> None:
+    """A one-shot is purged after its fire; its run still shows, to its own account only."""
+    api, creds = local_api
+    job = {"url": "https://example.com/cb", "when": "2099-01-01T00:00:00Z"}
+    headers = {**basic(creds), "Content-Type": "application/json"}
+    job_id = api.post("/1/jobs", data=json.dumps(job), headers=headers).get_data(as_text=True)
+    execution_id = f"{job_id}:{now_ms()}"
+    record = RunRecord(execution_id, job_id, now_ms(), now_ms(), now_ms(), now_ms(), "succeeded", 1)
+    store.finish_execution(
+        record, "done", account=creds["appkey"], now_ms=now_ms(), history_cap=10, retention_s=60
+    )
+    assert api.delete(f"/1/jobs/{job_id}", headers=basic(creds)).status_code == 204
+
+    page = sign_in(api, creds)
+    assert job_id not in page.split('id="runs"')[0]  # no longer among the schedules
+    assert execution_id in page.split('id="runs"')[1]
+    other = create_account(store, "other", secret_key=b"k" * 32)
+    assert execution_id not in sign_in(api, other)

@@ -139,6 +139,15 @@ def test_list_is_in_creation_order_and_paged(store: Store) -> None:
     assert store.count_schedules("acct", "test") == 5
 
 
+def test_schedules_created_in_the_same_ms_or_with_a_clock_behind_list_in_creation_order(
+    store: Store,
+) -> None:
+    ids = [put_due(store, T0, created_ms=T0).id for _ in range(20)]
+    ids.append(put_due(store, T0, created_ms=T0 - 5_000).id)  # an API host whose clock lags
+    store.put_schedule(store.get_schedule(ids[3]), T0, new=False)  # an edit keeps its place
+    assert store.list_schedule_ids("acct", "test", 0, -1) == ids
+
+
 def test_claim_respects_the_batch_limit(store: Store) -> None:
     for _ in range(5):
         put_due(store, T0)
@@ -157,6 +166,7 @@ def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> N
     store.finish_execution(
         _record(1),
         "retry",
+        account="a",
         now_ms=T0,
         history_cap=10,
         retention_s=60,
@@ -169,7 +179,7 @@ def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> N
     assert store.commit("a", [Commit("s1:1", None, "webhooks", "retry-msg")]) == [1]
     assert store.begin_execution("s1:1", 2, 60) == "run"
     store.finish_execution(
-        _record(2, "succeeded"), "done", now_ms=T0, history_cap=10, retention_s=60
+        _record(2, "succeeded"), "done", account="a", now_ms=T0, history_cap=10, retention_s=60
     )
     assert store.begin_execution("s1:1", 2, 60) == "done"
     assert [r.attempt for r in store.history("s1")] == [2, 1]
@@ -178,10 +188,29 @@ def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> N
 def test_history_is_capped(store: Store) -> None:
     for attempt in range(1, 6):
         store.finish_execution(
-            _record(attempt, "succeeded"), "done", now_ms=T0, history_cap=3, retention_s=60
+            _record(attempt, "succeeded"),
+            "done",
+            account="a",
+            now_ms=T0,
+            history_cap=3,
+            retention_s=60,
         )
     assert [r.attempt for r in store.history("s1")] == [5, 4, 3]
     assert 0 < store.redis.ttl(store.keys.history("s1")) <= 60
+
+
+def test_an_accounts_runs_are_kept_across_its_schedules_and_capped(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shared.store.ACCOUNT_RUNS_CAP", 3)
+    for n in range(1, 5):
+        record = RunRecord(f"s{n}:1", f"s{n}", 1, 1, 2, 3, "succeeded", 1)
+        store.finish_execution(
+            record, "done", account="a", now_ms=T0, history_cap=10, retention_s=60
+        )
+    assert [r.schedule for r in store.account_runs("a")] == ["s4", "s3", "s2"]
+    assert store.account_runs("b") == []
+    assert 0 < store.redis.ttl(store.keys.account_runs("a")) <= 60
 
 
 def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
@@ -190,6 +219,7 @@ def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
     store.finish_execution(
         _record(3, "dead"),
         "dead",
+        account="a",
         now_ms=T0,
         history_cap=10,
         retention_s=60,

@@ -102,6 +102,7 @@ def _settle(
     store.finish_execution(
         record,
         verdict,
+        account=execution["account"],
         now_ms=finished,
         history_cap=config.history_max_runs,
         retention_s=config.history_retention_s,

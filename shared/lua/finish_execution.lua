@@ -7,10 +7,11 @@
 -- KEYS[5] dead_letters     HASH   execution id -> dead letter JSON
 -- KEYS[6] dead_index       ZSET   execution id -> died at (ms)
 -- KEYS[7] account dead index ZSET execution id -> died at (ms), the execution's account+dialect
+-- KEYS[8] account runs     LIST   run record JSON, newest first (one list per account)
 -- ARGV[1] execution id   ARGV[2] outcome: "done" | "retry" | "dead"   ARGV[3] run record JSON
 -- ARGV[4] attempt        ARGV[5] history cap   ARGV[6] retention (s)   ARGV[7] now (ms)
 -- ARGV[8] retry at (ms, outcome "retry")      ARGV[9] retry or dead-letter JSON
--- ARGV[10] wake channel
+-- ARGV[10] wake channel        ARGV[11] account runs cap
 --
 -- Returns 1. "done" and "dead" are final: the execution is never run again unless redriven.
 local exec_id, outcome = ARGV[1], ARGV[2]
@@ -18,6 +19,9 @@ local retention = tonumber(ARGV[6])
 redis.call('LPUSH', KEYS[2], ARGV[3])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
 redis.call('EXPIRE', KEYS[2], retention)
+redis.call('LPUSH', KEYS[8], ARGV[3])
+redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[11]) - 1)
+redis.call('EXPIRE', KEYS[8], retention)
 if outcome == 'retry' then
   redis.call('SET', KEYS[1], 'retrying|' .. ARGV[4], 'EX', retention)
   redis.call('ZADD', KEYS[3], ARGV[8], exec_id)

@@ -3,7 +3,10 @@
 -- KEYS[1] definitions    HASH  schedule id -> schedule JSON
 -- KEYS[2] versions       HASH  schedule id -> edit counter
 -- KEYS[3] due            ZSET  schedule id -> next fire (ms)
--- KEYS[4] account index  ZSET  schedule id -> created (ms), one per account and dialect
+-- KEYS[4] account index  ZSET  schedule id -> creation order, one per account and dialect: the
+--                              created ms, raised to 1 past the newest entry when needed, so
+--                              schedules created within one ms (or on API hosts with skewed
+--                              clocks) still list in the order they were created
 -- KEYS[5] run_counts     HASH  schedule id -> fires dispatched so far
 -- ARGV[1] schedule id   ARGV[2] definition JSON   ARGV[3] next fire ms (-1 = none: paused/done)
 -- ARGV[4] created ms    ARGV[5] most schedules per account (0 = no limit)
@@ -18,7 +21,12 @@ if not exists and quota > 0 and redis.call('ZCARD', KEYS[4]) >= quota then
 end
 redis.call('HSET', KEYS[1], sid, ARGV[2])
 local version = redis.call('HINCRBY', KEYS[2], sid, 1)
-redis.call('ZADD', KEYS[4], 'NX', ARGV[4], sid)
+if not redis.call('ZSCORE', KEYS[4], sid) then
+  local order = tonumber(ARGV[4])
+  local newest = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+  if newest[2] and tonumber(newest[2]) >= order then order = tonumber(newest[2]) + 1 end
+  redis.call('ZADD', KEYS[4], order, sid)
+end
 if ARGV[7] == '1' then redis.call('HDEL', KEYS[5], sid) end
 if next_ms >= 0 then
   redis.call('ZADD', KEYS[3], next_ms, sid)
