@@ -223,6 +223,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     except redis.ConnectionError as exc:
         return fail(f"cannot reach Redis ({exc}): check REDIS_URL, or run `scheduler redis`", 2)
+    except redis.ResponseError as exc:
+        # e.g. a protected-mode Redis refusing remote clients, or a wrong password
+        return fail(f"Redis refused the command: {exc}", 2)
     except SchedulerError as exc:
         return fail(str(exc), 1)
 

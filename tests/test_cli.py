@@ -108,6 +108,19 @@ def test_unreachable_redis_exits_2(tmp_path: Path) -> None:
     assert_one_clear_line(result, "cannot reach Redis", "REDIS_URL")
 
 
+def test_a_read_only_replica_is_one_clear_line(tmp_path: Path) -> None:
+    with (
+        embedded_redis.start_redis_server(tmp_path / "primary") as primary,
+        embedded_redis.start_redis_server(tmp_path / "replica") as replica,
+    ):
+        port = primary.url.rsplit(":", 1)[1].split("/")[0]
+        redis.Redis.from_url(replica.url).replicaof("127.0.0.1", port)
+        result = scheduler(
+            "accounts", "create", "acme", REDIS_URL=replica.url, SCHEDULER_DATA_DIR=str(tmp_path)
+        )
+    assert_one_clear_line(result, "Redis refused the command", "read only replica")
+
+
 def test_no_redis_at_all_exits_2(tmp_path: Path) -> None:
     result = scheduler("accounts", "list", SCHEDULER_DATA_DIR=str(tmp_path))
     assert_one_clear_line(result, "REDIS_URL is not set")
