@@ -170,11 +170,13 @@ class Received:
 class HttpReceiver:
     """A real HTTP server on 127.0.0.1 that records requests and answers from a script.
 
-    ``statuses`` is consumed one per request (the last one repeats). With ``hold_first`` the first
-    request gets no answer until the receiver closes (a delivery stuck in flight).
+    ``statuses`` is consumed one per request (the last one repeats); every answer's body is
+    ``answer``. With ``hold_first`` the first request gets no answer until the receiver closes (a
+    delivery stuck in flight).
     """
 
     statuses: list[int] = field(default_factory=lambda: [200])
+    answer: bytes = b"ok"
     hold_first: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
@@ -198,9 +200,9 @@ class HttpReceiver:
                 self.send_response(status)
                 for name, value in receiver.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.answer)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -6,19 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
 from scheduler_api.app import create_app
 from shared.store import Store
-from tests.support import ROOT, ProcessGroup, now_ms, wait_until
+from tests.support import ROOT, HttpReceiver, ProcessGroup, now_ms, wait_until
 from tests.test_task_scheduler_api import (
     BACKUP,
     REPORT,
@@ -31,57 +27,20 @@ from tests.test_task_scheduler_api import (
 HOLDING = "Holding tank processed. 0 IPv4 and 0 IPv6 blocks moved to the available pool. "
 
 
-@dataclass
-class TaskEndpoint:
-    """An application's endpoint for an HTTP-mapped class: records the bodies it gets and
-    answers with ``status`` and ``answer``."""
-
-    status: int = 200
-    answer: bytes = b""
-    bodies: list[Any] = field(default_factory=list)
-
-    def __enter__(self) -> TaskEndpoint:
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                endpoint.bodies.append(json.loads(body))
-                self.send_response(endpoint.status)
-                self.send_header("Content-Length", str(len(endpoint.answer)))
-                self.end_headers()
-                self.wfile.write(endpoint.answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/run"
-
-
 @pytest.fixture
-def endpoint() -> Iterator[TaskEndpoint]:
-    with TaskEndpoint(answer=json.dumps({"message": HOLDING}).encode()) as server:
+def endpoint() -> Iterator[HttpReceiver]:
+    """An application's endpoint for an HTTP-mapped class."""
+    with HttpReceiver(answer=json.dumps({"message": HOLDING}).encode()) as server:
         yield server
 
 
 @pytest.fixture
 def live(
-    tmp_path: Path, clean_redis: str, store: Store, endpoint: TaskEndpoint, processes: ProcessGroup
+    tmp_path: Path, clean_redis: str, store: Store, endpoint: HttpReceiver, processes: ProcessGroup
 ) -> TaskApi:
     """The API and a ``tasks`` worker sharing one classes file (REPORT -> ``endpoint``)."""
     classes = tmp_path / "task-classes.json"
-    classes.write_text(json.dumps({REPORT: endpoint.url}))
+    classes.write_text(json.dumps({REPORT: f"{endpoint.url}/run"}))
     # a long wait: the first executeTask may come before the worker has started
     config = app_config(clean_redis, tmp_path, task_execute_timeout_s=30)
     processes.worker("tasks", task_classes_file=str(classes), max_attempts=1)
@@ -94,14 +53,15 @@ def messages(api: TaskApi, task_id: str) -> list[str]:
 
 
 def test_execute_runs_an_inactive_http_class_and_answers_its_message(
-    live: TaskApi, endpoint: TaskEndpoint, store: Store
+    live: TaskApi, endpoint: HttpReceiver, store: Store
 ) -> None:
     task = live.add(
         name="Process Holding Tank", class_name=REPORT, data={"pool": "v4"}, active=False
     )
     answer = live.ok("executeTask", taskId=task["id"])
     assert answer == {"success": 1, "message": HOLDING, "data": None}
-    assert endpoint.bodies == [{"pool": "v4"}]  # called with the task's data
+    called_with = [json.loads(r.body) for r in endpoint.requests]
+    assert called_with == [{"pool": "v4"}]  # the task's data
 
     history = live.ok("getTaskHistory", taskId=task["id"])["data"]
     assert [entry["message"] for entry in history] == [
@@ -119,9 +79,9 @@ def test_execute_runs_an_inactive_http_class_and_answers_its_message(
 
 
 def test_a_failing_http_class_is_reported_and_recorded(
-    live: TaskApi, endpoint: TaskEndpoint
+    live: TaskApi, endpoint: HttpReceiver
 ) -> None:
-    endpoint.status, endpoint.answer = 500, b"database is down"
+    endpoint.statuses, endpoint.answer = [500], b"database is down"
     task = live.add(name="Report", class_name=REPORT, active=False)
     response = live.call("executeTask", taskId=task["id"])
     answer = response.get_json()
