@@ -20,6 +20,7 @@ from scheduler_api import (
 from shared import logs, metrics
 from shared.accounts import load_secret_key
 from shared.config import Config
+from shared.public_errors import without_paths
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
 
@@ -68,7 +69,7 @@ def create_app(config: Config | None = None) -> Flask:
         try:
             last_beat = store.last_beat_ms()
         except redis.RedisError as exc:
-            return jsonify(status="unavailable", redis=str(exc)), 503
+            return jsonify(status="unavailable", redis=without_paths(str(exc))), 503
         now = time.time_ns() // 1_000_000
         beat_ok = last_beat is not None and now - last_beat < BEAT_STALE_MS
         body = jsonify(status="ok" if beat_ok else "degraded", redis="ok", beat_fresh=beat_ok)

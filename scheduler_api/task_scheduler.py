@@ -28,6 +28,7 @@ from shared import schedules
 from shared.config import Config
 from shared.errors import ConfigError, InvalidSchedule, NotFound, QuotaExceeded
 from shared.model import CalendarTrigger, RepeatItem, Schedule, Target
+from shared.public_errors import without_paths
 from shared.store import Store
 from shared.timing import zone
 from workers.task_classes import canonical, registered, unknown_class_message
@@ -273,7 +274,7 @@ def task_api_error(error: TaskApiError) -> Response:
 @blueprint.errorhandler(ConfigError)
 def config_error(error: ConfigError) -> Response:
     """A broken server setting (such as the task classes file): say so, it is no client error."""
-    return failure(500, f"server configuration: {error}")
+    return failure(500, f"server configuration: {without_paths(str(error))}")
 
 
 @blueprint.errorhandler(HTTPException)
@@ -465,6 +466,7 @@ def log_api(schedule: Schedule, user_id: int, message: str) -> None:
     store().log_task(
         schedule.id,
         entry,
+        account=schedule.account,
         cap=config().task_history_max_entries,
         retention_s=config().history_retention_s,
     )

@@ -91,8 +91,9 @@ class NewJob:
 # --- creating ------------------------------------------------------------------------------
 
 
-def schedule_id(job_id: int) -> str:
-    return f"beacon-job-{job_id}"
+def schedule_id(appkey: str, job_id: int) -> str:
+    """Job ids are per account, so the schedule id names the account too."""
+    return f"beacon-job-{appkey}-{job_id}"
 
 
 def create_job(
@@ -106,7 +107,7 @@ def create_job(
 ) -> dict[str, Any]:
     """Store a job (and its schedule, if scheduled); returns its view. ``dedupe`` (an execution
     id) makes a repeated call return the job the first call created."""
-    job_id = store.next_job_id()
+    job_id = store.next_job_id(account["appkey"])
     now_s = now_ms // 1000
     if new.schedule:
         # First, so a bad cron or a full quota leaves no job behind.
@@ -145,11 +146,11 @@ def create_job(
         new.beacon_name,
         fields,
         queue_at_s=queue_at,
-        event=event_message(job_id, [entry]),
+        event=event_message(account["appkey"], job_id, [entry]),
         dedupe=dedupe,
         retention_s=config.history_retention_s,
     )
-    return view(created, store.get_job(created))
+    return view(created, store.get_job(account["appkey"], created))
 
 
 def build_schedule(job_id: int, account: dict[str, Any], new: NewJob, now_ms: int) -> Schedule:
@@ -166,7 +167,7 @@ def build_schedule(job_id: int, account: dict[str, Any], new: NewJob, now_ms: in
         "tasks": new.tasks,
     }
     return Schedule(
-        id=schedule_id(job_id),
+        id=schedule_id(account["appkey"], job_id),
         account=account["appkey"],
         dialect=DIALECT,
         trigger=CronTrigger(expr=" ".join(cron[name] for name in CRON_FIELDS), timezone=timezone),
@@ -253,7 +254,7 @@ def _int(raw: str | None) -> int | None:
 
 def owned(store: Store, account: dict[str, Any], job_id: int) -> dict[str, str]:
     """The job's hash, if it is the account's; another account's job is not found."""
-    raw = store.get_job(job_id)
+    raw = store.get_job(account["appkey"], job_id)
     if not raw or raw.get("account") != account["appkey"]:
         raise NotFound(f"no job {job_id}")
     return raw
@@ -273,7 +274,7 @@ def list_jobs(
         ids = sorted(store.queued_job_ids(appkey, filters["beacon_name"]))
     else:
         ids = store.job_ids(appkey)
-    raws = store.get_jobs(ids)
+    raws = store.get_jobs(appkey, ids)
     store.forget_job_ids(appkey, [i for i, raw in zip(ids, raws, strict=True) if not raw])
     jobs = [view(i, raw) for i, raw in zip(ids, raws, strict=True) if raw]
     return [job for job in jobs if all(job.get(k) == v for k, v in filters.items())]
@@ -300,7 +301,7 @@ def _next_s(store: Store, schedule: Schedule) -> int | None:
 
 def history(store: Store, account: dict[str, Any], job_id: int) -> list[dict[str, Any]]:
     owned(store, account, job_id)
-    return store.job_history(job_id)
+    return store.job_history(account["appkey"], job_id)
 
 
 # --- lifecycle -----------------------------------------------------------------------------
@@ -328,7 +329,7 @@ def pickup(
         raw["beacon_name"],
         now_s,
         lease,
-        event_message(job_id, [entry]),
+        event_message(account["appkey"], job_id, [entry]),
     )
     _check(outcome, job_id, "picked up", "queued")
     return get_job(store, account, job_id)
@@ -342,9 +343,8 @@ def start(
     now_s = now_ms // 1000
     lease = _lease(job_id, account, raw["beacon_name"], "run", now_ms, config.job_run_timeout_s)
     entry = {"event": "started", "time": now_s}
-    outcome = store.start_job(
-        job_id, account["appkey"], now_s, lease, event_message(job_id, [entry])
-    )
+    appkey = account["appkey"]
+    outcome = store.start_job(job_id, appkey, now_s, lease, event_message(appkey, job_id, [entry]))
     _check(outcome, job_id, "started", "picked up")
     return get_job(store, account, job_id)
 
@@ -371,7 +371,7 @@ def finish(
         account["appkey"],
         now_s,
         dumps(results),
-        event_message(job_id, entries),
+        event_message(account["appkey"], job_id, entries),
         config.history_retention_s,
     )
     _check(outcome, job_id, "finished", "started")
@@ -386,9 +386,8 @@ def set_cur_task(
     if cur_task < 0:
         raise InvalidJob(f"curtask: {cur_task} must be 0 or more")
     entry = {"event": "cur_task", "time": now_ms // 1000, "cur_task": cur_task}
-    outcome = store.set_job_task(
-        job_id, account["appkey"], cur_task, event_message(job_id, [entry])
-    )
+    appkey = account["appkey"]
+    outcome = store.set_job_task(job_id, appkey, cur_task, event_message(appkey, job_id, [entry]))
     if outcome[0] == "range":
         raise InvalidJob(f"curtask: {cur_task} is past the job's {outcome[1]} tasks")
     _check(outcome, job_id, "updated with a curtask", "started")
@@ -408,11 +407,12 @@ def set_schedule_active(
     raw = owned(store, account, job_id)
     if raw.get("keep") != "1":
         return view(job_id, raw)
-    current = schedules.get(store, account["appkey"], schedule_id(job_id))
+    appkey = account["appkey"]
+    current = schedules.get(store, appkey, schedule_id(appkey, job_id))
     schedules.replace_schedule(store, config, replace(current, enabled=active))
-    store.set_job_field(job_id, "schedule_active", "1" if active else "0")
+    store.set_job_field(appkey, job_id, "schedule_active", "1" if active else "0")
     entry = {"event": "schedule_active", "time": now_ms // 1000, "active": active}
-    store.publish(POOL, event_message(job_id, [entry]))
+    store.publish(POOL, event_message(appkey, job_id, [entry]))
     return get_job(store, account, job_id)
 
 
@@ -483,6 +483,7 @@ def expire_lease(store: Store, config: Config, check: dict[str, Any], now_ms: in
 def record_event(store: Store, config: Config, event: dict[str, Any]) -> bool:
     """Write one lifecycle event to its job's history (once, however often it is delivered)."""
     return store.append_job_history(
+        event["account"],
         int(event["job"]),
         event["id"],
         [dumps(entry) for entry in event["entries"]],
@@ -491,10 +492,10 @@ def record_event(store: Store, config: Config, event: dict[str, Any]) -> bool:
     )
 
 
-def event_message(job_id: int, entries: list[dict[str, Any]]) -> str:
+def event_message(appkey: str, job_id: int, entries: list[dict[str, Any]]) -> str:
     """The Celery message that hands a lifecycle event to the ``jobs`` pool."""
     event_id = uuid.uuid4().hex
-    event = {"id": event_id, "job": job_id, "entries": entries}
+    event = {"id": event_id, "account": appkey, "job": job_id, "entries": entries}
     return build_message(EVENT_TASK, f"job-event:{event_id}", POOL, [event])
 
 

@@ -32,15 +32,15 @@ key (``Keys`` method)   type    contents                                        
 ``push_credentials``    HASH    appkey -> Fernet token of gateway credentials    never
 ``task_counters(a)``    HASH    "task", "item" -> last id issued (task ids)     never
 ``task_log(s)``         LIST    "<log id>|<entry JSON>", newest first, capped    retention
-``task_log_seq``        STRING  last task history log id issued                  never
+``task_log_seq(a)``     STRING  last task history log id issued, per account    never
 ``task_last_run``       HASH    schedule id -> start of its last run (ms)        never
 ``task_result(e)``      LIST    one run's outcome JSON, for an executeTask wait  minutes
-``job_seq``             STRING  last beacon job id issued                        never
-``job(j)``              HASH    a beacon job: lifecycle fields + ``doc`` JSON    retention once done
+``job_seq(a)``          STRING  last beacon job id issued, per account           never
+``job(a, j)``           HASH    a beacon job: lifecycle fields + ``doc`` JSON    retention once done
 ``job_index(a)``        ZSET    job id -> job id, per account                    never (pruned)
 ``job_queue(a, b)``     ZSET    queued job id -> q_time (s), per account+beacon  never (drained)
-``job_history(j)``      LIST    lifecycle event JSON, oldest first, capped       retention
-``job_seen(j)``         SET     event ids already in the job's history           retention
+``job_history(a, j)``   LIST    lifecycle event JSON, oldest first, capped       retention
+``job_seen(a, j)``      SET     event ids already in the job's history           retention
 ``job_spawned(e)``      STRING  job id an execution of a scheduled job created   retention
 ======================  ======  ===============================================  ==================
 
@@ -166,8 +166,10 @@ class Keys:
         """A task's history (added, updated, started, finished, failed), newest first."""
         return f"{self.base}:tasks:log:{schedule_id}"
 
-    def task_log_seq(self) -> str:
-        return f"{self.base}:tasks:log_seq"
+    def task_log_seq(self, account: str) -> str:
+        """The last log id issued to an account: per account, so another account's activity
+        never shows in the ids one account sees."""
+        return f"{self.base}:tasks:log_seq:{account}"
 
     def task_last_run(self) -> str:
         return f"{self.base}:tasks:last_run"
@@ -178,13 +180,14 @@ class Keys:
 
     # --- beacon jobs (/api/jobs) ----------------------------------------------------------
 
-    def job_seq(self) -> str:
-        """The last beacon job id issued (one numeric sequence for every account)."""
-        return f"{self.base}:jobs:seq"
+    def job_seq(self, account: str) -> str:
+        """The last beacon job id issued to an account. Job ids are per account (as task ids
+        are): a global sequence would show each account how busy the others are."""
+        return f"{self.base}:jobs:seq:{account}"
 
-    def job(self, job_id: int | str) -> str:
+    def job(self, account: str, job_id: int | str) -> str:
         """One beacon job: its lifecycle fields, and its fixed fields as one JSON ``doc``."""
-        return f"{self.base}:jobs:job:{job_id}"
+        return f"{self.base}:jobs:job:{account}:{job_id}"
 
     def job_index(self, account: str) -> str:
         return f"{self.base}:jobs:account:{account}"
@@ -193,12 +196,12 @@ class Keys:
         """An account's queued jobs for one beacon, scored by ``q_time`` (unix seconds)."""
         return f"{self.base}:jobs:queued:{account}:{beacon}"
 
-    def job_history(self, job_id: int | str) -> str:
-        return f"{self.base}:jobs:history:{job_id}"
+    def job_history(self, account: str, job_id: int | str) -> str:
+        return f"{self.base}:jobs:history:{account}:{job_id}"
 
-    def job_seen(self, job_id: int | str) -> str:
+    def job_seen(self, account: str, job_id: int | str) -> str:
         """Ids of the lifecycle events already written (a redelivered event is not)."""
-        return f"{self.base}:jobs:history_seen:{job_id}"
+        return f"{self.base}:jobs:history_seen:{account}:{job_id}"
 
     def job_spawned(self, execution_id: str) -> str:
         """The job instance a scheduled job's fire created (a redelivered fire creates none)."""
@@ -643,6 +646,7 @@ class Store:
         schedule_id: str,
         entry: dict[str, Any],
         *,
+        account: str,
         cap: int,
         retention_s: int,
         run_started_ms: int | None = None,
@@ -652,7 +656,7 @@ class Store:
         k = self.keys
         return int(
             self._scripts["task_log"](
-                keys=[k.task_log(schedule_id), k.task_log_seq(), k.task_last_run()],
+                keys=[k.task_log(schedule_id), k.task_log_seq(account), k.task_last_run()],
                 args=[
                     dumps(entry),
                     max(1, cap),
@@ -727,8 +731,8 @@ class Store:
 
     # --- beacon jobs (/api/jobs) ----------------------------------------------------------
 
-    def next_job_id(self) -> int:
-        return int(self.redis.incr(self.keys.job_seq()))
+    def next_job_id(self, account: str) -> int:
+        return int(self.redis.incr(self.keys.job_seq(account)))
 
     def create_job(
         self,
@@ -749,7 +753,7 @@ class Store:
         return int(
             self._scripts["job_create"](
                 keys=[
-                    k.job(job_id),
+                    k.job(account, job_id),
                     k.job_index(account),
                     k.job_queue(account, beacon),
                     k.job_spawned(dedupe or ""),
@@ -766,14 +770,14 @@ class Store:
             )
         )
 
-    def get_job(self, job_id: int) -> dict[str, str]:
-        """The job's hash (empty when there is no such job)."""
-        return self.redis.hgetall(self.keys.job(job_id))
+    def get_job(self, account: str, job_id: int) -> dict[str, str]:
+        """The account's job's hash (empty when the account has no such job)."""
+        return self.redis.hgetall(self.keys.job(account, job_id))
 
-    def get_jobs(self, job_ids: Sequence[int]) -> list[dict[str, str]]:
+    def get_jobs(self, account: str, job_ids: Sequence[int]) -> list[dict[str, str]]:
         pipe = self.redis.pipeline(transaction=False)
         for job_id in job_ids:
-            pipe.hgetall(self.keys.job(job_id))
+            pipe.hgetall(self.keys.job(account, job_id))
         return pipe.execute() if job_ids else []
 
     def job_ids(self, account: str) -> list[int]:
@@ -788,8 +792,8 @@ class Store:
         if job_ids:
             self.redis.zrem(self.keys.job_index(account), *job_ids)
 
-    def set_job_field(self, job_id: int, name: str, value: str) -> None:
-        self.redis.hset(self.keys.job(job_id), name, value)
+    def set_job_field(self, account: str, job_id: int, name: str, value: str) -> None:
+        self.redis.hset(self.keys.job(account, job_id), name, value)
 
     def pickup_job(
         self,
@@ -806,7 +810,7 @@ class Store:
         member, deadline, check = lease or ("", 0, "")
         return self._scripts["job_pickup"](
             keys=[
-                k.job(job_id),
+                k.job(account, job_id),
                 k.job_queue(account, beacon),
                 k.retries(),
                 k.retry_payloads(),
@@ -822,7 +826,7 @@ class Store:
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
         return self._scripts["job_start"](
-            keys=[k.job(job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
+            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
             args=[account, now_s, member, deadline, check, event, k.wake_channel()],
         )
 
@@ -832,14 +836,14 @@ class Store:
         """Started -> finished with its results (see job_finish.lua)."""
         k = self.keys
         return self._scripts["job_finish"](
-            keys=[k.job(job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
+            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
             args=[account, now_s, results, event, max(1, retention_s)],
         )
 
     def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> list[str]:
         k = self.keys
         return self._scripts["job_task"](
-            keys=[k.job(job_id), k.queue("jobs")], args=[account, cur_task, event]
+            keys=[k.job(account, job_id), k.queue("jobs")], args=[account, cur_task, event]
         )
 
     def expire_job_lease(
@@ -857,25 +861,36 @@ class Store:
         ``entries`` are the history entries for the requeued and the failed case."""
         k = self.keys
         return self._scripts["job_expire"](
-            keys=[k.job(job_id), k.job_queue(account, beacon), k.job_history(job_id)],
+            keys=[
+                k.job(account, job_id),
+                k.job_queue(account, beacon),
+                k.job_history(account, job_id),
+            ],
             args=[member, job_id, now_s, *entries, max(1, cap), max(1, retention_s)],
         )
 
     def append_job_history(
-        self, job_id: int, event_id: str, entries: Sequence[str], cap: int, retention_s: int
+        self,
+        account: str,
+        job_id: int,
+        event_id: str,
+        entries: Sequence[str],
+        cap: int,
+        retention_s: int,
     ) -> bool:
         """Write one event's entries to the job's history, unless that event was written."""
         k = self.keys
         return bool(
             self._scripts["job_history"](
-                keys=[k.job_history(job_id), k.job_seen(job_id)],
+                keys=[k.job_history(account, job_id), k.job_seen(account, job_id)],
                 args=[event_id, max(1, cap), max(1, retention_s), *entries],
             )
         )
 
-    def job_history(self, job_id: int) -> list[dict[str, Any]]:
+    def job_history(self, account: str, job_id: int) -> list[dict[str, Any]]:
         """The job's history, oldest first."""
-        return [json.loads(raw) for raw in self.redis.lrange(self.keys.job_history(job_id), 0, -1)]
+        raws = self.redis.lrange(self.keys.job_history(account, job_id), 0, -1)
+        return [json.loads(raw) for raw in raws]
 
 
 def dumps(data: Any) -> str:

@@ -98,9 +98,8 @@ def test_list_filters_on_each_property(local_api: Api, store: Store, config: Con
     post(local_api, f"/api/jobs/{a['id']}", action="end", **{"result[]": '{"ok":true}'})
     account = {"appkey": local_api[1]["appkey"]}
     sched = create(local_api, name="s", schedule="1", min="0")
-    execution = new_execution(
-        store.get_schedule(beacon_jobs.schedule_id(sched["id"])), "x:1", 1_900_000_000_000, 0
-    )
+    schedule = store.get_schedule(beacon_jobs.schedule_id(account["appkey"], sched["id"]))
+    execution = new_execution(schedule, "x:1", 1_900_000_000_000, 0)
     d = beacon_jobs.get_job(store, account, beacon_jobs.spawn_instance(store, config, execution))
     a = get(local_api, f"/api/jobs/{a['id']}").get_json()
     everyone = [a["id"], b["id"], c["id"], sched["id"], d["id"]]
@@ -188,7 +187,7 @@ def test_spawning_one_fire_twice_creates_one_instance(
     local_api: Api, store: Store, config: Config
 ) -> None:
     sched = create(local_api, name="s", schedule="1", tasks=TASKS, beacon_name="b1")
-    schedule = store.get_schedule(beacon_jobs.schedule_id(sched["id"]))
+    schedule = store.get_schedule(beacon_jobs.schedule_id(local_api[1]["appkey"], sched["id"]))
     execution = new_execution(schedule, "fire:1", 1_900_000_060_000, 0)
     first = beacon_jobs.spawn_instance(store, config, execution)
     assert beacon_jobs.spawn_instance(store, config, execution) == first

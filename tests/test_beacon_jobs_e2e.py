@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from scheduler_api.app import create_app
 from shared import beacon_jobs
-from shared.accounts import create_account, load_secret_key
+from shared.accounts import authenticate_userkey, create_account, load_secret_key
 from shared.config import Config
 from shared.messages import build_message
 from shared.model import execution_id, new_execution
@@ -48,6 +48,12 @@ def call(api: tuple[FlaskClient, str], method: str, path: str, **params: Any) ->
     return response.get_json()
 
 
+def appkey_of(api: tuple[FlaskClient, str], store: Store) -> str:
+    account = authenticate_userkey(store, api[1])
+    assert account is not None
+    return account["appkey"]
+
+
 def events(api: tuple[FlaskClient, str], job_id: int) -> list[str]:
     return [e["event"] for e in call(api, "GET", f"/api/jobs/{job_id}", action="history")]
 
@@ -61,7 +67,7 @@ def test_a_scheduled_job_fire_creates_one_queued_instance(
     # a minute half an hour away: no real fire can land while the test runs
     minute = (datetime.now(UTC).minute + 30) % 60
     job = call(api, "POST", "/api/jobs", name="hourly", schedule="1", min=str(minute), tasks=tasks)
-    sid = beacon_jobs.schedule_id(job["id"])
+    sid = beacon_jobs.schedule_id(appkey_of(api, store), job["id"])
 
     def fires_at_the_minute(ms: int | None) -> bool:
         return ms is not None and datetime.fromtimestamp(ms / 1000, UTC).minute == minute
@@ -117,7 +123,8 @@ def test_an_every_minute_job_spawns_on_the_real_minute_boundary(
     assert [i["q_time"] for i in instances] == [boundary_s]
     # created once the minute had come, not ahead of it
     assert instances[0]["add_time"] >= boundary_s
-    assert store.next_fire_ms(beacon_jobs.schedule_id(job["id"])) == (boundary_s + 60) * 1000
+    sid = beacon_jobs.schedule_id(appkey_of(api, store), job["id"])
+    assert store.next_fire_ms(sid) == (boundary_s + 60) * 1000
 
 
 def test_leases_requeue_an_unstarted_job_and_fail_an_unfinished_one(

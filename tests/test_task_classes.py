@@ -175,4 +175,5 @@ def test_backup_task_run_reports_what_it_wrote(
     ctx = TaskContext(config, store, api.creds["appkey"], "1", "b", BACKUP, {}, "x:1")
     message = BackupTask().run(ctx)
     [path] = backup_dir(config).iterdir()
-    assert message.startswith(f"Backup written: {path} (1 schedules)")
+    assert message.startswith(f"Backup written: {path.name} (1 schedules)")
+    assert str(path.parent) not in message  # the server's folders are not the tenant's business

@@ -17,6 +17,7 @@ from typing import Any
 from shared import logs, metrics
 from shared.config import Config
 from shared.model import RunRecord, retry_payload
+from shared.public_errors import without_paths
 from shared.retry import compute_backoff
 from shared.store import Store
 
@@ -66,6 +67,8 @@ def _settle(
 ) -> str:
     attempt = int(execution["attempt"])
     finished = now_ms()
+    # The tenant reads the error (runs, dead letters): no server paths in it.
+    error = without_paths(outcome.error) if outcome.error else outcome.error
     if outcome.ok:
         status, verdict = "succeeded", "done"
     elif outcome.retryable and attempt < config.max_attempts:
@@ -84,7 +87,7 @@ def _settle(
         status=status,
         attempt=attempt,
         result=outcome.result,
-        error=outcome.error,
+        error=error,
         late_ms=execution.get("late_ms", 0),
     )
     retry_at, payload = 0, None
@@ -98,7 +101,7 @@ def _settle(
         retry_at = finished + int(delay * 1000)
         payload = retry_payload(execution, attempt + 1)
     elif verdict == "dead":
-        payload = {"execution": execution, "error": outcome.error, "died_ms": finished}
+        payload = {"execution": execution, "error": error, "died_ms": finished}
     store.finish_execution(
         record,
         verdict,

@@ -192,7 +192,8 @@ class BackupTask:
         snapshot = take_snapshot(ctx.store, ctx.account, _now_ms())
         path, removed = write_backup(ctx.config, snapshot)
         count = len(snapshot["schedules"])
-        return f"Backup written: {path} ({count} schedules); {removed} older backups removed."
+        # The file name only: the tenant reads this message, the folder is the server's business.
+        return f"Backup written: {path.name} ({count} schedules); {removed} older backups removed."
 
 
 def backup_dir(config: Config) -> Path:

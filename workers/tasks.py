@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.celery_app import app
 from shared.config import Config
+from shared.public_errors import without_paths
 from shared.store import Store
 from workers.context import config, store
 from workers.runner import Outcome, run_execution
@@ -65,6 +66,7 @@ def failed(
     error: str,
     retryable: bool,
 ) -> Outcome:
+    error = without_paths(error)  # the tenant reads it (history, executeTask): no server paths
     record(store, config, execution, f"{prefix} action=failed error={error}", LEVEL_ERROR)
     answer(store, config, execution, {"ok": False, "message": error})
     return Outcome(ok=False, retryable=retryable, error=error)
@@ -89,6 +91,7 @@ def record(
     store.log_task(
         execution["schedule"],
         entry,
+        account=execution["account"],
         cap=config.task_history_max_entries,
         retention_s=config.history_retention_s,
         run_started_ms=run_started_ms,

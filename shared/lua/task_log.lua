@@ -1,7 +1,8 @@
 -- task_log.lua: append one entry to a task's history (newest first), under a fresh log id.
 --
 -- KEYS[1] task log       LIST    "<log id>|<entry JSON>", newest first, capped, expiring
--- KEYS[2] task log seq   STRING  the last log id issued (one sequence for every task)
+-- KEYS[2] task log seq   STRING  the last log id issued to the task's account (one sequence
+--                                per account: ids never reveal other accounts' activity)
 -- KEYS[3] task last run  HASH    schedule id -> start of its last run (ms)
 -- ARGV[1] entry JSON   ARGV[2] entries kept   ARGV[3] retention (s)   ARGV[4] schedule id
 -- ARGV[5] start of a run (ms), or "" when the entry is not a run's start
