@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 from scheduler_api import formats, routing
 from scheduler_api.auth import basic_account
 from scheduler_api.openapi import documented
-from shared import push, schedules
+from shared import payload_limits, push, schedules
 from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
 from shared.model import InstantsTrigger, OnceTrigger, Schedule, Target
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 DIALECT = "push_schedules"
 PAGE_SIZE = 50
 MAX_BODY_BYTES = 256 * 1024
-MAX_DEPTH = 32
 MAX_NAME_BYTES = 255
 PLATFORMS = ("android", "ios", "hmos")
 AUDIENCES = ("registration_id", "tag", "tag_and", "alias")
@@ -406,25 +405,15 @@ def read_document(schema: type[Schema]) -> dict[str, Any]:
         raise PushError(INVALID, f"request data is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise PushError(INVALID, "request data must be a JSON object")
-    if depth(doc) > MAX_DEPTH:
-        raise PushError(INVALID, f"body is nested more than {MAX_DEPTH} levels deep")
+    try:  # before the schema walks it; the core checks the push field again when storing
+        payload_limits.check_json("body", doc, MAX_BODY_BYTES)
+    except InvalidSchedule as exc:
+        raise PushError(INVALID, str(exc)) from None
     try:
         schema().load(doc)
     except ValidationError as exc:
         raise PushError(INVALID, describe(exc.messages)) from None
     return doc  # as the client wrote it: stored and rendered back verbatim
-
-
-def depth(value: Any) -> int:
-    """How deeply containers nest in ``value`` (without recursion)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level)
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def describe(messages: Any, path: str = "") -> str:

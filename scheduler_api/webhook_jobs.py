@@ -312,8 +312,9 @@ def split_shortcut() -> tuple[dict[str, str], str]:
 
 def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Schedule:
     data = doc.get("data")
-    if data is not None and len(data.encode()) > MAX_DATA_BYTES:
-        raise JobError(400, f"data: {len(data.encode())} bytes; at most {MAX_DATA_BYTES}")
+    size = len(data.encode(errors="surrogatepass")) if data is not None else 0  # core: Unicode
+    if size > MAX_DATA_BYTES:
+        raise JobError(400, f"data: {size} bytes; at most {MAX_DATA_BYTES}")
     url = doc["url"]
     if urlsplit(url).scheme not in ("http", "https"):
         raise JobError(400, f"url: {url!r} must be an http:// or https:// URL")

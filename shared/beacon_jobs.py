@@ -30,7 +30,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from shared import schedules
+from shared import payload_limits, schedules
 from shared.config import Config
 from shared.errors import InvalidSchedule, InvalidTrigger, NotFound, SchedulerError
 from shared.messages import build_message
@@ -107,6 +107,7 @@ def create_job(
 ) -> dict[str, Any]:
     """Store a job (and its schedule, if scheduled); returns its view. ``dedupe`` (an execution
     id) makes a repeated call return the job the first call created."""
+    payload_limits.check_json("tasks", new.tasks, config.json_max_bytes)
     job_id = store.next_job_id(account["appkey"])
     now_s = now_ms // 1000
     if new.schedule:
@@ -359,6 +360,9 @@ def finish(
     now_ms: int,
 ) -> dict[str, Any]:
     """Started -> finished, with one result per task (in the order given)."""
+    payload_limits.check_fields(
+        {f"result[{n}]": result for n, result in enumerate(results)}, config.json_max_bytes
+    )
     owned(store, account, job_id)
     now_s = now_ms // 1000
     entries: list[dict[str, Any]] = [{"event": "finished", "time": now_s, "results": len(results)}]

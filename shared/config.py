@@ -51,6 +51,9 @@ class Config:
     history_max_runs: int = 100  # run records kept per schedule
     history_retention_s: int = 30 * 86_400  # run records and execution marks expire after this
     visibility_timeout_s: int = 3600  # broker redelivery of unacked messages (worker lost)
+    # Client JSON (a task's data, a push, a job's tasks, each result): at most this many bytes
+    # each, nested at most shared.payload_limits.MAX_DEPTH (32) levels.
+    json_max_bytes: int = 64 * 1024
 
     # Per-account quota of schedules (the push dialect documents 1000).
     max_schedules_per_account: int = 1000
@@ -122,6 +125,7 @@ class Config:
             "max_attempts",
             "history_max_runs",
             "visibility_timeout_s",
+            "json_max_bytes",
         )
         for name in positive:
             if getattr(self, name) <= 0:

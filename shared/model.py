@@ -158,6 +158,16 @@ class Target:
     def queue(self) -> str:
         return QUEUE_BY_TARGET[self.kind]
 
+    def client_json(self) -> dict[str, Any]:
+        """The client's own JSON values in ``spec``, by the field name the client gave each:
+        what ``shared.payload_limits`` checks before the target is stored."""
+        spec = self.spec
+        if self.kind == "push":
+            return {"push": spec.get("push")}
+        if self.kind == "beacon":
+            return {"tasks": (spec.get("job") or {}).get("tasks")}
+        return {"data": spec.get("data")}  # webhook (text) and task (any JSON)
+
 
 # --- schedules -------------------------------------------------------------------------------
 

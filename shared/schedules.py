@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from shared import payload_limits
 from shared.config import Config
 from shared.errors import InvalidTrigger, NotFound
 from shared.messages import build_message
@@ -18,6 +19,10 @@ from shared.model import TASK_BY_TARGET, Schedule, new_execution, retry_payload
 from shared.netguard import check_url
 from shared.store import Store
 from shared.timing import next_schedule_fire, validate_trigger
+
+# The whole stored definition: the client's JSON fields (each at most SCHEDULER_JSON_MAX_BYTES)
+# and what an adapter adds (a push's zone plan, the dialect's own fields) stay well below this.
+STORED_MAX_BYTES = 1024 * 1024
 
 
 def now_ms() -> int:
@@ -31,6 +36,7 @@ def first_fire(schedule: Schedule, at_ms: int) -> int | None:
 
 def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
     """Check what every dialect requires; return the schedule's first fire (None if paused)."""
+    check_payload(schedule, config)
     validate_trigger(schedule.trigger)
     if schedule.target.kind == "webhook":
         check_url(
@@ -40,6 +46,15 @@ def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
     if next_ms is None:
         raise InvalidTrigger("trigger: it has no future fire")
     return next_ms if schedule.enabled else None
+
+
+def check_payload(schedule: Schedule, config: Config) -> None:
+    """The JSON rule (``shared.payload_limits``) on the client's fields, then on the whole
+    stored form: nothing a pool could not decode, pickle or deliver is ever stored."""
+    payload_limits.check_fields(schedule.target.client_json(), config.json_max_bytes)
+    payload_limits.check_json(
+        "schedule", schedule.to_dict(), STORED_MAX_BYTES, payload_limits.MESSAGE_MAX_DEPTH
+    )
 
 
 def create(
