@@ -13,10 +13,12 @@ from scheduler_api import (
     dashboard,
     openapi,
     push_schedules,
+    ratelimit,
     routing,
     task_scheduler,
     webhook_jobs,
 )
+from scheduler_api.waits import WaitSlots
 from shared import logs, metrics
 from shared.accounts import load_secret_key
 from shared.config import Config
@@ -37,6 +39,12 @@ def create_app(config: Config | None = None) -> Flask:
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config
     app.extensions["scheduler.store"] = store
+    ratelimit.install(app, ratelimit.Limiter.from_config(config, store))
+    app.extensions["scheduler.waits"] = WaitSlots(
+        config.task_execute_max_waits_per_account,
+        config.task_execute_max_waits,
+        config.task_execute_timeout_s,
+    )
     # Callback URLs travel inside paths (POST /1/jobs/<when>/<callback>): keep their "//".
     app.url_map.merge_slashes = False
     app.secret_key = dashboard.session_key(load_secret_key(config))

@@ -1,4 +1,11 @@
-"""Who is calling: HTTP Basic ``appkey:master_secret`` (the push, task and webhook dialects)."""
+"""Who is calling: HTTP Basic ``appkey:master_secret`` (the push, task and webhook dialects and the
+dashboard's sign-in form) or beacon's ``userkey``; each attempt goes through the rate limits.
+
+Before the credentials are checked, an address or appkey that failed too often is refused (429);
+wrong credentials are counted as a failure; the right ones count the request to the account.
+A request with no credentials at all is not a failed attempt (HTTP clients commonly send one
+first to get the 401 challenge): it only counts as an unauthenticated request of its address.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,44 @@ from typing import Any
 
 from flask import Request
 
-from shared.accounts import authenticate_basic
+from scheduler_api import ratelimit
+from shared.accounts import authenticate_basic, authenticate_userkey
 from shared.store import Store
 
+Account = dict[str, Any]
 
-def basic_account(request: Request, store: Store) -> dict[str, Any] | None:
+
+def basic_account(request: Request, store: Store) -> Account | None:
     """The authenticated account, or None (missing, malformed or wrong credentials)."""
     auth = request.authorization
-    if auth is None or auth.type != "basic" or not auth.username or not auth.password:
+    if auth is None or auth.type != "basic":
+        ratelimit.unauthenticated()
         return None
-    return authenticate_basic(store, auth.username, auth.password)
+    return password_account(store, auth.username or "", auth.password or "")
+
+
+def password_account(store: Store, appkey: str, master_secret: str) -> Account | None:
+    """The account of ``appkey`` if ``master_secret`` is its own, else None."""
+    if not appkey and not master_secret:
+        ratelimit.unauthenticated()
+        return None
+    ratelimit.before_authentication(appkey)
+    account = authenticate_basic(store, appkey, master_secret)
+    return _counted(account, appkey)
+
+
+def userkey_account(store: Store, userkey: str) -> Account | None:
+    """The account holding ``userkey``, else None."""
+    if not userkey:
+        ratelimit.unauthenticated()
+        return None
+    ratelimit.before_authentication("")  # a userkey names no appkey: throttled per address only
+    return _counted(authenticate_userkey(store, userkey), "")
+
+
+def _counted(account: Account | None, claimed_appkey: str) -> Account | None:
+    if account is None:
+        ratelimit.authentication_failed(claimed_appkey)
+    else:
+        ratelimit.authenticated(account["appkey"])
+    return account

@@ -17,10 +17,10 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, routing
+from scheduler_api import formats, ratelimit, routing
+from scheduler_api.auth import userkey_account
 from scheduler_api.openapi import documented
 from shared import beacon_jobs
-from shared.accounts import authenticate_userkey
 from shared.beacon_jobs import JobConflict, NewJob
 from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
@@ -335,6 +335,7 @@ def http_error(error: HTTPException) -> Response:
 
 
 routing.claim_prefixes(blueprint, ("/api/jobs",), http_error)
+ratelimit.counts_per_account(blueprint)
 
 
 # --- reading requests ------------------------------------------------------------------------
@@ -344,9 +345,9 @@ def authenticated() -> dict[str, Any]:
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise BeaconError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     userkey = request.values.get("userkey", "")
+    account = userkey_account(store(), userkey)
     if not userkey:
         raise BeaconError(401, "userkey is required (query string or form field)")
-    account = authenticate_userkey(store(), userkey)
     if account is None:
         raise BeaconError(401, "userkey is not valid")
     return account

@@ -25,10 +25,11 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import TooManyRequests
 
+from scheduler_api.auth import password_account
 from scheduler_api.openapi import documented
 from shared import schedules
-from shared.accounts import authenticate_basic
 from shared.model import (
     DIALECTS,
     CalendarTrigger,
@@ -96,7 +97,7 @@ def login() -> str | Response:
     error = None
     if request.method == "POST":
         form = request.form
-        account = authenticate_basic(store(), form.get("appkey", ""), form.get("master_secret", ""))
+        account = password_account(store(), form.get("appkey", ""), form.get("master_secret", ""))
         if account is not None:
             session.clear()
             session["appkey"] = account["appkey"]
@@ -124,6 +125,11 @@ def redrive(execution_id: str) -> Response:
     if not schedules.redrive(store(), execution_id, account["appkey"]):
         abort(404)
     return redirect(url_for("dashboard.overview"))
+
+
+@blueprint.errorhandler(TooManyRequests)
+def too_many_requests(error: TooManyRequests) -> tuple[str, int]:
+    return render_template("dashboard/error.html", message=error.description), 429
 
 
 # --- session -------------------------------------------------------------------------------

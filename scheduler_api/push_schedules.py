@@ -24,7 +24,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 from marshmallow.validate import Length, OneOf
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, routing
+from scheduler_api import formats, ratelimit, routing
 from scheduler_api.auth import basic_account
 from scheduler_api.openapi import documented
 from shared import payload_limits, push, schedules
@@ -50,11 +50,12 @@ PLATFORMS = ("android", "ios", "hmos")
 AUDIENCES = ("registration_id", "tag", "tag_and", "alias")
 NAME = re.compile(r"[\w ]+")  # letters (CJK included), digits, underscore; and spaces (see README)
 
-INVALID, AUTH, NOT_FOUND, NO_TARGET, INTERNAL, UNAVAILABLE = (
+INVALID, AUTH, NOT_FOUND, NO_TARGET, TOO_MANY, INTERNAL, UNAVAILABLE = (
     (28100, 400),
     (28101, 401),
     (28104, 404),
     (28105, 404),
+    (28129, 429),  # ours: the table's pattern (28000 + 100 * class + rest) for HTTP 429
     (28200, 500),
     (28203, 503),
 )
@@ -351,6 +352,8 @@ def http_error(error: HTTPException) -> Response:
         return error_response(NOT_FOUND[0], 404, "no such resource: " + request.path)
     if status == 413:
         return error_response(INVALID[0], 400, f"body is larger than {MAX_BODY_BYTES} bytes")
+    if status == 429:
+        return error_response(*TOO_MANY, error.description or error.name)
     if status >= 500:
         return error_response(INTERNAL[0], status, error.description or error.name)
     return error_response(INVALID[0], status, error.description or error.name)
@@ -369,6 +372,7 @@ def internal_error(error: Exception) -> Response:
 
 
 routing.claim_prefixes(blueprint, ("/v4/schedules", "/v4/devices"), http_error)
+ratelimit.counts_per_account(blueprint)
 
 
 def error_response(code: int, status: int, message: str) -> Response:

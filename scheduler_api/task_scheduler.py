@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats
+from scheduler_api import formats, ratelimit
 from scheduler_api.auth import basic_account
 from scheduler_api.openapi import documented
 from scheduler_api.routing import claim_prefixes
@@ -229,8 +229,9 @@ def execute_task(account: dict[str, Any]) -> Response:
     """Run now on the ``tasks`` pool (active or not) and answer with the class's message."""
     task = find(account, task_id_param())
     context = {"ip": request.remote_addr, "by": "executeTask"}
-    exec_id = schedules.run_now(store(), task, schedules.now_ms(), context)
-    result = store().wait_task_result(exec_id, config().task_execute_timeout_s)
+    with current_app.extensions["scheduler.waits"].hold(account["appkey"]):
+        exec_id = schedules.run_now(store(), task, schedules.now_ms(), context)
+        result = store().wait_task_result(exec_id, config().task_execute_timeout_s)
     label = f'Task "{task.doc["name"]}" ({task.doc["task_id"]})'
     if result is None:
         return envelope(f"{label} is still running; getTaskHistory will show its result", None)
@@ -283,6 +284,7 @@ def http_error(error: HTTPException) -> Response:
 
 
 claim_prefixes(blueprint, ("/api/v1/api.php",), http_error)
+ratelimit.counts_per_account(blueprint)
 
 
 # --- reading requests ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, routing
+from scheduler_api import formats, ratelimit, routing
 from scheduler_api.auth import basic_account
 from scheduler_api.openapi import documented
 from shared import schedules
@@ -217,6 +217,7 @@ def http_error(error: HTTPException) -> Response:
 
 
 routing.claim_prefixes(blueprint, ("/1/jobs",), http_error)
+ratelimit.counts_per_account(blueprint)
 
 
 # --- reading requests ------------------------------------------------------------------------

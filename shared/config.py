@@ -12,9 +12,19 @@ import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import limits
+
 from shared.errors import ConfigError
 
 ENV_PREFIX = "SCHEDULER_"
+# A longer executeTask wait would pin a server thread (and outlive proxies' read timeouts).
+TASK_EXECUTE_TIMEOUT_MAX_S = 30.0
+RATE_LIMIT_SETTINGS = (
+    "rate_limit_per_account",
+    "rate_limit_per_address",
+    "auth_failures_per_address",
+    "auth_failures_per_appkey",
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,17 @@ class Config:
 
     # Push schedules (/v4/schedules).
 
+    # Rate limits, in the limits package's notation ("20/second;600/minute": every part holds);
+    # empty = off. See README "Rate limits" and scheduler_api/ratelimit.py.
+    rate_limit_per_account: str = "20/second;600/minute"  # requests of one authenticated account
+    rate_limit_per_address: str = "10/second;300/minute"  # unauthenticated requests of one address
+    auth_failures_per_address: str = "10/minute"  # failed authentications from one client address
+    auth_failures_per_appkey: str = "60/minute"  # failed authentications naming one appkey
+
     # Task scheduler (/api/v1/api.php).
     task_execute_timeout_s: float = 10.0  # executeTask waits this long for the task's message
+    task_execute_max_waits_per_account: int = 2  # executeTask waits one account holds (per process)
+    task_execute_max_waits: int = 8  # executeTask waits one API process holds in all
     task_history_max_entries: int = 200  # getTaskHistory entries kept per task
     task_classes_file: str = ""  # JSON or TOML mapping task class names to HTTP endpoints
     backup_dir: str = ""  # BackupTask snapshots; empty = <data_dir>/backups
@@ -119,7 +138,15 @@ class Config:
                 raise ConfigError(
                     f"SCHEDULER_TARGET_ALLOWLIST: {cidr!r} is not a CIDR such as 10.0.0.0/8"
                 ) from exc
+        self._validate_rate_limits()
+        if not 0 <= self.task_execute_timeout_s <= TASK_EXECUTE_TIMEOUT_MAX_S:
+            raise ConfigError(
+                f"SCHEDULER_TASK_EXECUTE_TIMEOUT_S={self.task_execute_timeout_s}: must be 0-"
+                f"{TASK_EXECUTE_TIMEOUT_MAX_S} (each wait holds a server thread)"
+            )
         positive = (
+            "task_execute_max_waits_per_account",
+            "task_execute_max_waits",
             "beat_batch",
             "beat_lease_ms",
             "max_attempts",
@@ -130,6 +157,17 @@ class Config:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SCHEDULER_{name.upper()} must be > 0")
+
+    def _validate_rate_limits(self) -> None:
+        for name in RATE_LIMIT_SETTINGS:
+            value = getattr(self, name)
+            try:
+                limits.parse_many(value) if value else None
+            except ValueError as exc:
+                raise ConfigError(
+                    f"SCHEDULER_{name.upper()}={value!r}: write limits such as "
+                    '"20/second;600/minute", or leave it empty for no limit'
+                ) from exc
 
     @property
     def data_path(self) -> Path:

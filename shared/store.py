@@ -42,7 +42,12 @@ key (``Keys`` method)   type    contents                                        
 ``job_history(a, j)``   LIST    lifecycle event JSON, oldest first, capped       retention
 ``job_seen(a, j)``      SET     event ids already in the job's history           retention
 ``job_spawned(e)``      STRING  job id an execution of a scheduled job created   retention
+``rate_limits`` + ...   STRING  a rate-limit window counter (limits package)     its window
 ======================  ======  ===============================================  ==================
+
+``rate_limits()`` is a prefix, not a key: the ``limits`` package appends its own
+``LIMITER/<what>/<who>/<amount>/<multiples>/<granularity>`` to it and expires each counter with its
+window (see scheduler_api/ratelimit.py).
 
 Every engine key carries the hash tag ``{<partition>}`` (one partition today), so each script
 touches one Redis Cluster slot; Celery's queue lists (kombu's, named after the queue) are the one
@@ -206,6 +211,11 @@ class Keys:
     def job_spawned(self, execution_id: str) -> str:
         """The job instance a scheduled job's fire created (a redelivered fire creates none)."""
         return f"{self.base}:jobs:spawned:{execution_id}"
+
+    def rate_limits(self) -> str:
+        """Prefix under which the ``limits`` package keeps its window counters (no hash tag:
+        they are not engine keys and no script of ours touches them)."""
+        return f"{self.prefix}:ratelimit"
 
     @staticmethod
     def queue(name: str) -> str:

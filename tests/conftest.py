@@ -18,7 +18,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import HttpReceiver, ProcessGroup
+from tests.support import UNLIMITED, HttpReceiver, ProcessGroup
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +44,7 @@ def clean_redis(redis_url: str) -> str:
 
 @pytest.fixture
 def config(clean_redis: str, tmp_path: Path) -> Config:
-    return Config.from_env({}, redis_url=clean_redis, data_dir=str(tmp_path))
+    return Config.from_env({}, redis_url=clean_redis, data_dir=str(tmp_path), **UNLIMITED)
 
 
 @pytest.fixture
@@ -66,7 +66,11 @@ def processes(clean_redis: str, tmp_path: Path) -> Iterator[ProcessGroup]:
 def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClient, dict[str, str]]:
     """An API client whose callbacks may reach 127.0.0.1, and an account's credentials."""
     config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+        {},
+        redis_url=clean_redis,
+        data_dir=str(tmp_path),
+        target_allowlist=("127.0.0.0/8",),
+        **UNLIMITED,
     )
     creds = create_account(store, "example", secret_key=load_secret_key(config))
     return create_app(config).test_client(), creds

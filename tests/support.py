@@ -37,6 +37,16 @@ def wait_until(predicate: Callable[[], T], timeout_s: float = 15.0, what: str = 
         time.sleep(0.02)
 
 
+# Config overrides that turn every rate limit off: tests send requests far faster than a client
+# may (tests/test_rate_limits.py turns them on with small numbers).
+UNLIMITED: dict[str, Any] = {
+    "rate_limit_per_account": "",
+    "rate_limit_per_address": "",
+    "auth_failures_per_address": "",
+    "auth_failures_per_appkey": "",
+}
+
+
 def basic(creds: dict[str, str]) -> dict[str, str]:
     """The HTTP Basic header of an account's ``appkey:master_secret``."""
     token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()

@@ -19,7 +19,7 @@ from shared.config import Config
 from shared.messages import build_message
 from shared.model import execution_id, new_execution
 from shared.store import Store
-from tests.support import ProcessGroup, now_ms, wait_until
+from tests.support import UNLIMITED, ProcessGroup, now_ms, wait_until
 
 LEASE_S = 1.0
 
@@ -33,6 +33,7 @@ def api(clean_redis: str, tmp_path: Path, store: Store) -> tuple[FlaskClient, st
         data_dir=str(tmp_path),
         job_pickup_lease_s=LEASE_S,
         job_run_timeout_s=LEASE_S,
+        **UNLIMITED,
     )
     creds = create_account(store, "example", secret_key=load_secret_key(config))
     return create_app(config).test_client(), creds["userkey"]

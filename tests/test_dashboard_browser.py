@@ -14,7 +14,15 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from tests.browser import browser, wait_for_text  # noqa: F401  (browser is a fixture)
-from tests.support import HttpReceiver, ProcessGroup, ServedApp, basic, now_ms, wait_until
+from tests.support import (
+    UNLIMITED,
+    HttpReceiver,
+    ProcessGroup,
+    ServedApp,
+    basic,
+    now_ms,
+    wait_until,
+)
 
 
 def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
@@ -25,7 +33,11 @@ def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
     processes: ProcessGroup,
 ) -> None:
     config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+        {},
+        redis_url=clean_redis,
+        data_dir=str(tmp_path),
+        target_allowlist=("127.0.0.0/8",),
+        **UNLIMITED,
     )
     creds = create_account(store, "acme", secret_key=load_secret_key(config))
     app = create_app(config)

@@ -20,7 +20,7 @@ from shared.config import Config
 from shared.model import InstantsTrigger, trigger_from_dict, trigger_to_dict
 from shared.store import Store
 from shared.timing import next_fire, parse_wall_clock, years_later_ms
-from tests.support import basic
+from tests.support import UNLIMITED, basic
 
 # The document's create example, verbatim but for the time ("2022-11-23 19:20:00"), which is put
 # in the future by ``example``.
@@ -378,7 +378,11 @@ def test_the_quota_counts_unexpired_schedules(
     tmp_path: Path, clean_redis: str, store: Store
 ) -> None:
     config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), max_schedules_per_account=3
+        {},
+        redis_url=clean_redis,
+        data_dir=str(tmp_path),
+        max_schedules_per_account=3,
+        **UNLIMITED,
     )
     api = create_app(config).test_client()
     creds = create_account(store, "small", secret_key=b"k" * 32)

@@ -18,7 +18,7 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from shared.timing import iter_fires, parse_iso8601, zone
-from tests.support import basic
+from tests.support import UNLIMITED, basic
 
 URL = "/api/v1/api.php?target=scheduler&action="
 BACKUP = "\\scheduler\\Tasks\\BackupTask"
@@ -109,7 +109,7 @@ def app_config(redis_url: str, data_dir: Path, **settings: Any) -> Config:
         data_dir=str(data_dir),
         target_allowlist=("127.0.0.0/8",),
         task_classes_file=str(classes),
-        **settings,
+        **{**UNLIMITED, **settings},
     )
 
 
