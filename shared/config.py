@@ -79,8 +79,8 @@ class Config:
 
     # Task scheduler (/api/v1/api.php).
     task_execute_timeout_s: float = 10.0  # executeTask waits this long for the task's message
-    task_execute_max_waits_per_account: int = 2  # executeTask waits one account holds (per process)
-    task_execute_max_waits: int = 8  # executeTask waits one API process holds in all
+    task_execute_max_waits_per_account: int = 1  # executeTask waits one account holds (per process)
+    task_execute_max_waits: int = 2  # executeTask waits one API process holds in all (< threads)
     task_history_max_entries: int = 200  # getTaskHistory entries kept per task
     task_classes_file: str = ""  # JSON or TOML mapping task class names to HTTP endpoints
     backup_dir: str = ""  # BackupTask snapshots; empty = <data_dir>/backups
