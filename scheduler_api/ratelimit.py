@@ -137,7 +137,7 @@ class Limiter:
     def _refuse(self, window: Window, policy: str) -> None:
         _report(window, breached=True)
         raise RateLimited(
-            f"rate limit exceeded: at most {window.item} {WHAT[policy]}; "
+            f"rate limit exceeded: {WHAT[policy]} are limited to {window.item}; "
             f"retry in {window.reset_s} s",
             window.reset_s,
         )

@@ -93,7 +93,8 @@ def test_webhook_jobs_429_follows_accept(limited: Flask, store: Store, accept: s
         message = element.text or ""
     else:
         message = text
-    assert "rate limit exceeded: at most 3 per 1 minute requests of this account" in message
+    expected = "rate limit exceeded: requests of this account are limited to 3 per 1 minute;"
+    assert expected in message
 
 
 def test_push_429_is_code_28129(limited: Flask, store: Store) -> None:
