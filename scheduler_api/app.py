@@ -7,11 +7,13 @@ import time
 
 import redis
 from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler_api import (
     beacon_jobs,
     dashboard,
     openapi,
+    page_security,
     push_schedules,
     ratelimit,
     routing,
@@ -20,7 +22,6 @@ from scheduler_api import (
 )
 from scheduler_api.waits import WaitSlots
 from shared import logs, metrics
-from shared.accounts import load_secret_key
 from shared.config import Config
 from shared.public_errors import without_paths
 from shared.redis_url import resolve_redis_url
@@ -47,8 +48,11 @@ def create_app(config: Config | None = None) -> Flask:
     )
     # Callback URLs travel inside paths (POST /1/jobs/<when>/<callback>): keep their "//".
     app.url_map.merge_slashes = False
-    app.secret_key = dashboard.session_key(load_secret_key(config))
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    if config.proxy_count:  # only a declared proxy may say the client's address and scheme
+        hops = config.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    dashboard.configure_sessions(app, config)
+    page_security.install(app)  # CSP and friends on every HTML page
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(openapi.blueprint)
     routing.install(app)  # unknown paths/methods under a dialect's prefix: its error shape

@@ -1,9 +1,13 @@
 """``/dashboard``: an account's schedules, upcoming fires, recent runs and dead letters.
 
 Server-rendered (Jinja, autoescaped), no front-end build. Login is the account's ``appkey`` and
-``master_secret``; the session cookie is signed with a key derived from ``SCHEDULER_SECRET_KEY``
-and carries a digest prefix of the master secret, so rotating the secret ends old sessions. Every
-form posts a per-session CSRF token.
+``master_secret``. Sessions live on the server: signing in stores a record in Redis (its account,
+a digest prefix of its master secret, its CSRF token; it expires after
+``SCHEDULER_DASHBOARD_SESSION_TTL_S``) and the cookie carries only a random token naming it, so
+signing out deletes the record and a copied cookie is worth nothing after that. A changed master
+secret ends every session of the account. The cookie itself is Flask's, signed with a key derived
+from ``SCHEDULER_SECRET_KEY``: HttpOnly, SameSite=Lax, and Secure when the request came over
+HTTPS. Every form posts a CSRF token, the sign-in form included (that one is kept in the cookie).
 """
 
 from __future__ import annotations
@@ -16,20 +20,26 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
+    g,
+    has_request_context,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
 
 from scheduler_api.auth import password_account
 from scheduler_api.openapi import documented
 from shared import schedules
+from shared.accounts import digest, load_secret_key
+from shared.config import Config
 from shared.model import (
     DIALECTS,
     CalendarTrigger,
@@ -67,6 +77,24 @@ def session_key(secret_key: bytes) -> bytes:
     return hmac.new(secret_key, b"scheduler dashboard session", hashlib.sha256).digest()
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS (directly, or
+    through a proxy the operator declared with ``SCHEDULER_PROXY_COUNT``)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+
+def configure_sessions(app: Flask, config: Config) -> None:
+    app.secret_key = session_key(load_secret_key(config))
+    app.session_interface = CookieSessions()
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=config.dashboard_session_ttl_s,
+    )
+
+
 @blueprint.get("/")
 @documented(
     summary="Dashboard: the signed-in account's schedules, fires, runs, dead letters",
@@ -93,25 +121,27 @@ def overview() -> str | Response:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 @documented(summary="Dashboard sign-in form (appkey and master secret)", security="")
-def login() -> str | Response:
-    error = None
-    if request.method == "POST":
-        form = request.form
-        account = password_account(store(), form.get("appkey", ""), form.get("master_secret", ""))
-        if account is not None:
-            session.clear()
-            session["appkey"] = account["appkey"]
-            session["secret_tag"] = secret_tag(account)
-            return redirect(url_for("dashboard.overview"))
-        error = "Wrong appkey or master secret."
-    return render_template("dashboard/login.html", error=error)
+def login() -> tuple[str, int] | Response:
+    if request.method == "GET":
+        return login_page(None, 200)
+    sent = request.form.get("csrf", "")
+    if not sent or not hmac.compare_digest(sent, session.get("login_csrf", "")):
+        # Not our form (a cross-site post signing the browser into another account), or one
+        # older than the cookie: refused either way.
+        return login_page("This sign-in form expired: please sign in again.", 403)
+    form = request.form
+    account = password_account(store(), form.get("appkey", ""), form.get("master_secret", ""))
+    if account is None:
+        return login_page("Wrong appkey or master secret.", 200)
+    start_session(account)
+    return redirect(url_for("dashboard.overview"))
 
 
 @blueprint.post("/logout")
 @documented(summary="Dashboard sign-out", security="session")
 def logout() -> Response:
     check_csrf()
-    session.clear()
+    end_session()
     return redirect(url_for("dashboard.login"))
 
 
@@ -135,12 +165,52 @@ def too_many_requests(error: TooManyRequests) -> tuple[str, int]:
 # --- session -------------------------------------------------------------------------------
 
 
+def login_page(error: str | None, status: int) -> tuple[str, int]:
+    if "login_csrf" not in session:
+        session["login_csrf"] = secrets.token_urlsafe(24)
+    page = render_template("dashboard/login.html", error=error, csrf=session["login_csrf"])
+    return page, status
+
+
+def start_session(account: dict[str, Any]) -> None:
+    """A new server-side session (a new token: one from before the sign-in is never reused)."""
+    end_session()
+    token = secrets.token_urlsafe(32)
+    record = {
+        "appkey": account["appkey"],
+        "secret_tag": secret_tag(account),
+        "csrf": secrets.token_urlsafe(24),
+    }
+    store().put_dashboard_session(digest(token), record, config().dashboard_session_ttl_s)
+    session.permanent = True  # the cookie expires with the record
+    session["token"] = token
+
+
+def end_session() -> None:
+    token = session.get("token")
+    if isinstance(token, str):
+        store().delete_dashboard_session(digest(token))
+    session.clear()
+    g.dashboard_session = None
+
+
+def current_session() -> dict[str, Any] | None:
+    """The server's record of this browser's session (None: signed out, expired or revoked)."""
+    if "dashboard_session" not in g:
+        token = session.get("token")
+        g.dashboard_session = (
+            store().get_dashboard_session(digest(token)) if isinstance(token, str) else None
+        )
+    return g.dashboard_session
+
+
 def signed_in() -> dict[str, Any] | None:
-    appkey = session.get("appkey")
-    account = store().get_account(appkey) if isinstance(appkey, str) else None
-    if account is None or not hmac.compare_digest(
-        session.get("secret_tag", ""), secret_tag(account)
-    ):
+    record = current_session()
+    if record is None:
+        return None
+    account = store().get_account(record["appkey"])
+    if account is None or not hmac.compare_digest(record["secret_tag"], secret_tag(account)):
+        end_session()  # the account is gone or its master secret changed
         return None
     return account
 
@@ -150,14 +220,13 @@ def secret_tag(account: dict[str, Any]) -> str:
 
 
 def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
+    record = current_session()
+    return record["csrf"] if record else ""
 
 
 def check_csrf() -> None:
     sent = request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    if not sent or not hmac.compare_digest(sent, csrf_token()):
         abort(403)
 
 
@@ -283,3 +352,7 @@ def describe_delay(ms: int) -> str:
 
 def store() -> Store:
     return current_app.extensions["scheduler.store"]
+
+
+def config() -> Config:
+    return current_app.extensions["scheduler.config"]

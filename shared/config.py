@@ -96,6 +96,12 @@ class Config:
     beat_metrics_port: int = 0  # the beat's /metrics port; 0 = off
     worker_metrics_port: int = 0  # a worker's /metrics port is this + its pool's index; 0 = off
 
+    # Dashboard sessions, and reverse proxies in front of the API.
+    dashboard_session_ttl_s: int = 8 * 3600  # a dashboard sign-in lasts this long at most
+    # Reverse proxies in front of the API whose X-Forwarded-For/-Proto are trusted (0 = none,
+    # the headers are ignored): say how many there are, or a client could claim to be HTTPS.
+    proxy_count: int = 0
+
     # Signs webhook secrets (derived per account, see shared.accounts). Empty = a random key kept in
     # <data_dir>/secret.key. Kept out of repr so a logged Config never shows it.
     secret_key: str = field(default="", repr=False)
@@ -131,6 +137,8 @@ class Config:
         for name in ("beat_metrics_port", "worker_metrics_port"):
             if not 0 <= getattr(self, name) <= 65535 - 3:  # workers add their pool's index
                 raise ConfigError(f"SCHEDULER_{name.upper()}: a port 1-65532, or 0 for off")
+        if self.proxy_count < 0:
+            raise ConfigError("SCHEDULER_PROXY_COUNT must be 0 (no proxy) or more")
         for cidr in self.target_allowlist:
             try:
                 ipaddress.ip_network(cidr, strict=False)
@@ -153,6 +161,7 @@ class Config:
             "history_max_runs",
             "visibility_timeout_s",
             "json_max_bytes",
+            "dashboard_session_ttl_s",
         )
         for name in positive:
             if getattr(self, name) <= 0:

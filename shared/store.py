@@ -43,6 +43,7 @@ key (``Keys`` method)   type    contents                                        
 ``job_seen(a, j)``      SET     event ids already in the job's history           retention
 ``job_spawned(e)``      STRING  job id an execution of a scheduled job created   retention
 ``rate_limits`` + ...   STRING  a rate-limit window counter (limits package)     its window
+``dashboard_session(d)`` STRING a dashboard session (JSON), by token digest      session lifetime
 ======================  ======  ===============================================  ==================
 
 ``rate_limits()`` is a prefix, not a key: the ``limits`` package appends its own
@@ -216,6 +217,13 @@ class Keys:
         """Prefix under which the ``limits`` package keeps its window counters (no hash tag:
         they are not engine keys and no script of ours touches them)."""
         return f"{self.prefix}:ratelimit"
+
+    # --- dashboard ------------------------------------------------------------------------
+
+    def dashboard_session(self, token_digest: str) -> str:
+        """A signed-in dashboard session, by the SHA-256 of its cookie's token (so the store
+        holds no token a browser could replay)."""
+        return f"{self.prefix}:dashboard_session:{token_digest}"
 
     @staticmethod
     def queue(name: str) -> str:
@@ -901,6 +909,18 @@ class Store:
         """The job's history, oldest first."""
         raws = self.redis.lrange(self.keys.job_history(account, job_id), 0, -1)
         return [json.loads(raw) for raw in raws]
+
+    # --- dashboard ------------------------------------------------------------------------
+
+    def put_dashboard_session(self, token_digest: str, record: dict[str, Any], ttl_s: int) -> None:
+        self.redis.set(self.keys.dashboard_session(token_digest), dumps(record), ex=max(1, ttl_s))
+
+    def get_dashboard_session(self, token_digest: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.keys.dashboard_session(token_digest))
+        return json.loads(raw) if raw else None
+
+    def delete_dashboard_session(self, token_digest: str) -> None:
+        self.redis.delete(self.keys.dashboard_session(token_digest))
 
 
 def dumps(data: Any) -> str:

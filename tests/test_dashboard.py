@@ -15,9 +15,19 @@ from shared.store import Store
 from tests.support import basic, now_ms
 
 
+def login_form(api: FlaskClient, creds: dict[str, str], secret: str = "") -> dict[str, str]:
+    """The sign-in form as a browser fills it in, with the CSRF token of the page it got."""
+    page = api.get("/dashboard/login").get_data(as_text=True)
+    return {
+        "appkey": creds["appkey"],
+        "master_secret": secret or creds["master_secret"],
+        "csrf": csrf_of(page),
+    }
+
+
 def sign_in(api: FlaskClient, creds: dict[str, str]) -> str:
     """Sign in; returns the overview page's HTML."""
-    form = {"appkey": creds["appkey"], "master_secret": creds["master_secret"]}
+    form = login_form(api, creds)
     return api.post("/dashboard/login", data=form, follow_redirects=True).get_data(as_text=True)
 
 
@@ -68,7 +78,7 @@ def test_sign_in_shows_the_accounts_schedules_runs_and_redrives_a_dead_letter(
 ) -> None:
     api, creds = local_api
     assert api.get("/dashboard/").status_code == 302  # to the login page
-    wrong = {"appkey": creds["appkey"], "master_secret": "nope"}
+    wrong = login_form(api, creds, secret="nope")
     assert "Wrong appkey" in api.post("/dashboard/login", data=wrong).get_data(as_text=True)
 
     job = {"url": "https://example.com/cb", "cron": "0 */10 * * * ?"}

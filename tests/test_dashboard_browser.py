@@ -1,5 +1,6 @@
-"""The dashboard in headless Chromium: sign in, see a schedule created through the API, and
-redrive a dead letter that a real beat and webhook worker produced."""
+"""The dashboard and /docs in headless Chromium: sign in (through the CSRF-protected form), see a
+schedule created through the API, redrive a dead letter that a real beat and webhook worker
+produced, sign out; every page styled as meant under its Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -63,6 +64,11 @@ def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
         browser.find_element(By.ID, "master_secret").send_keys(creds["master_secret"])
         browser.find_element(By.ID, "sign-in").click()
         wait_for_text(browser, "Schedules of acme", cron_id, "cron 0 */10 * * * ? (UTC)")
+        # The nonce'd stylesheet applies (a CSP refusal would leave the defaults)...
+        assert style_of(browser, "th", "background-color") == "rgb(244, 244, 244)"
+        # ...and the timeline draws its fires (SVG geometry: no inline style attribute needed).
+        marks = browser.find_elements(By.CSS_SELECTOR, "#timeline rect")
+        assert marks and all(mark.rect["width"] > 0 for mark in marks)
         letters = browser.find_elements(By.CSS_SELECTOR, "#dead-letters tr[data-execution]")
         assert [row.get_attribute("data-execution").split(":")[0] for row in letters] == [
             failing_id
@@ -74,3 +80,27 @@ def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
         wait_until(lambda: receiver.count() == 2, what="the redriven callback")
         browser.refresh()
         wait_for_text(browser, "succeeded")
+
+        browser.find_element(By.CSS_SELECTOR, "form.inline button").click()  # sign out
+        wait_for_text(browser, "sign in")
+        browser.get(served.url + "/dashboard/")
+        wait_for_text(browser, "sign in")  # the session is over
+
+
+def style_of(driver: WebDriver, selector: str, prop: str) -> str:
+    element = driver.find_element(By.CSS_SELECTOR, selector)
+    return driver.execute_script(
+        "return getComputedStyle(arguments[0]).getPropertyValue(arguments[1])", element, prop
+    )
+
+
+def test_the_docs_page_renders_styled_under_its_policy(
+    browser: WebDriver,  # noqa: F811
+    config: Config,
+) -> None:
+    with ServedApp(create_app(config)) as served:
+        browser.get(served.url + "/docs")
+        wait_for_text(browser, "Scheduled jobs", "/api/jobs", "/openapi.json")
+        assert style_of(browser, ".op", "border-left-color") == "rgb(51, 102, 204)"
+        browser.find_element(By.LINK_TEXT, "/openapi.json").click()
+        wait_for_text(browser, '"openapi"')

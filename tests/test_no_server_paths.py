@@ -19,6 +19,7 @@ from scheduler_api.app import create_app
 from shared.public_errors import without_paths
 from shared.store import Store
 from tests.support import ProcessGroup, basic
+from tests.test_dashboard import login_form
 from tests.test_task_scheduler_api import (
     BACKUP,
     REPORT,
@@ -84,7 +85,7 @@ def test_no_answer_in_a_session_shows_the_data_dir(
     job = recorder.open("/api/jobs", method="POST", data={**userkey, "name": "j"}).get_json()
     recorder.open(f"/api/jobs/{job['id']}", query_string={**userkey, "action": "history"})
     recorder.open("/1/jobs/dead-letters", headers=basic(creds))
-    form = {"appkey": creds["appkey"], "master_secret": creds["master_secret"]}
+    form = login_form(recorder.client, creds)
     page = recorder.open("/dashboard/login", method="POST", data=form, follow_redirects=True)
     assert "File exists" in page.get_data(as_text=True)  # the failed run, among recent runs
     recorder.open("/readyz")

@@ -20,6 +20,7 @@ from shared.config import Config
 from shared.errors import ConfigError
 from shared.store import Store
 from tests.support import UNLIMITED, basic, wait_until
+from tests.test_dashboard import csrf_of
 
 TASKS = "/api/v1/api.php?target=scheduler&action="
 BACKUP = "\\scheduler\\Tasks\\BackupTask"
@@ -224,7 +225,8 @@ def test_wrong_userkeys_lock_out_the_address(guarded: Flask, store: Store) -> No
 
 def test_wrong_dashboard_sign_ins_lock_out_the_address(guarded: Flask, store: Store) -> None:
     creds, api = account(store), client(guarded)
-    form = {"appkey": creds["appkey"], "master_secret": "wrong"}
+    csrf = csrf_of(api.get("/dashboard/login").text)  # the form's own token: not a forged post
+    form = {"appkey": creds["appkey"], "master_secret": "wrong", "csrf": csrf}
     for _ in range(3):
         answer = api.post("/dashboard/login", data=form)
         assert answer.status_code == 200 and "Wrong appkey or master secret" in answer.text
