@@ -15,6 +15,7 @@ from pathlib import Path
 import limits
 
 from shared.errors import ConfigError
+from shared.netguard import UnsafeTarget, read_url
 
 ENV_PREFIX = "SCHEDULER_"
 # A longer executeTask wait would pin a server thread (and outlive proxies' read timeouts).
@@ -152,6 +153,11 @@ class Config:
                 f"SCHEDULER_TASK_EXECUTE_TIMEOUT_S={self.task_execute_timeout_s}: must be 0-"
                 f"{TASK_EXECUTE_TIMEOUT_MAX_S} (each wait holds a server thread)"
             )
+        if self.push_gateway_url:
+            try:  # its one reading (see shared.netguard); its addresses are checked per call
+                read_url(self.push_gateway_url, "SCHEDULER_PUSH_GATEWAY_URL")
+            except UnsafeTarget as exc:
+                raise ConfigError(str(exc)) from None
         positive = (
             "task_execute_max_waits_per_account",
             "task_execute_max_waits",

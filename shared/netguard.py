@@ -1,72 +1,323 @@
-"""Which network addresses the service may call: public ones, plus the operator's allowlist.
+"""Which URLs the service may call, and at which addresses: one reading of the URL, public
+addresses only, plus the operator's allowlist.
 
-Outbound calls (webhook callbacks, HTTP task classes) go to user-supplied URLs, so a URL that points
-at loopback, a private network or a cloud metadata address would let a user reach inside our
-network (SSRF). Every resolved address is classified here; numeric host spellings such as
-``2130706433``, ``0x7f000001`` or ``127.1`` are normalised by the resolver first, so they are
-classified as the loopback address they are.
+Outbound calls (webhook callbacks, the push gateway, HTTP task classes) go to URLs that users and
+operators give, so a URL that reaches loopback, a private network or a cloud metadata address
+would let them reach inside our network (SSRF). Two rules close it:
+
+- **One reading.** ``read_url`` parses a URL once, with the parser the HTTP client uses
+  (urllib3's ``parse_url``, which requests calls), and refuses anything that ``urllib.parse``
+  or requests' own preparation reads differently, anything with user info, backslashes,
+  whitespace, control or invisible characters, a percent-encoded or malformed host, an odd port,
+  or a numeric host in any spelling but dotted decimal (``2130706433``, ``0x7f.1``, ``0177.0.0.1``
+  and ``127.1`` are loopback to the OS resolver). The caller connects to the host, port and path
+  of that one reading, at addresses resolved once (see workers/http.py).
+- **Public addresses only.** Every address the host is or resolves to must be outside every
+  range in ``SPECIAL_PURPOSE`` (the IANA special-purpose registries, written out below rather
+  than left to Python's ``is_global``, whose answers changed across versions), unless it is in
+  ``SCHEDULER_TARGET_ALLOWLIST``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import requests
+import urllib3.util
+from urllib3.exceptions import LocationParseError
+
 from shared.errors import InvalidSchedule
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_URL_CHARS = 2048
+SCHEMES = {"http": 80, "https": 443}
 
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Ranges that are refused, with the RFC that sets each apart. The most specific match names the
+# reason. IPv4: the IANA IPv4 Special-Purpose Address Registry's rows that are not globally
+# reachable, plus multicast. Refused although the registry marks them globally reachable, since
+# no web server lives there: the rest of 192.0.0.0/24 (PCP and TURN anycast, RFC 7723, 8155)
+# and the deprecated 6to4 relay anycast. Allowed because they are: AS112 (192.31.196.0/24,
+# 192.175.48.0/24) and AMT (192.52.193.0/24).
+_V4 = [
+    ("0.0.0.0/8", "'this network'", "RFC 791"),
+    ("10.0.0.0/8", "private-use", "RFC 1918"),
+    ("100.64.0.0/10", "shared address space (carrier-grade NAT)", "RFC 6598"),
+    ("127.0.0.0/8", "loopback", "RFC 1122"),
+    ("169.254.0.0/16", "link-local (cloud metadata)", "RFC 3927"),
+    ("172.16.0.0/12", "private-use", "RFC 1918"),
+    ("192.0.0.0/24", "IETF protocol assignments", "RFC 6890"),
+    ("192.0.0.0/29", "IPv4 service continuity", "RFC 7335"),
+    ("192.0.0.8/32", "IPv4 dummy address", "RFC 7600"),
+    ("192.0.0.170/31", "NAT64/DNS64 discovery", "RFC 8880"),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)", "RFC 5737"),
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast", "RFC 7526"),
+    ("192.168.0.0/16", "private-use", "RFC 1918"),
+    ("198.18.0.0/15", "benchmarking", "RFC 2544"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)", "RFC 5737"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)", "RFC 5737"),
+    ("224.0.0.0/4", "multicast", "RFC 5771"),
+    ("240.0.0.0/4", "reserved", "RFC 1112"),
+    ("255.255.255.255/32", "limited broadcast", "RFC 919"),
+]
+# IPv6: the IANA IPv6 Special-Purpose Address Registry's rows that are not globally reachable,
+# the deprecated site-local range, multicast, and everything outside global unicast 2000::/3
+# (except the NAT64 prefix, judged by the IPv4 address inside it, like 6to4). All of 2001::/23 is
+# refused: its globally reachable rows (PCP/TURN anycast, AMT, AS112, ORCHIDv2, DRIP) are not
+# web servers either.
+_V6 = [
+    ("::/128", "unspecified", "RFC 4291"),
+    ("::1/128", "loopback", "RFC 4291"),
+    ("::/8", "reserved by the IETF", "RFC 4291"),
+    ("::/96", "IPv4-compatible (deprecated)", "RFC 4291"),
+    ("::ffff:0:0/96", "IPv4-mapped", "RFC 4291"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation", "RFC 8215"),
+    ("100::/64", "discard-only", "RFC 6666"),
+    ("100:0:0:1::/64", "dummy prefix", "RFC 9780"),
+    ("2001::/23", "IETF protocol assignments", "RFC 2928"),
+    ("2001::/32", "Teredo", "RFC 4380"),
+    ("2001:2::/48", "benchmarking", "RFC 5180"),
+    ("2001:10::/28", "deprecated ORCHID", "RFC 4843"),
+    ("2001:db8::/32", "documentation", "RFC 3849"),
+    ("3fff::/20", "documentation", "RFC 9637"),
+    ("5f00::/16", "segment routing SIDs", "RFC 9602"),
+    ("fc00::/7", "unique local", "RFC 4193"),
+    ("fe80::/10", "link-local", "RFC 4291"),
+    ("fec0::/10", "site-local (deprecated)", "RFC 3879"),
+    ("ff00::/8", "multicast", "RFC 4291"),
+]
+SPECIAL_PURPOSE = [(ipaddress.ip_network(cidr), name, rfc) for cidr, name, rfc in _V4 + _V6]
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052; globally reachable per the registry
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_6TO4 = ipaddress.ip_network("2002::/16")  # RFC 3056
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")  # what a URL parser reads as a number
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+# Control, format (zero-width, bidi, soft hyphen), surrogate, private-use, unassigned characters
+# and every kind of space: parsers drop, keep or map these differently.
+_REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
 
 
 class UnsafeTarget(InvalidSchedule):
-    """A target URL is not http(s), or its host is (or resolves to) a forbidden address."""
+    """A target URL is not a plain http(s) URL, or its host is (or resolves to) a refused
+    address. The message starts with the field's name (``url: ...``)."""
+
+
+class Unresolvable(UnsafeTarget):
+    """The host does not resolve (now: DNS may answer later)."""
+
+
+@dataclass(frozen=True)
+class ParsedUrl:
+    """The one reading of a URL: connect to ``host`` (or its pinned addresses) and ``port``,
+    and send ``request_uri``."""
+
+    scheme: str
+    host: str  # lower case; an A-label name, a dotted-quad IPv4, or an IPv6 without brackets
+    port: int
+    request_uri: str  # path and query, as the HTTP client sends them
+    ip: IPAddress | None  # the address, when the host is one
+
+    @property
+    def host_header(self) -> str:
+        """``Host`` as the client would send it: brackets for IPv6, the port if not default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == SCHEMES[self.scheme] else f"{host}:{self.port}"
+
+    def url_at(self, address: IPAddress) -> str:
+        """This URL with its host replaced by ``address`` (pinned), nothing else changed."""
+        ip = f"[{address}]" if address.version == 6 else str(address)
+        return f"{self.scheme}://{ip}:{self.port}{self.request_uri}"
 
 
 @dataclass(frozen=True)
 class Target:
-    """A URL that passed the rules: its scheme, host and port, and the addresses it resolved to.
+    """A URL that passed the rules, and the addresses it resolved to.
 
     ``addresses`` are all allowed, in the resolver's order. Connect to these and only these: a
     second lookup at connect time could answer differently (DNS rebinding).
     """
 
-    scheme: str
-    host: str  # as ``urlsplit`` gives it: lower case, an IPv6 literal without brackets
-    port: int
+    url: ParsedUrl
     addresses: tuple[IPAddress, ...]
 
 
+# --- one reading of the URL ----------------------------------------------------------------
+
+
+def read_url(url: object, field: str = "url") -> ParsedUrl:
+    """The URL's one reading, or ``UnsafeTarget`` saying what is wrong with it."""
+    if not isinstance(url, str) or not url:
+        raise UnsafeTarget(f"{field}: must be an http:// or https:// URL")
+    shown = repr(url if len(url) <= 200 else url[:200] + "...")
+    if len(url) > MAX_URL_CHARS:
+        raise UnsafeTarget(f"{field}: {shown} is longer than {MAX_URL_CHARS} characters")
+    _refuse_odd_characters(url, field, shown)
+    try:
+        parts = urllib3.util.parse_url(url)
+        split = urlsplit(url)
+    except (LocationParseError, ValueError) as exc:
+        raise UnsafeTarget(f"{field}: {shown} is not a valid URL ({exc})") from None
+    scheme = (parts.scheme or "").lower()
+    if scheme not in SCHEMES or split.scheme != scheme or not split.netloc:
+        raise UnsafeTarget(f"{field}: {shown} must be an http:// or https:// URL with a host")
+    if "@" in split.netloc or parts.auth is not None:
+        raise UnsafeTarget(f"{field}: {shown} has user info (user@ or user:password@); "
+                           "credentials do not belong in the URL")  # fmt: skip
+    raw_host, port = _host_and_port(split.netloc, scheme, field, shown)
+    host, ip = _canonical_host(raw_host, parts.host, field, shown)
+    reading = ParsedUrl(scheme, host, port, parts.request_uri, ip)
+    _same_for_requests(url, reading, field, shown)
+    return reading
+
+
+def _refuse_odd_characters(url: str, field: str, shown: str) -> None:
+    for position, char in enumerate(url):
+        if char == "\\" or unicodedata.category(char) in _REFUSED_CATEGORIES:
+            name = unicodedata.name(char, "a control character")
+            raise UnsafeTarget(
+                f"{field}: {shown} contains U+{ord(char):04X} ({name.lower()}) at position "
+                f"{position}; spaces, backslashes, control and invisible characters are refused"
+            )
+
+
+def _host_and_port(netloc: str, scheme: str, field: str, shown: str) -> tuple[str, int]:
+    """The raw host and the port of an authority (one without user info)."""
+    if netloc.startswith("["):
+        end = netloc.find("]") + 1  # urlsplit made sure there is one
+        host, rest = netloc[:end], netloc[end:]
+    else:
+        host, colon, digits = netloc.partition(":")
+        rest = colon + digits
+    if not host:
+        raise UnsafeTarget(f"{field}: {shown} must be an http:// or https:// URL with a host")
+    if not rest:
+        return host, SCHEMES[scheme]
+    digits = rest[1:]
+    if not rest.startswith(":") or not _PORT.fullmatch(digits) or int(digits) > 65535:
+        raise UnsafeTarget(
+            f"{field}: {shown} has an invalid port part {rest!r} (':' and a port 1-65535 in "
+            "plain digits, no leading zero)"
+        )
+    return host, int(digits)
+
+
+def _canonical_host(
+    raw: str, urllib3_host: str | None, field: str, shown: str
+) -> tuple[str, IPAddress | None]:
+    """The host both parsers agree on: an IP address, or a name in A-labels."""
+    if raw.startswith("["):
+        try:
+            if "%" in raw:
+                raise ValueError("zone ids are refused")
+            ip = ipaddress.IPv6Address(raw[1:-1])  # refuses IPv4 in brackets, IPvFuture
+        except ValueError:
+            raise UnsafeTarget(f"{field}: {shown} has an invalid IPv6 address {raw}") from None
+        if urllib3_host is None or ipaddress.ip_address(urllib3_host.strip("[]")) != ip:
+            raise _two_readings(field, shown)
+        return str(ip), ip
+    if "%" in raw:
+        raise UnsafeTarget(f"{field}: {shown} has a percent-encoded host; write it plainly")
+    if any(unicodedata.category(c) == "Nd" for c in raw if not c.isascii()):
+        raise UnsafeTarget(f"{field}: {shown} has digits of another script in its host")
+    if raw.isascii():
+        host = raw.lower()
+    else:  # an IDN: urllib3 writes it in IDNA 2008 A-labels; Python's codec uses IDNA 2003
+        try:
+            host = raw.lower().encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UnsafeTarget(f"{field}: {shown} has an invalid international name") from None
+    if host != urllib3_host:
+        raise _two_readings(field, shown)
+    name = host[:-1] if host.endswith(".") else host
+    labels = name.split(".")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        return _dotted_quad(host, field, shown)
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise UnsafeTarget(
+            f"{field}: {shown} has an invalid host name {host!r} (letters, digits, '-' and '_' "
+            "in dot-separated labels of 1-63 characters)"
+        )
+    return host, None
+
+
+def _dotted_quad(host: str, field: str, shown: str) -> tuple[str, IPAddress]:
+    """A host a URL parser reads as a number must be a plain dotted-quad IPv4 address: the OS
+    resolver turns 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 into 127.0.0.1."""
+    try:
+        ip = ipaddress.IPv4Address(host)  # refuses leading zeros, hex, short forms, a last dot
+    except ValueError:
+        raise UnsafeTarget(
+            f"{field}: {shown} writes its host {host!r} as a number in a form other than "
+            "dotted decimal (a.b.c.d); such spellings are refused"
+        ) from None
+    return str(ip), ip
+
+
+def _same_for_requests(url: str, reading: ParsedUrl, field: str, shown: str) -> None:
+    """requests prepares a URL itself before urllib3 sees it (IDNA, quoting): that reading must
+    give the same host and port too."""
+    prepared = requests.PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+        parts = urllib3.util.parse_url(prepared.url or "")
+    except (requests.RequestException, LocationParseError, ValueError) as exc:
+        raise UnsafeTarget(f"{field}: {shown} is not a valid URL ({exc})") from None
+    host = (parts.host or "").strip("[]")
+    if reading.ip is not None:
+        same_host = _is_address(host) and ipaddress.ip_address(host) == reading.ip
+    else:
+        same_host = host == reading.host
+    if not same_host or (parts.port or SCHEMES.get(parts.scheme or "")) != reading.port:
+        raise _two_readings(field, shown)
+
+
+def _two_readings(field: str, shown: str) -> UnsafeTarget:
+    return UnsafeTarget(f"{field}: {shown} is read differently by different URL parsers")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# --- addresses -----------------------------------------------------------------------------
+
+
 def blocked_reason(address: IPAddress) -> str | None:
-    """Why ``address`` may not be called, or None if it is a public unicast address."""
-    embedded = _embedded_ipv4(address)
-    if embedded is not None:
-        reason = blocked_reason(embedded)
-        return f"{reason} (wrapped in IPv6)" if reason else None
-    checks = (
-        # most specific first: Python also counts loopback and link-local as "private"
-        ("loopback", address.is_loopback),
-        ("link-local (metadata)", address.is_link_local),
-        ("unspecified", address.is_unspecified),
-        ("multicast", address.is_multicast),
-        ("carrier-grade NAT", address.version == 4 and address in _CGNAT),
-        ("reserved", address.is_reserved),
-        ("private", address.is_private),
-        ("not globally routable", not address.is_global),
-    )
-    return next((name for name, hit in checks if hit), None)
+    """Why ``address`` may not be called, or None if it is globally reachable unicast."""
+    if isinstance(address, ipaddress.IPv6Address) and (address in _NAT64 or address in _6TO4):
+        inner = _embedded_ipv4(address)
+        reason = blocked_reason(inner)
+        return f"{reason}, embedded as {inner} in {_prefix_of(address)}" if reason else None
+    matches = [(net, name, rfc) for net, name, rfc in SPECIAL_PURPOSE if address in net]
+    if matches:
+        net, name, rfc = max(matches, key=lambda match: match[0].prefixlen)
+        inner = _embedded_ipv4(address)
+        embedded = f", embedding {inner}" if inner is not None else ""
+        return f"{name} ({net}, {rfc}){embedded}"
+    if address.version == 6 and address not in _GLOBAL_UNICAST:
+        return "not global unicast (outside 2000::/3, RFC 4291)"
+    if not address.is_global:  # a belt: never looser than the table, whatever the version
+        return "not globally reachable"
+    return None
 
 
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address inside an IPv4-mapped, 6to4, Teredo or NAT64 IPv6 address."""
-    if address.version != 6:
+    """The IPv4 address inside an IPv4-mapped or -compatible, NAT64, 6to4 or Teredo address."""
+    if not isinstance(address, ipaddress.IPv6Address):
         return None
-    assert isinstance(address, ipaddress.IPv6Address)
     if address.ipv4_mapped:
         return address.ipv4_mapped
     if address.sixtofour:
@@ -75,58 +326,65 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
         return address.teredo[1]
     if address in _NAT64 or address in _NAT64_LOCAL:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _IPV4_COMPATIBLE and int(address) > 1:
+        return ipaddress.IPv4Address(int(address))
     return None
+
+
+def _prefix_of(address: ipaddress.IPv6Address) -> str:
+    return "NAT64 64:ff9b::/96 (RFC 6052)" if address in _NAT64 else "6to4 2002::/16 (RFC 3056)"
 
 
 def allowed(address: IPAddress, allowlist: Iterable[str]) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowlist)
 
 
-def resolve(host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` resolves to (the OS resolver also parses numeric spellings)."""
+def resolve(host: str, port: int, field: str = "url") -> list[IPAddress]:
+    """Every address ``host`` (an A-label name) resolves to."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeTarget(f"url: host {host!r} does not resolve ({exc})") from exc
+    except (OSError, UnicodeError) as exc:
+        raise Unresolvable(f"{field}: host {host!r} does not resolve ({exc})") from exc
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
+# --- the check -----------------------------------------------------------------------------
+
+
 def check_url(
-    url: str, allowlist: Iterable[str], *, unresolvable_ok: bool = False
+    url: str, allowlist: Iterable[str], *, unresolvable_ok: bool = False, field: str = "url"
 ) -> list[IPAddress]:
-    """Refuse a URL that is not http(s) or whose host resolves to a forbidden address.
+    """Refuse a URL that is not a plain http(s) URL or whose host is or resolves to a refused
+    address. Returns the resolved addresses. ``unresolvable_ok`` accepts a host that does not
+    resolve yet (at create time a domain may not be live; the check at connect time still
+    applies) and returns no addresses for it."""
+    target = check_target(url, allowlist, unresolvable_ok=unresolvable_ok, field=field)
+    return list(target.addresses)
 
-    Returns the resolved addresses. ``unresolvable_ok`` accepts a host that does not resolve yet
-    (at create time a domain may not be live; the check at connect time still applies) and
-    returns no addresses for it.
-    """
-    return list(check_target(url, allowlist, unresolvable_ok=unresolvable_ok).addresses)
 
-
-def check_target(url: str, allowlist: Iterable[str], *, unresolvable_ok: bool = False) -> Target:
-    """``check_url``, returning the parsed target too, so a caller can connect to exactly the
+def check_target(
+    url: str, allowlist: Iterable[str], *, unresolvable_ok: bool = False, field: str = "url"
+) -> Target:
+    """``check_url``, returning the one reading too, so a caller connects to exactly the
     addresses that were checked (pinning them defeats DNS rebinding) without parsing again."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeTarget(f"url: {url!r} must be an http:// or https:// URL with a host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise UnsafeTarget(f"url: {url!r} has an invalid port") from exc
-    try:
-        addresses = resolve(parts.hostname, port)
-    except UnsafeTarget:
-        if unresolvable_ok:
-            return Target(parts.scheme, parts.hostname, port, ())
-        raise
+    reading = read_url(url, field)
+    if reading.ip is not None:
+        addresses = [reading.ip]
+    else:
+        try:
+            addresses = resolve(reading.host, reading.port, field)
+        except Unresolvable:
+            if unresolvable_ok:
+                return Target(reading, ())
+            raise
     allow = list(allowlist)
     for address in addresses:
         reason = blocked_reason(address)
         if reason and not allowed(address, allow):
+            name = "" if reading.ip else f"host {reading.host!r} resolves to "
             raise UnsafeTarget(
-                f"url: host {parts.hostname!r} resolves to {address}, a {reason} address; "
-                "callbacks to it are refused (an operator may allow it with "
-                "SCHEDULER_TARGET_ALLOWLIST)"
+                f"{field}: {name}{address} is in a refused range: {reason}; calls to this "
+                "address are refused (an operator may allow it with SCHEDULER_TARGET_ALLOWLIST)"
             )
     # one entry per address, first occurrence kept (getaddrinfo may repeat one per protocol)
-    return Target(parts.scheme, parts.hostname, port, tuple(dict.fromkeys(addresses)))
+    return Target(reading, tuple(dict.fromkeys(addresses)))

@@ -6,6 +6,7 @@ every other lookup to the real one, so the test can script what a hostile DNS se
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import socket
 import ssl
@@ -22,8 +23,9 @@ import pytest
 import requests
 
 from shared.config import Config
+from shared.netguard import UnsafeTarget, read_url
 from tests.support import HttpReceiver
-from workers.http import post
+from workers.http import _refuse_unless_pinned, post
 
 LOOPBACK = ("127.0.0.0/8",)
 
@@ -151,6 +153,39 @@ def test_redirects_are_not_followed() -> None:
         assert not outcome.ok and not outcome.retryable
         assert outcome.error == "HTTP 302"
         assert [r.path for r in receiver.requests] == ["/x"]
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_to_a_loopback_address_is_not_followed(dns: FakeDns, status: int) -> None:
+    # The callback is allowed (here, by an allowlist of 127.0.0.1); it answers with a redirect
+    # to a loopback port where an internal service waits. Followed, it would arrive there.
+    dns.answers["callback.test"] = [["127.0.0.1"]]
+    with HttpReceiver() as internal:
+        location = f"http://127.0.0.1:{port_of(internal)}/admin"
+        with HttpReceiver(statuses=[status], headers={"Location": location}) as callback:
+            with requests.Session() as session:
+                url = f"http://callback.test:{port_of(callback)}/hook"
+                outcome = post(make_config(("127.0.0.1/32",)), url, b"", {}, session)
+            assert outcome.error == f"HTTP {status}"
+            assert callback.count() == 1
+        assert internal.count() == 0
+
+
+def test_a_name_that_does_not_resolve_is_retried_later(dns: FakeDns) -> None:
+    dns.answers["not-yet.test"] = [[]]
+    with requests.Session() as session:
+        outcome = post(make_config(), "http://not-yet.test/hook", b"", {}, session)
+    assert not outcome.ok and outcome.retryable
+    assert (outcome.error or "").startswith("url: host 'not-yet.test' does not resolve")
+
+
+def test_a_prepared_request_that_would_go_elsewhere_is_refused() -> None:
+    # A belt behind the one reading: if requests ever read the pinned URL differently, the
+    # request is not sent.
+    reading = read_url("http://93.184.215.14:8080/")
+    tricked = requests.Request("POST", "http://127.0.0.1:8080@127.0.0.2:8080/").prepare()
+    with pytest.raises(UnsafeTarget, match="^url: the request would go to 127.0.0.2:8080"):
+        _refuse_unless_pinned(tricked, reading, ipaddress.ip_address("127.0.0.1"))
 
 
 @contextmanager

@@ -4,11 +4,13 @@ Timeouts on connect and read, redirects never followed (a redirect could point a
 inside our network), the response body read only up to a cap, the target checked against the
 address rules at connect time, and the answer classified for the retry policy.
 
-Pinning (against DNS rebinding): the host is resolved once, by the check, and the request goes to
-exactly the addresses that passed it. The URL handed to requests names the pinned IP, so nothing
-resolves the host again; the original name travels in the ``Host`` header, and for https
-``PinnedAdapter`` makes it the TLS name too (SNI and the certificate check), so verification is
-against the host the user gave, never against the IP.
+One reading, pinned (against parser confusion and DNS rebinding): ``shared.netguard`` reads the
+URL once and resolves its host once, and the request goes to exactly the addresses that passed
+the check. The URL handed to requests is rebuilt from that reading with the pinned IP as its
+host (never the user's text with a host swapped in), and is checked once more after requests has
+prepared it; the name travels in the ``Host`` header, and for https ``PinnedAdapter`` makes it
+the TLS name too (SNI and the certificate check), so verification is against the host the user
+gave, never against the IP.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
+import urllib3.util
 from requests.adapters import HTTPAdapter
 
 from shared.config import Config
-from shared.netguard import IPAddress, Target, UnsafeTarget, check_target
+from shared.netguard import IPAddress, ParsedUrl, Unresolvable, UnsafeTarget, check_target
 from workers.runner import Outcome
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -40,26 +43,26 @@ def post(
     """
     try:
         target = check_target(url, config.target_allowlist)
-    except UnsafeTarget as exc:
-        return Outcome(ok=False, retryable=False, error=str(exc))
+    except UnsafeTarget as exc:  # a name that does not resolve now may resolve later
+        return Outcome(ok=False, retryable=isinstance(exc, Unresolvable), error=str(exc))
     if not isinstance(session.get_adapter("https://"), PinnedAdapter):
         session.mount("https://", PinnedAdapter())
     headers = {k: v for k, v in headers.items() if k.lower() != "host"}
-    headers["Host"] = _host_header(target)
+    headers["Host"] = target.url.host_header
     started = time.monotonic()
 
     def send(address: IPAddress) -> requests.Response:
-        return session.post(
-            _pinned_url(url, target, address),
-            data=body,
-            headers=headers,
-            timeout=(config.http_connect_timeout_s, config.http_read_timeout_s),
-            allow_redirects=False,
-            stream=True,
-        )
+        request = requests.Request("POST", target.url.url_at(address), headers=headers, data=body)
+        prepared = session.prepare_request(request)
+        _refuse_unless_pinned(prepared, target.url, address)
+        settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+        timeout = (config.http_connect_timeout_s, config.http_read_timeout_s)
+        return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
     try:
         response = _first_that_connects(send, target.addresses)
+    except UnsafeTarget as exc:
+        return Outcome(ok=False, retryable=False, error=str(exc))
     except requests.RequestException as exc:
         return Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
     with response:
@@ -129,21 +132,15 @@ def _is_ip(host: str | None) -> bool:
     return True
 
 
-def _host_header(target: Target) -> str:
-    """The ``Host`` header requests would have sent for the URL (IDNA, port only if not default)."""
-    host = target.host if target.host.isascii() else target.host.encode("idna").decode("ascii")
-    if ":" in host:
-        host = f"[{host}]"
-    default = 443 if target.scheme == "https" else 80
-    return host if target.port == default else f"{host}:{target.port}"
-
-
-def _pinned_url(url: str, target: Target, address: IPAddress) -> str:
-    """``url`` with its host replaced by ``address`` (user info, path and query kept)."""
-    parts = urlsplit(url)
-    userinfo, at, _ = parts.netloc.rpartition("@")
-    ip = f"[{address}]" if address.version == 6 else str(address)
-    return parts._replace(netloc=f"{userinfo}{at}{ip}:{target.port}").geturl()
+def _refuse_unless_pinned(
+    prepared: requests.PreparedRequest, reading: ParsedUrl, address: IPAddress
+) -> None:
+    """The prepared request goes to the pinned address and port, and nowhere else."""
+    parts = urllib3.util.parse_url(prepared.url or "")
+    host = (parts.host or "").strip("[]")
+    if not _is_ip(host) or ipaddress.ip_address(host) != address or parts.port != reading.port:
+        raise UnsafeTarget(f"url: the request would go to {parts.host}:{parts.port}, "
+                           f"not to the checked {address}:{reading.port}")  # fmt: skip
 
 
 def _not_connected(exc: requests.ConnectionError) -> bool:

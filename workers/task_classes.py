@@ -31,13 +31,13 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import requests
 
 from shared.config import Config
 from shared.errors import ConfigError, InvalidSchedule
 from shared.model import Schedule
+from shared.netguard import UnsafeTarget, read_url
 from shared.store import Store
 from shared.timing import next_schedule_fire
 from workers.http import post
@@ -139,8 +139,10 @@ def _read_classes_file(path: str, _stamp: int) -> dict[str, str]:
         raise ConfigError(f"{where}: expected an object of class name -> URL")
     classes = {}
     for name, url in doc.items():
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise ConfigError(f"{where}: {name!r} must map to an http(s) URL, got {url!r}")
+        try:  # the URL's one reading (see shared.netguard); addresses are checked per call
+            read_url(url, f"{where}: {name!r} must map to an http(s) URL")
+        except UnsafeTarget as exc:
+            raise ConfigError(str(exc)) from None
         classes[canonical(name)] = url
     return classes
 
