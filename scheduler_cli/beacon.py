@@ -33,7 +33,7 @@ from typing import Any
 import requests
 
 from shared.config import Config
-from shared.retry import compute_backoff
+from shared.retry import compute_backoff, parse_retry_after
 
 OUTPUT_CAP = 4096  # characters of stdout/stderr/body kept per task result
 REQUEST_TIMEOUT_S = 10.0
@@ -183,7 +183,7 @@ class Agent:
     def call(
         self, method: str, path: str, params: Any, *, grace: bool = False
     ) -> requests.Response | None:
-        """One API call; connection errors and 5xx answers are retried with backoff. Gives up
+        """One API call; connection errors, 429 and 5xx answers are retried with backoff. Gives up
         (None) once stopped, or ``STOP_GRACE_S`` after the stop with ``grace``. A 401 is fatal."""
         items = list(params.items()) if isinstance(params, dict) else list(params)
         items.append(("userkey", self.userkey))
@@ -201,13 +201,17 @@ class Agent:
                     )
                 if response.status_code == 401:
                     raise AgentError(f"the API refused the userkey: {describe(response)}")
-                if response.status_code < 500:
+                if response.status_code < 500 and response.status_code != 429:
                     return response
                 problem = describe(response)
+                retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
             except requests.RequestException as exc:
-                problem = type(exc).__name__
+                problem, retry_after_s = type(exc).__name__, None
             attempt += 1
-            delay = compute_backoff(attempt, base_s=0.25, max_s=self.max_backoff_s)
+            # A 429 (rate limited) waits at least what the API's Retry-After asks for.
+            delay = compute_backoff(
+                attempt, base_s=0.25, max_s=self.max_backoff_s, retry_after_s=retry_after_s
+            )
             if self.stop.is_set():
                 if not grace:
                     return None

@@ -22,7 +22,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import HttpReceiver, ProcessGroup, wait_until
+from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, wait_until
 
 
 class ApiServer:
@@ -54,7 +54,11 @@ class ApiServer:
 @pytest.fixture
 def served(clean_redis: str, tmp_path: Path, store: Store) -> Iterator[tuple[ApiServer, str]]:
     config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+        {},
+        redis_url=clean_redis,
+        data_dir=str(tmp_path),
+        target_allowlist=("127.0.0.0/8",),
+        **UNLIMITED,  # the test polls the job far faster than a client may
     )
     creds = create_account(store, "example", secret_key=load_secret_key(config))
     server = ApiServer(create_app(config))
@@ -193,3 +197,19 @@ def test_sigterm_stops_the_agent_cleanly_and_finishes_its_job(
     assert job["status"] == "finished"
     assert [r["status"] for r in job["result"]] == ["stopped", "skipped"]
     assert "stopped" in processes.logs()
+
+
+def test_a_rate_limited_agent_waits_as_long_as_retry_after_says(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from scheduler_cli.beacon import Agent
+
+    with HttpReceiver(statuses=[429, 200], headers={"Retry-After": "1"}) as api:
+        agent = Agent(api.url, "box-1", "key", max_backoff_s=5)
+        started = time.monotonic()
+        answer = agent.call("POST", "/api/jobs/1", {"action": "start"})
+        waited = time.monotonic() - started
+        assert answer is not None and answer.status_code == 200
+        assert api.count() == 2  # the 429 was retried, not returned
+    assert "HTTP 429" in capsys.readouterr().err
+    assert waited >= 0.9  # Retry-After (1 s), not the first backoff step (at most 0.25 s)

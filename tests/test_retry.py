@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from shared.retry import compute_backoff
-from workers.http import parse_retry_after
+from shared.retry import compute_backoff, parse_retry_after
 
 
 @pytest.mark.parametrize(
@@ -32,4 +31,5 @@ def test_retry_after_header_forms() -> None:
     assert parse_retry_after("120") == 120
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("\u00b2") is None  # a digit to str.isdigit, not to float()
     assert parse_retry_after(None) is None

@@ -15,7 +15,6 @@ gave, never against the IP.
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from requests.adapters import HTTPAdapter
 
 from shared.config import Config
 from shared.netguard import IPAddress, ParsedUrl, Unresolvable, UnsafeTarget, check_target
+from shared.retry import parse_retry_after
 from workers.runner import Outcome
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -160,17 +160,3 @@ def _read_capped(response: requests.Response, cap: int) -> str:
             data = data[:cap]
             break
     return data.decode("utf-8", errors="replace")
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
