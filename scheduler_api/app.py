@@ -28,6 +28,19 @@ from shared.redis_url import resolve_redis_url
 from shared.store import Store
 
 BEAT_STALE_MS = 30_000
+HEALTH = openapi.Reply(
+    "status (ok, degraded, unavailable), and what was checked",
+    {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
+            "redis": {"type": "string"},
+            "beat_fresh": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
+)
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -65,18 +78,28 @@ def create_app(config: Config | None = None) -> Flask:
     registry = metrics.api_registry(store)
 
     @app.get("/metrics")
-    @openapi.documented(summary="Prometheus metrics: store sizes, queue depths", security="")
+    @openapi.documented(
+        summary="Prometheus metrics: store sizes, queue depths",
+        security="",
+        responses={200: openapi.Reply("Prometheus text exposition", untyped=("text/plain",))},
+    )
     def prometheus_metrics():  # gauges read from Redis at scrape time (shared.metrics)
         body, content_type = metrics.exposition(registry)
         return body, 200, {"Content-Type": content_type}
 
     @app.get("/healthz")
-    @openapi.documented(summary="Liveness: the process is up", security="")
+    @openapi.documented(
+        summary="Liveness: the process is up", security="", responses={200: HEALTH}
+    )
     def healthz():  # the process is up
         return jsonify(status="ok")
 
     @app.get("/readyz")
-    @openapi.documented(summary="Readiness: Redis reachable, beat heartbeat fresh", security="")
+    @openapi.documented(
+        summary="Readiness: Redis reachable, beat heartbeat fresh",
+        security="",
+        responses={200: HEALTH, 503: openapi.Reply("not ready (status says why)", HEALTH.schema)},
+    )
     def readyz():  # Redis reachable and a beat ticked recently
         try:
             last_beat = store.last_beat_ms()

@@ -17,9 +17,10 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, ratelimit, routing
+from scheduler_api import formats, params, ratelimit, routing
 from scheduler_api.auth import userkey_account
-from scheduler_api.openapi import documented
+from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.replies import beacon_jobs as replies
 from shared import beacon_jobs
 from shared.beacon_jobs import JobConflict, NewJob
 from shared.config import Config
@@ -59,7 +60,7 @@ class Flag(fields.Field):
         raise ValidationError("must be true, 1, false or 0")
 
 
-class Timestamp(fields.Integer):
+class Timestamp(params.Integer):
     """A unix timestamp in seconds."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -95,10 +96,10 @@ class Matches(fields.Field):
         if text in ("", "null"):
             return None
         if self.kind == "int":
-            try:
-                return int(text)
-            except ValueError:
-                raise ValidationError("must be a whole number (or null)") from None
+            number = params.integer(text)
+            if number is None:
+                raise ValidationError("must be a whole number (or null)")
+            return number
         if self.kind == "json":
             try:
                 return json.loads(text)
@@ -140,7 +141,7 @@ class UpdateParams(Schema):
     class Meta:
         unknown = RAISE
 
-    curtask = fields.Integer(error_messages={"invalid": "must be a whole number"})
+    curtask = params.Integer(error_messages={"invalid": "must be a whole number"})
     schedule_active = fields.String()
 
 
@@ -157,11 +158,8 @@ class NoParams(Schema):
 
 
 FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
-ERRORS = {
-    400: '{"error": "<parameter>: <what is wrong>"}',
-    401: "no or unknown userkey",
-    404: "no such job (or another account's)",
-}
+JOB = Reply("the job", replies.BeaconJob)
+JOBS = Reply("a JSON array of jobs", replies.BeaconJob(many=True))
 
 
 class ActionQuery(Schema):
@@ -179,7 +177,7 @@ class JobQuery(ActionQuery):
 @documented(
     summary="List jobs (action=list), filtered by any job property",
     query=ListParams,
-    responses={200: "a JSON array of jobs", **ERRORS},
+    responses={200: JOBS},
     security="userkey",
 )
 def list_jobs() -> Response:
@@ -194,7 +192,7 @@ def list_jobs() -> Response:
     body=CreateParams,
     body_types=FORM,
     query=ActionQuery,
-    responses={200: "the job", 403: "schedule quota reached", **ERRORS},
+    responses={200: JOB},
     security="userkey",
 )
 def create_job() -> Response:
@@ -213,7 +211,7 @@ def create_job() -> Response:
 @documented(
     summary="List scheduled jobs: name, scheduled job id, active",
     query=ActionQuery,
-    responses={200: '[{"id", "name", "active", "next_time"}]', **ERRORS},
+    responses={200: Reply("id, name, active, next_time", replies.ScheduledJob(many=True))},
     security="userkey",
 )
 def scheduled() -> Response:
@@ -228,7 +226,12 @@ def scheduled() -> Response:
     summary="Show a job (action=show), pick it up (action=pickup) or read its history "
     "(action=history, extension)",
     query=JobQuery,
-    responses={200: "the job (history: its events)", 409: "not queued, or not yet", **ERRORS},
+    responses={
+        200: Reply(
+            "the job (history: its events)",
+            {"oneOf": [replies.BeaconJob, {"type": "array", "items": replies.Event}]},
+        )
+    },
     security="userkey",
 )
 def read_job(job_id: str) -> Response:
@@ -241,7 +244,7 @@ def read_job(job_id: str) -> Response:
     body=UpdateParams,
     body_types=FORM,
     query=JobQuery,
-    responses={200: "the job", 409: "the job is not in the state the action needs", **ERRORS},
+    responses={200: JOB},
     security="userkey",
 )
 def change_job(job_id: str) -> Response:
@@ -264,7 +267,7 @@ def job_action(job_id: str) -> Response:
 @documented(
     summary="A job's tasks (action=list or show)",
     query=ActionQuery,
-    responses={200: "the job's tasks array", **ERRORS},
+    responses={200: Reply("the job's tasks", {"type": "array", "items": {"type": "object"}})},
     security="userkey",
 )
 def tasks(job_id: str) -> Response:
@@ -336,6 +339,21 @@ def http_error(error: HTTPException) -> Response:
 
 routing.claim_prefixes(blueprint, ("/api/jobs",), http_error)
 ratelimit.counts_per_account(blueprint)
+errors(
+    blueprint,
+    Reply("", replies.Error),
+    {
+        400: '{"error": "<parameter>: <what is wrong>"}',
+        401: "no or unknown userkey",
+        403: "the account's schedule quota is reached",
+        404: "no such job (or another account's)",
+        405: "the action needs another method",
+        409: "the job is not in the state the action needs",
+        413: "the request body is too large",
+        429: "too many requests: wait Retry-After seconds",
+        503: "the schedule store is unreachable; try again later",
+    },
+)
 
 
 # --- reading requests ------------------------------------------------------------------------
@@ -389,9 +407,10 @@ def describe(messages: Any) -> str:
 
 
 def parse_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    number = params.whole_number(raw)
+    if number is None or raw != raw.strip():
         raise BeaconError(404, f"no job {raw!r}")
-    return int(raw)
+    return number
 
 
 def results() -> list[Any]:

@@ -36,7 +36,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
 
 from scheduler_api.auth import password_account
-from scheduler_api.openapi import documented
+from scheduler_api.openapi import Reply, documented
 from shared import schedules
 from shared.accounts import digest, load_secret_key
 from shared.config import Config
@@ -55,6 +55,9 @@ from shared.timing import format_iso_utc, next_schedule_fire
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 UPCOMING_PER_SCHEDULE = 5
+PAGE = Reply("an HTML page", untyped=("text/html",))
+SIGN_IN = "not signed in: to the sign-in form"
+BAD_CSRF = "the form's CSRF token is missing or wrong"
 UPCOMING_SHOWN = 50
 TIMELINE_WINDOW_MS = 24 * 3600 * 1000
 RUNS_SHOWN = 50
@@ -99,6 +102,7 @@ def configure_sessions(app: Flask, config: Config) -> None:
 @documented(
     summary="Dashboard: the signed-in account's schedules, fires, runs, dead letters",
     security="session",
+    responses={200: PAGE, 302: SIGN_IN},
 )
 def overview() -> str | Response:
     account = signed_in()
@@ -120,7 +124,15 @@ def overview() -> str | Response:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
-@documented(summary="Dashboard sign-in form (appkey and master secret)", security="")
+@documented(
+    summary="Dashboard sign-in form (appkey and master secret)",
+    security="",
+    responses={
+        200: PAGE,
+        302: "signed in: to the dashboard",
+        403: Reply("the form's CSRF token is missing or wrong", untyped=("text/html",)),
+    },
+)
 def login() -> tuple[str, int] | Response:
     if request.method == "GET":
         return login_page(None, 200)
@@ -138,7 +150,9 @@ def login() -> tuple[str, int] | Response:
 
 
 @blueprint.post("/logout")
-@documented(summary="Dashboard sign-out", security="session")
+@documented(
+    summary="Dashboard sign-out", security="session", responses={302: SIGN_IN, 403: BAD_CSRF}
+)
 def logout() -> Response:
     check_csrf()
     end_session()
@@ -146,7 +160,11 @@ def logout() -> Response:
 
 
 @blueprint.post("/dead-letters/<execution_id>/redrive")
-@documented(summary="Dashboard: redrive a dead letter", security="session")
+@documented(
+    summary="Dashboard: redrive a dead letter",
+    security="session",
+    responses={302: "to the dashboard", 403: BAD_CSRF, 401: "not signed in", 404: "no such letter"},
+)
 def redrive(execution_id: str) -> Response:
     account = signed_in()
     if account is None:

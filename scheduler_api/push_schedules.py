@@ -11,22 +11,21 @@ readable for the history retention. Errors are ``{"error": {"code": 28xxx, "mess
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, current_app, request
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import Length, OneOf
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, ratelimit, routing
+from scheduler_api import formats, params, ratelimit, routing
 from scheduler_api.auth import basic_account
-from scheduler_api.openapi import documented
+from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.replies import push_schedules as replies
 from shared import payload_limits, push, schedules
 from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
@@ -39,8 +38,6 @@ from shared.timing import (
     years_later_ms,
     zone,
 )
-
-log = logging.getLogger(__name__)
 
 DIALECT = "push_schedules"
 PAGE_SIZE = 50
@@ -59,6 +56,10 @@ INVALID, AUTH, NOT_FOUND, NO_TARGET, TOO_MANY, INTERNAL, UNAVAILABLE = (
     (28200, 500),
     (28203, 503),
 )
+
+SCHEDULE = Reply("the schedule as sent", replies.PushSchedule)
+MSG_IDS = Reply("count and msgids", replies.MsgIds)
+DEVICE = Reply("the device", replies.Device)
 
 blueprint = Blueprint("push_schedules", __name__, url_prefix="/v4")
 
@@ -199,7 +200,7 @@ class DeviceSchema(Schema):
 @documented(
     summary="Create a push schedule (enabled must be true)",
     body=ScheduleSchema,
-    responses={200: "schedule_id and name", 400: "28100 invalid parameter", 404: "28105"},
+    responses={200: Reply("schedule_id and name", replies.Created), 404: "28104, 28105"},
 )
 def create_schedule() -> Response:
     account = authenticated()
@@ -215,7 +216,7 @@ def create_schedule() -> Response:
 @documented(
     summary="List the account's unexpired schedules, 50 per page (?page=N)",
     query=PageQuery,
-    responses={200: "total_count, total_pages, page, schedules"},
+    responses={200: Reply("total_count, total_pages, page, schedules", replies.Page)},
 )
 def list_schedules() -> Response:
     account = authenticated()
@@ -233,7 +234,7 @@ def list_schedules() -> Response:
 
 
 @blueprint.get("/schedules/<schedule_id>")
-@documented(summary="Read one schedule", responses={200: "the schedule", 404: "28104"})
+@documented(summary="Read one schedule", responses={200: SCHEDULE, 404: "28104"})
 def get_schedule(schedule_id: str) -> Response:
     return answer(view(find(authenticated(), schedule_id)))
 
@@ -241,7 +242,7 @@ def get_schedule(schedule_id: str) -> Response:
 @blueprint.get("/schedules/<schedule_id>/msg-ids")
 @documented(
     summary="The msg ids of the pushes a schedule sent",
-    responses={200: "count and msgids", 404: "28104"},
+    responses={200: MSG_IDS, 404: "28104"},
 )
 def msg_ids(schedule_id: str) -> Response:
     account = authenticated()
@@ -252,7 +253,10 @@ def msg_ids(schedule_id: str) -> Response:
 
 
 @blueprint.get("/schedules/<schedule_id>/msg_ids")
-@documented(summary="The msg ids of the pushes a schedule sent (the document's other spelling)")
+@documented(
+    summary="The msg ids of the pushes a schedule sent (the document's other spelling)",
+    responses={200: MSG_IDS, 404: "28104"},
+)
 def msg_ids_underscore(schedule_id: str) -> Response:
     return msg_ids(schedule_id)
 
@@ -262,7 +266,7 @@ def msg_ids_underscore(schedule_id: str) -> Response:
     summary="Replace a schedule with a whole new document",
     body=ScheduleSchema,
     body_types=("application/json", "application/x-www-form-urlencoded"),
-    responses={200: "the schedule", 400: "28100 (also: expired, zone_type change)", 404: "28104"},
+    responses={200: SCHEDULE, 400: "28100 (also: expired, zone_type change)", 404: "28104"},
 )
 def update_schedule(schedule_id: str) -> Response:
     account = authenticated()
@@ -282,7 +286,7 @@ def update_schedule(schedule_id: str) -> Response:
 
 
 @blueprint.delete("/schedules/<schedule_id>")
-@documented(summary="Delete a schedule", responses={200: "empty body", 404: "28104"})
+@documented(summary="Delete a schedule", responses={200: "deleted (empty body)", 404: "28104"})
 def delete_schedule(schedule_id: str) -> Response:
     account = authenticated()
     find(account, schedule_id)
@@ -298,7 +302,7 @@ def delete_schedule(schedule_id: str) -> Response:
 @documented(
     summary="Extension: register a device's time zone, tags and alias (for zone_type 2)",
     body=DeviceSchema,
-    responses={200: "the device", 400: "28100"},
+    responses={200: DEVICE},
 )
 def put_device(registration_id: str) -> Response:
     """Extension: register a device's time zone (and tags, alias) for ``zone_type`` 2."""
@@ -316,7 +320,9 @@ def put_device(registration_id: str) -> Response:
 
 
 @blueprint.get("/devices/<registration_id>")
-@documented(summary="Extension: read a registered device", responses={200: "the device"})
+@documented(
+    summary="Extension: read a registered device", responses={200: DEVICE, 404: "28104"}
+)
 def get_device(registration_id: str) -> Response:
     account = authenticated()
     (device,) = store().get_devices(account["appkey"], [registration_id])
@@ -326,7 +332,10 @@ def get_device(registration_id: str) -> Response:
 
 
 @blueprint.delete("/devices/<registration_id>")
-@documented(summary="Extension: forget a registered device", responses={200: "empty body"})
+@documented(
+    summary="Extension: forget a registered device",
+    responses={200: "forgotten (empty body)", 404: "28104"},
+)
 def delete_device(registration_id: str) -> Response:
     account = authenticated()
     if not store().delete_device(account["appkey"], registration_id):
@@ -354,25 +363,27 @@ def http_error(error: HTTPException) -> Response:
         return error_response(INVALID[0], 400, f"body is larger than {MAX_BODY_BYTES} bytes")
     if status == 429:
         return error_response(*TOO_MANY, error.description or error.name)
+    if status == 503:  # Redis unreachable (scheduler_api.routing)
+        return error_response(UNAVAILABLE[0], status, error.description or error.name)
     if status >= 500:
-        return error_response(INTERNAL[0], status, error.description or error.name)
+        return error_response(INTERNAL[0], status, "server internal error")
     return error_response(INVALID[0], status, error.description or error.name)
-
-
-@blueprint.errorhandler(redis.RedisError)
-def store_error(error: redis.RedisError) -> Response:
-    log.error("push schedules: Redis error: %s", error)
-    return error_response(*UNAVAILABLE, "the schedule store is unreachable; try again later")
-
-
-@blueprint.errorhandler(Exception)
-def internal_error(error: Exception) -> Response:
-    log.exception("push schedules: unexpected error")
-    return error_response(*INTERNAL, "server internal error")
 
 
 routing.claim_prefixes(blueprint, ("/v4/schedules", "/v4/devices"), http_error)
 ratelimit.counts_per_account(blueprint)
+errors(
+    blueprint,
+    Reply("", replies.Error),
+    {
+        400: "28100: an invalid parameter (named by its path), a body that is not a JSON object",
+        401: "28101: Basic authentication failed",
+        404: "28104: no such schedule (wrong id, another account's, or already sent)",
+        405: "28100: the path does not take this method",
+        429: "28129: too many requests: wait Retry-After seconds",
+        503: "28203: the schedule store is unreachable; try again later",
+    },
+)
 
 
 def error_response(code: int, status: int, message: str) -> Response:
@@ -440,9 +451,10 @@ def describe(messages: Any, path: str = "") -> str:
 def page_number(raw: str) -> int:
     if raw.strip() == "":
         return 1
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    number = params.whole_number(raw)
+    if number is None or number < 1 or len(raw) > 9:
         raise PushError(INVALID, f"page: {raw!r} must be a whole number from 1")
-    return int(raw)
+    return number
 
 
 def check_registration_id(registration_id: str) -> None:

@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, ratelimit
 from scheduler_api.auth import basic_account
-from scheduler_api.openapi import documented
+from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.replies import task_scheduler as replies
 from scheduler_api.routing import claim_prefixes
 from shared import schedules
 from shared.config import Config
@@ -155,10 +156,19 @@ class Task:
 
 
 class ActionQuery(Schema):
-    target = fields.String(required=True, metadata={"description": "always scheduler"})
+    target = fields.String(required=True, metadata={"enum": [TARGET]})
     action = fields.String(
         required=True,
-        metadata={"description": "addTask, updateTask, deleteTask, executeTask, ..."},
+        metadata={
+            "enum": [
+                "addTask",
+                "updateTask",
+                "deleteTask",
+                "executeTask",
+                "getTaskHistory",
+                "getTasks",
+            ]
+        },
     )
     taskId = fields.Integer(  # noqa: N815 (the document's name)
         metadata={"description": "deleteTask, executeTask, getTaskHistory"}
@@ -172,10 +182,10 @@ class ActionQuery(Schema):
     body=TaskDocument,
     query=ActionQuery,
     responses={
-        200: '{"success":1,"message":...,"data":...}, or success 0 when a run failed',
-        400: '{"success":0,"message":"<what is wrong>"}',
-        401: "no or wrong credentials",
-        404: "unknown task id or target",
+        200: Reply(
+            '{"success":1,"message":...,"data":...}, or success 0 when a run failed',
+            replies.Envelope,
+        ),
     },
 )
 def api_php() -> Response:
@@ -285,6 +295,19 @@ def http_error(error: HTTPException) -> Response:
 
 claim_prefixes(blueprint, ("/api/v1/api.php",), http_error)
 ratelimit.counts_per_account(blueprint)
+errors(
+    blueprint,
+    Reply("", replies.Failure),
+    {
+        400: '{"success":0,"message":"<what is wrong>"}: a parameter, the body, the action',
+        401: "no or wrong HTTP Basic credentials",
+        404: "unknown task id, or a target other than scheduler",
+        405: "the action does not take this method",
+        413: "the body is too large",
+        429: "too many requests: wait Retry-After seconds",
+        503: "the schedule store is unreachable; try again later",
+    },
+)
 
 
 # --- reading requests ------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, ratelimit, routing
 from scheduler_api.auth import basic_account
-from scheduler_api.openapi import documented
+from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.replies import webhook_jobs as replies
 from shared import schedules
 from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
@@ -37,6 +38,11 @@ LIST_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
 JOB_TYPES = (formats.JSON, *formats.XML_TYPES)
 CREATE_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
 ERROR_TYPES = (formats.JSON, *formats.XML_TYPES, formats.TEXT)
+
+XML_TEXT = (*formats.XML_TYPES, formats.TEXT)
+JOB = Reply("the job", replies.Job, untyped=formats.XML_TYPES)
+IDS = Reply("the ids", {"type": "array", "items": {"type": "string"}}, untyped=XML_TEXT)
+CREATED = Reply("the job (JSON, XML) or its id (text)", replies.Job, untyped=XML_TEXT)
 
 blueprint = Blueprint("webhook_jobs", __name__, url_prefix="/1/jobs")
 
@@ -76,7 +82,7 @@ class JobDocument(Schema):
 @blueprint.get("")
 @documented(
     summary="List the account's job ids (text, JSON or XML)",
-    responses={200: "ids", 401: "no valid auth"},
+    responses={200: IDS},
 )
 def list_jobs() -> Response:
     account = authenticated()
@@ -90,7 +96,7 @@ def list_jobs() -> Response:
 
 
 @blueprint.get("/<job_id>")
-@documented(summary="Read one job", responses={200: "the job", 404: "unknown id"})
+@documented(summary="Read one job", responses={200: JOB, 404: "unknown id"})
 def get_job(job_id: str) -> Response:
     account = authenticated()
     return render_job(find(account, job_id), account, negotiate(JOB_TYPES))
@@ -101,12 +107,7 @@ def get_job(job_id: str) -> Response:
     summary="Create a job (when or cron)",
     body=JobDocument,
     body_types=(formats.JSON, *formats.XML_TYPES),
-    responses={
-        200: "the id (text) or the job",
-        400: "a rule broken",
-        413: "body too large",
-        415: "unsupported type",
-    },
+    responses={200: CREATED},
 )
 def create_job() -> Response:
     account = authenticated()
@@ -119,7 +120,7 @@ def create_job() -> Response:
     summary="Replace a job's document (id and account kept)",
     body=JobDocument,
     body_types=(formats.JSON, *formats.XML_TYPES),
-    responses={200: "the job", 400: "a rule broken", 404: "unknown id"},
+    responses={200: CREATED, 404: "unknown id"},
 )
 def update_job(job_id: str) -> Response:
     account = authenticated()
@@ -131,7 +132,7 @@ def update_job(job_id: str) -> Response:
 
 
 @blueprint.delete("/<job_id>")
-@documented(summary="Delete a job", responses={204: "deleted", 404: "unknown id"})
+@documented(summary="Delete a job", responses={204: "deleted (no body)", 404: "unknown id"})
 def delete_job(job_id: str) -> Response:
     account = authenticated()
     find(account, job_id)
@@ -142,7 +143,7 @@ def delete_job(job_id: str) -> Response:
 @blueprint.post("/<path:shortcut>")
 @documented(
     summary="Create from the path: /1/jobs/{when or cron}/{callback}; the body is data",
-    responses={200: "the id (text) or the job", 400: "a rule broken"},
+    responses={200: CREATED},
 )
 def create_job_from_path(shortcut: str) -> Response:
     """``POST /1/jobs/<when>/<callback>`` and ``POST /1/jobs/<cron>/<callback>``."""
@@ -166,7 +167,7 @@ def create_job_from_path(shortcut: str) -> Response:
 @blueprint.get("/<job_id>/runs")
 @documented(
     summary="Extension: the job's run records, newest first",
-    responses={200: "run records (JSON)", 404: "unknown id"},
+    responses={200: Reply("run records", replies.Run(many=True)), 404: "unknown id"},
 )
 def job_runs(job_id: str) -> Response:
     """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
@@ -180,7 +181,7 @@ def job_runs(job_id: str) -> Response:
 @blueprint.get("/dead-letters")
 @documented(
     summary="Extension: the account's dead letters, newest first",
-    responses={200: "dead letters (JSON)"},
+    responses={200: Reply("dead letters", replies.DeadLetter(many=True))},
 )
 def list_dead_letters() -> Response:
     """Extension: the account's callbacks that gave up (newest first), for a redrive."""
@@ -218,6 +219,22 @@ def http_error(error: HTTPException) -> Response:
 
 routing.claim_prefixes(blueprint, ("/1/jobs",), http_error)
 ratelimit.counts_per_account(blueprint)
+errors(
+    blueprint,
+    Reply("", replies.Error, untyped=XML_TEXT),
+    {
+        400: "a parameter or the body breaks a rule (named in the message)",
+        401: "no or wrong HTTP Basic credentials",
+        403: "the account's schedule quota is reached",
+        404: "no such job, or an unknown path",
+        405: "the path does not take this method",
+        406: "Accept names no type this call answers in",
+        413: "the body is too large",
+        415: "the body's Content-Type is not one this call reads",
+        429: "too many requests: wait Retry-After seconds",
+        503: "the schedule store is unreachable; try again later",
+    },
+)
 
 
 # --- reading requests ------------------------------------------------------------------------

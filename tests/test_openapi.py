@@ -49,3 +49,29 @@ def test_request_bodies_come_from_the_marshmallow_schemas(config: Config) -> Non
 def test_the_docs_page_lists_the_operations(config: Config) -> None:
     page = create_app(config).test_client().get("/docs").get_data(as_text=True)
     assert "/1/jobs/{job_id}" in page and "JobDocument" in page
+
+
+DIALECT_ERRORS = {
+    "/1/jobs": "WebhookJobsError",
+    "/v4/": "PushSchedulesError",
+    "/api/v1/": "TaskSchedulerFailure",
+    "/api/jobs": "BeaconJobsError",
+}
+
+
+def test_every_dialect_operation_declares_its_answers_and_errors(config: Config) -> None:
+    spec = create_app(config).test_client().get("/openapi.json").get_json()
+    for path, ops in spec["paths"].items():
+        error = next((e for prefix, e in DIALECT_ERRORS.items() if path.startswith(prefix)), None)
+        for method, op in ops.items():
+            answers = op["responses"]
+            assert answers != {"200": {"description": "OK"}}, (method, path)
+            if error is None:
+                continue
+            assert any(code.startswith("2") for code in answers), (method, path)
+            for code in ("400", "401", "404", "405", "429", "503"):
+                schema = answers[code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": f"#/components/schemas/{error}"}, (method, path, code)
+            for code, answer in answers.items():
+                if code.startswith("2") and "content" in answer:
+                    assert answer["content"]["application/json"]["schema"], (method, path)
