@@ -13,6 +13,7 @@ generated path ids and the live one. Bounded: ``EXAMPLES`` requests per operatio
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -161,11 +162,7 @@ def fuzz_operation(
 @pytest.fixture
 def app(config: Config) -> Flask:
     # executeTask waits for a tasks pool that is not running here: don't wait long
-    return create_app(
-        Config.from_env(
-            {}, redis_url=config.redis_url, data_dir=config.data_dir, task_execute_timeout_s=0.05
-        )
-    )
+    return create_app(dataclasses.replace(config, task_execute_timeout_s=0.05))
 
 
 @pytest.mark.timeout(600)
