@@ -84,7 +84,7 @@ class Dispatcher:
             if entry.kind == "r":
                 return _Plan(self._plan_retry(entry, tag))
             return self._plan_fire(entry, now_ms, tag)
-        except (SchedulerError, ValueError, KeyError, TypeError) as exc:
+        except (SchedulerError, ValueError, KeyError, TypeError, RecursionError) as exc:
             # One unreadable entry must not block every other fire of the tick (or of every
             # tick after it): take it out of the due index, say so loudly, publish nothing.
             log.error("beat: dropping unreadable %s %s: %s", entry.kind, entry.member, exc)

@@ -18,6 +18,9 @@ from shared.config import Config
 from shared.model import POOLS
 from shared.redis_url import resolve_redis_url
 
+POOL_TASK = "workers.gate:PoolTask"
+GATED_CONSUMER = "workers.gate:GatedConsumer"
+
 # One module per pool; each registers its tasks on ``app``.
 WORKER_MODULES = [
     "workers.webhooks",
@@ -29,7 +32,8 @@ WORKER_MODULES = [
 
 def create_celery(config: Config) -> Celery:
     url = resolve_redis_url(config)
-    celery = Celery("scheduler", broker=url, include=WORKER_MODULES)
+    # Every pool task checks its message in the worker's main process first (workers.gate).
+    celery = Celery("scheduler", broker=url, include=WORKER_MODULES, task_cls=POOL_TASK)
     celery.conf.update(
         task_queues=[Queue(pool, routing_key=pool) for pool in POOLS],
         task_default_queue="webhooks",
@@ -38,6 +42,14 @@ def create_celery(config: Config) -> Celery:
         # in our store, so a redelivery never runs a finished execution again.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        worker_consumer=GATED_CONSUMER,
+        # No attempt holds a pool process for long: past the soft limit the attempt is
+        # interrupted (SoftTimeLimitExceeded) and recorded as failed; a process that ignores it
+        # is killed a quarter of the limit (+1 s) later and its message goes back as a lost
+        # worker's does, counted per delivery (SCHEDULER_MAX_DELIVERIES): never forever.
+        task_soft_time_limit=config.attempt_time_limit_s,
+        task_time_limit=config.attempt_time_limit_s * 1.25 + 1,
+        task_acks_on_timeout=False,
         worker_prefetch_multiplier=1,
         broker_transport_options={
             "visibility_timeout": config.visibility_timeout_s,

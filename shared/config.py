@@ -62,6 +62,14 @@ class Config:
     history_max_runs: int = 100  # run records kept per schedule
     history_retention_s: int = 30 * 86_400  # run records and execution marks expire after this
     visibility_timeout_s: int = 3600  # broker redelivery of unacked messages (worker lost)
+    # Poison messages (workers.gate, workers.runner): an attempt running longer is interrupted
+    # and recorded as failed (its process is killed a quarter of that later if it does not stop); a
+    # message delivered this many times without its attempt finishing (its process died or
+    # was killed each time) is dead-lettered instead of run again; a larger message is
+    # dead-lettered unread.
+    attempt_time_limit_s: float = 60.0
+    max_deliveries: int = 3
+    message_max_bytes: int = 4 * 1024 * 1024
     # Client JSON (a task's data, a push, a job's tasks, each result): at most this many bytes
     # each, nested at most shared.payload_limits.MAX_DEPTH (32) levels.
     json_max_bytes: int = 64 * 1024
@@ -166,6 +174,9 @@ class Config:
             "max_attempts",
             "history_max_runs",
             "visibility_timeout_s",
+            "attempt_time_limit_s",
+            "max_deliveries",
+            "message_max_bytes",
             "json_max_bytes",
             "dashboard_session_ttl_s",
         )

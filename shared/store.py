@@ -19,7 +19,8 @@ key (``Keys`` method)   type    contents                                        
 ``retired(s)``          STRING  a purged (done) schedule's JSON: who owns history retention
 ``account_runs(a)``     LIST    run record JSON of all an account's schedules,    retention
                                 newest first, capped (the dashboard's recent runs)
-``execution(e)``        STRING  "state|attempt" of one execution (dedupe)        retention
+``execution(e)``        STRING  "state|attempt[|deliveries]" of one execution   retention
+                                (dedupe; deliveries bound a crash loop)
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
 ``account_dead_index``  ZSET    execution id -> died at, per account+dialect      never
@@ -476,10 +477,14 @@ class Store:
 
     # --- executions -----------------------------------------------------------------------
 
-    def begin_execution(self, execution_id: str, attempt: int, retention_s: int) -> str:
-        """ "run" if this attempt should run now, else why not ("done" or "stale")."""
+    def begin_execution(
+        self, execution_id: str, attempt: int, retention_s: int, max_deliveries: int = 3
+    ) -> str:
+        """ "run" if this attempt should run now, else why not: "done", "stale", or "poison"
+        (delivered ``max_deliveries`` times already without finishing: dead-letter it)."""
         return self._scripts["begin_execution"](
-            keys=[self.keys.execution(execution_id)], args=[attempt, retention_s]
+            keys=[self.keys.execution(execution_id)],
+            args=[attempt, retention_s, max_deliveries],
         )
 
     def finish_execution(

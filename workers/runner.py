@@ -2,8 +2,13 @@
 
 A pool's task calls ``run_execution(store, config, execution, deliver)`` with its own ``deliver``
 function. ``deliver`` returns an ``Outcome`` (it may also raise: that counts as a retryable
-failure). The outcome, the run record and what happens next (done, a retry in our own Redis
-schedule, or a dead letter) are written in one atomic step.
+failure, unless it is ``InvalidSchedule``; running past ``SCHEDULER_ATTEMPT_TIME_LIMIT_S`` too).
+The outcome, the run record and what happens next (done, a retry in our own Redis schedule, or a
+dead letter) are written in one atomic step.
+
+Poison: an attempt whose process dies every time (a crash, out of memory, killed at the hard time
+limit) comes back with its message each time; ``begin_execution`` counts those deliveries and,
+past ``SCHEDULER_MAX_DELIVERIES``, the execution is dead-lettered instead of run again.
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import logs, metrics
 from shared.config import Config
+from shared.errors import InvalidSchedule
 from shared.model import RunRecord, retry_payload
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
-from shared.store import Store
+from shared.store import Store, dumps
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +57,57 @@ def run_execution(store: Store, config: Config, execution: dict[str, Any], deliv
 
 def _run(store: Store, config: Config, execution: dict[str, Any], deliver: Deliver) -> str:
     exec_id, attempt = execution["id"], int(execution["attempt"])
-    verdict = store.begin_execution(exec_id, attempt, config.history_retention_s)
+    verdict = store.begin_execution(
+        exec_id, attempt, config.history_retention_s, config.max_deliveries
+    )
+    if verdict == "poison":
+        return dead_letter(store, config, execution, _lost_reason(config))
     if verdict != "run":
         log.info("execution %s attempt %d not run: %s", exec_id, attempt, verdict)
         return verdict
     started = now_ms()
     try:
         outcome = deliver(execution)
-    except Exception as exc:  # a bug or an unexpected error in delivery: retry, and say what
+    except SoftTimeLimitExceeded:
+        limit = config.attempt_time_limit_s
+        outcome = Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
+    except InvalidSchedule as exc:  # the stored definition breaks a rule: retrying can't help
+        outcome = Outcome(ok=False, error=str(exc))
+    except (Exception, SystemExit) as exc:  # a bug or an unexpected error: retry, and say what
+        # SystemExit too: a task class calling sys.exit() must not take its pool process down
+        # (the message would come back and do it again).
         log.exception("execution %s attempt %d raised", exec_id, attempt)
         outcome = Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
-    return _settle(store, config, execution, outcome, started)
+    return _settle(store, config, execution, _storable(outcome), started)
+
+
+def dead_letter(store: Store, config: Config, execution: dict[str, Any], reason: str) -> str:
+    """Record ``execution`` as failed for ``reason`` and dead-letter it, without running it:
+    the end of a message a pool cannot process (see ``workers.gate``)."""
+    with logs.execution_context(**logs.execution_fields(execution)):
+        log.error("execution %s dead-lettered unrun: %s", execution.get("id"), reason)
+        return _settle(store, config, execution, Outcome(ok=False, error=reason), now_ms())
+
+
+def _lost_reason(config: Config) -> str:
+    return (
+        f"delivered {config.max_deliveries} times and never finished: the process running it "
+        "died or was killed each time (a crash, no memory left, or the time limit)"
+    )
+
+
+def _storable(outcome: Outcome) -> Outcome:
+    """``outcome`` as the store can write it: a result that is not JSON or not UTF-8 is dropped
+    (said in the error) rather than failing the write and losing the run."""
+    error = outcome.error
+    if error is not None:
+        error = error.encode("utf-8", "replace").decode()
+    try:
+        dumps(outcome.result).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        note = f"(its result could not be stored: {type(exc).__name__})"
+        return replace(outcome, result=None, error=f"{error} {note}" if error else note)
+    return replace(outcome, error=error)
 
 
 def _settle(

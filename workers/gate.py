@@ -1,0 +1,162 @@
+"""The gate every message passes in a worker's main process, before any pool process sees it.
+
+A worker's main process decodes each message, then pickles it for one of its pool processes;
+an exception there is not a failed task but an "unrecoverable error" that stops the whole worker,
+and with ``acks_late`` the message goes back to the queue and stops the next worker too. So a
+message is checked here first: at most ``SCHEDULER_MESSAGE_MAX_BYTES``, decodable, one argument
+of the shape its task expects, nested at most ``payload_limits.MESSAGE_MAX_DEPTH`` levels. One that
+fails is recorded as a failed run and dead-lettered with the reason (``runner.dead_letter``), and
+Celery drops it (``InvalidTaskError``: rejected, not requeued). It never reaches a pool process.
+
+Celery builds each task's request object from ``PoolTask.Request``, this module's
+``GatedRequest``; a body that can't be decoded at all ends in ``GatedConsumer.on_decode_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task
+from celery.exceptions import InvalidTaskError
+from celery.worker.consumer import Consumer
+from celery.worker.request import Request
+from kombu.exceptions import DecodeError
+
+from shared import beacon_jobs, payload_limits
+from shared.model import QUEUE_BY_TARGET, TASK_BY_TARGET, Schedule
+from workers import runner
+
+log = logging.getLogger(__name__)
+
+_EXECUTION = {"id": str, "schedule": str, "account": str, "due_ms": int, "attempt": int}
+# The argument each task takes: required keys and their types.
+SHAPES: dict[str, dict[str, type]] = {
+    **{task: {**_EXECUTION, "target": dict} for task in TASK_BY_TARGET.values()},
+    beacon_jobs.EVENT_TASK: {"id": str, "account": str, "job": int, "entries": list},
+    beacon_jobs.LEASE_TASK: {"id": str, "account": str, "job": int, "beacon_name": str},
+}
+_KIND_BY_TASK = {task: kind for kind, task in TASK_BY_TARGET.items()}
+
+
+class GatedRequest(Request):
+    """Celery's request, refusing a message the pool could not process (see the module doc)."""
+
+    def __init__(self, message: Any, *args: Any, **kwargs: Any) -> None:
+        task, task_id = _names(message)
+        size = len(message.body or b"")
+        most = _context().config.message_max_bytes
+        if size > most:
+            raise refused(task, task_id, None, f"message of {size} bytes; at most {most}")
+        try:
+            super().__init__(message, *args, **kwargs)  # decodes the body
+        except InvalidTaskError:
+            raise
+        except (DecodeError, ValueError, TypeError, KeyError) as exc:
+            raise refused(task, task_id, None, _undecodable(exc)) from None
+        problem = shape_problem(task, self.args, self.kwargs)
+        if problem:
+            arg = self.args[0] if isinstance(self.args, list | tuple) and self.args else None
+            raise refused(task, task_id, arg, problem)
+
+
+class PoolTask(Task):
+    """The base of every pool task (``shared.celery_app`` sets it as the app's task class)."""
+
+    Request = GatedRequest
+
+
+class GatedConsumer(Consumer):
+    """Celery's consumer; a body it cannot decode (before any request exists) is recorded and
+    dead-lettered too, then dropped as Celery would."""
+
+    def on_decode_error(self, message: Any, exc: Exception) -> None:
+        refused(*_names(message), None, _undecodable(exc))
+        super().on_decode_error(message, exc)  # logs it and acknowledges the message
+
+
+def refused(task: str, task_id: str, arg: Any, reason: str) -> InvalidTaskError:
+    """Record a message as a failed run and a dead letter; the error that makes Celery drop it
+    (rejected, not requeued) is returned for the caller to raise."""
+    log.error("refused message %s (%s): %s", task_id, task, reason)
+    try:
+        ctx = _context()
+        execution = identity(task, task_id, arg, ctx.store().get_schedule)
+        runner.dead_letter(ctx.store(), ctx.config, execution, reason)
+    except Exception:  # recording is best effort: the message must go either way
+        log.exception("could not record refused message %s", task_id)
+    return InvalidTaskError(reason)
+
+
+def _context() -> Any:
+    """``workers.context``, imported when first needed: it builds the Celery app (which needs
+    the Redis settings), so this module stays importable on its own."""
+    from workers import context
+
+    return context
+
+
+def _names(message: Any) -> tuple[str, str]:
+    headers = message.headers or {}
+    return str(headers.get("task", ""))[:200], str(headers.get("id", ""))[:200]
+
+
+def _undecodable(exc: Exception) -> str:
+    return f"undecodable message: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+def shape_problem(task: str, args: Any, kwargs: Any) -> str | None:
+    """Why a decoded message can't be run by ``task``, or None."""
+    if not isinstance(args, list | tuple) or len(args) != 1 or kwargs:
+        return "malformed message: expected exactly one argument"
+    arg = args[0]
+    try:
+        payload_limits.depth(arg, payload_limits.MESSAGE_MAX_DEPTH, "message")
+    except payload_limits.TooDeep as exc:
+        return str(exc)
+    if not isinstance(arg, dict):
+        return "malformed message: its argument is not an object"
+    for key, kind in SHAPES.get(task, {}).items():
+        value = arg.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"malformed message: {key!r} missing or not {kind.__name__}"
+    target = arg.get("target")
+    if task in _KIND_BY_TASK and (
+        not isinstance(target, dict)
+        or target.get("kind") not in QUEUE_BY_TARGET
+        or not isinstance(target.get("spec"), dict)
+    ):
+        return "malformed message: 'target' is not a target"
+    return None
+
+
+def identity(
+    task: str, task_id: str, arg: Any, find: Callable[[str], Schedule | None]
+) -> dict[str, Any]:
+    """What a refused message says about its execution, read without trusting it: enough to
+    record a run and a dead letter (ids, account, attempt), never its payload."""
+    arg = arg if isinstance(arg, dict) else {}
+    exec_id = _text(arg.get("id")) or task_id.split("/")[0]  # a retry's task id: "<exec>/<n>"
+    schedule = _text(arg.get("schedule")) or exec_id.rsplit(":", 1)[0]
+    account, dialect = _text(arg.get("account")), _text(arg.get("dialect"))
+    if not account:
+        stored = find(schedule)
+        account, dialect = (stored.account, stored.dialect) if stored else ("", dialect)
+    return {
+        "id": exec_id,
+        "schedule": schedule,
+        "account": account,
+        "dialect": dialect,
+        "due_ms": _number(arg.get("due_ms")),
+        "attempt": max(1, _number(arg.get("attempt"))),
+        "target": {"kind": _KIND_BY_TASK.get(task, "beacon")},
+    }
+
+
+def _text(value: Any) -> str:
+    return value[:200] if isinstance(value, str) else ""
+
+
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
