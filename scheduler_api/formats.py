@@ -7,6 +7,7 @@ Nothing here knows a dialect; adapters pass their own element names and offered 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
@@ -17,6 +18,8 @@ from flask import Request, Response
 JSON = "application/json"
 TEXT = "text/plain"
 XML_TYPES = ("text/xml", "application/xml")
+MESSAGE_MOST = 1000
+_LONG_RUN = re.compile(r"\S{81,}")  # at most 81 steps from any start: linear
 
 
 class BadDocument(ValueError):
@@ -34,28 +37,45 @@ def media_type(request: Request) -> str:
 def parse_json(raw: bytes) -> Any:
     text = _decode(raw)
     try:
+        return _lenient_loads(text)
+    except BadDocument:
+        raise
+    except RecursionError:
+        raise BadDocument("body is nested too deeply") from None
+    except ValueError:  # json's int(): Python refuses integers of over 4300 digits
+        raise BadDocument("body has a number too long to read") from None
+
+
+def _lenient_loads(text: str) -> Any:
+    try:
         return json.loads(text)
     except json.JSONDecodeError as first:
         try:  # the documents' own examples end objects with a trailing comma
             return json.loads(_drop_trailing_commas(text))
         except json.JSONDecodeError:
             raise BadDocument(f"body is not valid JSON: {first.msg} at char {first.pos}") from None
-    except RecursionError:
-        raise BadDocument("body is nested too deeply") from None
 
 
 def _drop_trailing_commas(text: str) -> str:
-    """Remove commas that directly precede ``}`` or ``]``, outside strings."""
+    """Remove commas that directly precede ``}`` or ``]`` (whitespace between), outside strings.
+
+    One pass: the last comma's position is remembered until the next non-space character says
+    whether it was trailing, so the work is linear in the text (no look-ahead per comma)."""
     out: list[str] = []
+    comma: int | None = None  # index in out of a comma not yet followed by anything but spaces
     in_string = escaped = False
-    for i, char in enumerate(text):
-        if in_string:
-            escaped = not escaped and char == "\\"
+    for char in text:
+        if in_string:  # a quote after a backslash does not end the string
             in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+        elif char in "}]" and comma is not None:
+            out[comma] = ""
+        elif char == ",":
+            comma = len(out)
         elif char == '"':
             in_string = True
-        elif char == "," and text[i + 1 :].lstrip()[:1] in ("}", "]"):
-            continue
+        if not char.isspace() and char != ",":
+            comma = None
         out.append(char)
     return "".join(out)
 
@@ -64,18 +84,37 @@ def parse_xml_fields(raw: bytes, root: str) -> dict[str, str]:
     """``<root><name>text</name>...</root>`` as a dict; no DTDs, entities or external refs."""
     try:
         element = SafeET.fromstring(raw, forbid_dtd=True)
-    except (SafeET.ParseError, DefusedXmlException, ValueError) as exc:
+    except SafeET.ParseError as exc:  # expat's reason and position, nothing of the document
         raise BadDocument(f"body is not acceptable XML: {exc}") from None
+    except DefusedXmlException:  # its message would quote the DTD's or entity's text
+        raise BadDocument("body is not acceptable XML: DTDs and entities are refused") from None
+    except ValueError:
+        raise BadDocument("body is not acceptable XML") from None
     if element.tag != root:
-        raise BadDocument(f"XML root element must be <{root}>, not <{element.tag}>")
+        raise BadDocument(f"XML root element must be <{root}>, not <{excerpt(element.tag)}>")
     fields: dict[str, str] = {}
     for child in element:
         if len(child):
-            raise BadDocument(f"<{child.tag}> must hold text, not elements")
+            raise BadDocument(f"<{excerpt(child.tag)}> must hold text, not elements")
         if child.tag in fields:
-            raise BadDocument(f"<{child.tag}> appears twice")
+            raise BadDocument(f"<{excerpt(child.tag)}> appears twice")
         fields[str(child.tag)] = child.text or ""
     return fields
+
+
+def excerpt(value: object, most: int = 40) -> str:
+    """``value`` as text for an error message: at most ``most`` characters of it, so a message
+    never carries a large part of a request back."""
+    text = str(value)
+    return text if len(text) <= most else text[:most] + f"...({len(text)} characters)"
+
+
+def clip_message(message: str) -> str:
+    """An error message as answered: each long run of non-space characters (a quoted value, a
+    parameter name) cut to an excerpt, and the whole cut at MESSAGE_MOST characters, so however
+    messages quote request input, none carries much of it back."""
+    text = _LONG_RUN.sub(lambda run: excerpt(run[0]), message)
+    return text if len(text) <= MESSAGE_MOST else excerpt(text, MESSAGE_MOST)
 
 
 def _decode(raw: bytes) -> str:

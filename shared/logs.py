@@ -56,7 +56,9 @@ _KEY_VALUE = re.compile(
 _CREDENTIAL = re.compile(r"\b(?P<scheme>Basic|Bearer) (?=\S*[0-9+/=])[A-Za-z0-9+/=._~-]{16,}")
 _WHSEC = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 # The password of a URL's userinfo (a callback URL, REDIS_URL): "scheme://user:<password>@host".
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@", re.IGNORECASE)
+# Anchored on "://", not on the scheme before it: a scheme pattern tried at every position of a
+# long run of letters (a 60 KB query string in the access log) rescans the run, quadratic.
+_URL_PASSWORD = re.compile(r"(?P<head>://[^/\s:@]*:)[^/\s@]+@")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours (werkzeug's access log): not for JSON
 
