@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler_api import (
     beacon_jobs,
+    body,
     dashboard,
     openapi,
     page_security,
@@ -66,6 +67,7 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     dashboard.configure_sessions(app, config)
     page_security.install(app)  # CSP and friends on every HTML page
+    body.install(app, config)  # caps on any body read; dialects set their own, lower
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(openapi.blueprint)
     routing.install(app)  # unknown paths/methods under a dialect's prefix: its error shape

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, params, ratelimit, routing
 from scheduler_api.auth import userkey_account
+from scheduler_api.body import read_form
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.replies import beacon_jobs as replies
 from shared import beacon_jobs
@@ -31,6 +32,7 @@ from shared.store import Store
 MAX_BODY_BYTES = 1024 * 1024
 MAX_TASKS = 100
 MAX_RESULTS = 1000
+MAX_FORM_PARTS = MAX_RESULTS + 100  # every result[] and the other parameters, as multipart
 MAX_TEXT = 200
 MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 COMMON = ("userkey", "action")
@@ -360,8 +362,7 @@ errors(
 
 
 def authenticated() -> dict[str, Any]:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise BeaconError(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    read_form(request, MAX_BODY_BYTES, MAX_FORM_PARTS)  # capped, before request.values parses it
     userkey = request.values.get("userkey", "")
     account = userkey_account(store(), userkey)
     if not userkey:
@@ -468,7 +469,8 @@ def answer(data: Any, status: int = 200) -> Response:
 
 
 def error_response(status: int, message: str) -> Response:
-    return formats.respond(formats.json_bytes({"error": message}), formats.JSON, status)
+    body = formats.json_bytes({"error": formats.clip_message(message)})
+    return formats.respond(body, formats.JSON, status)
 
 
 def store() -> Store:

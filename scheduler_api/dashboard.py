@@ -36,6 +36,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
 
 from scheduler_api.auth import password_account
+from scheduler_api.body import read_form
 from scheduler_api.openapi import Reply, documented
 from shared import schedules
 from shared.accounts import digest, load_secret_key
@@ -63,6 +64,7 @@ TIMELINE_WINDOW_MS = 24 * 3600 * 1000
 RUNS_SHOWN = 50
 DEAD_LETTERS_SHOWN = 50
 SCHEDULES_SHOWN = 1000
+MAX_FORM_BYTES = 16 * 1024  # the sign-in and redrive forms are a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -136,12 +138,12 @@ def overview() -> str | Response:
 def login() -> tuple[str, int] | Response:
     if request.method == "GET":
         return login_page(None, 200)
-    sent = request.form.get("csrf", "")
+    form = read_form(request, MAX_FORM_BYTES)
+    sent = form.get("csrf", "")
     if not sent or not hmac.compare_digest(sent, session.get("login_csrf", "")):
         # Not our form (a cross-site post signing the browser into another account), or one
         # older than the cookie: refused either way.
         return login_page("This sign-in form expired: please sign in again.", 403)
-    form = request.form
     account = password_account(store(), form.get("appkey", ""), form.get("master_secret", ""))
     if account is None:
         return login_page("Wrong appkey or master secret.", 200)
@@ -243,7 +245,7 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    sent = request.form.get("csrf", "")
+    sent = read_form(request, MAX_FORM_BYTES).get("csrf", "")
     if not sent or not hmac.compare_digest(sent, csrf_token()):
         abort(403)
 

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, params, ratelimit, routing
 from scheduler_api.auth import basic_account
+from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.replies import push_schedules as replies
 from shared import payload_limits, push, schedules
@@ -359,8 +360,6 @@ def http_error(error: HTTPException) -> Response:
     status = error.code or 500
     if status == 404:
         return error_response(NOT_FOUND[0], 404, "no such resource: " + request.path)
-    if status == 413:
-        return error_response(INVALID[0], 400, f"body is larger than {MAX_BODY_BYTES} bytes")
     if status == 429:
         return error_response(*TOO_MANY, error.description or error.name)
     if status == 503:  # Redis unreachable (scheduler_api.routing)
@@ -387,7 +386,7 @@ errors(
 
 
 def error_response(code: int, status: int, message: str) -> Response:
-    return answer({"error": {"code": code, "message": message}}, status)
+    return answer({"error": {"code": code, "message": formats.clip_message(message)}}, status)
 
 
 def not_found(schedule_id: str) -> PushError:
@@ -409,11 +408,7 @@ def authenticated() -> dict[str, Any]:
 def read_document(schema: type[Schema]) -> dict[str, Any]:
     """The JSON body, whatever Content-Type says (the document's PUT example sends JSON as
     ``application/x-www-form-urlencoded``), validated by ``schema``."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise PushError(INVALID, f"body is larger than {MAX_BODY_BYTES} bytes")
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise PushError(INVALID, f"body is larger than {MAX_BODY_BYTES} bytes")
+    raw = read_capped(request, MAX_BODY_BYTES)
     try:
         doc = formats.parse_json(raw)
     except formats.BadDocument as exc:

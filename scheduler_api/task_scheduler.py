@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, ratelimit
 from scheduler_api.auth import basic_account
+from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.replies import task_scheduler as replies
 from scheduler_api.routing import claim_prefixes
@@ -276,7 +277,7 @@ ACTIONS: dict[str, tuple[Callable[[dict[str, Any]], Response], tuple[str, ...]]]
 
 @blueprint.errorhandler(TaskApiError)
 def task_api_error(error: TaskApiError) -> Response:
-    response = failure(error.status, str(error))
+    response = failure(error.status, formats.clip_message(str(error)))
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Basic realm="scheduler"'
     return response
@@ -290,7 +291,7 @@ def config_error(error: ConfigError) -> Response:
 
 @blueprint.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> Response:
-    return failure(error.code or 500, error.description or error.name)
+    return failure(error.code or 500, formats.clip_message(error.description or error.name))
 
 
 claim_prefixes(blueprint, ("/api/v1/api.php",), http_error)
@@ -323,11 +324,7 @@ def authenticated() -> dict[str, Any]:
 def read_body() -> dict[str, Any]:
     """The single JSON object of ``addTask`` / ``updateTask`` (whatever its Content-Type says:
     the document names none)."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise TaskApiError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise TaskApiError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+    raw = read_capped(request, MAX_BODY_BYTES)
     if not raw.strip():
         raise TaskApiError(400, "body: send the task as one JSON object")
     try:

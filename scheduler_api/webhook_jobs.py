@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, ratelimit, routing
 from scheduler_api.auth import basic_account
+from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.replies import webhook_jobs as replies
 from shared import schedules
@@ -150,9 +151,7 @@ def create_job_from_path(shortcut: str) -> Response:
     account = authenticated()
     chosen = negotiate(CREATE_TYPES)
     when_or_cron, callback = split_shortcut()
-    payload = request.get_data(cache=False)
-    if len(payload) > MAX_DATA_BYTES:
-        raise JobError(413, f"body (the job's data) is {len(payload)} bytes; at most 2048")
+    payload = read_capped(request, MAX_DATA_BYTES, "body (the job's data)")
     doc: dict[str, Any] = {"url": callback}
     doc.update(when_or_cron)
     if payload:
@@ -255,11 +254,7 @@ def negotiate(offered: tuple[str, ...]) -> str:
 
 
 def read_document() -> dict[str, Any]:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise JobError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_BODY_BYTES:
-        raise JobError(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+    raw = read_capped(request, MAX_BODY_BYTES)
     kind = formats.media_type(request)
     try:
         if kind == formats.JSON:
@@ -462,6 +457,7 @@ def dead_letter_view(letter: dict[str, Any]) -> dict[str, Any]:
 
 
 def error_response(status: int, message: str) -> Response:
+    message = formats.clip_message(message)
     chosen = formats.choose(request, ERROR_TYPES) or formats.JSON
     if chosen == formats.JSON:
         return formats.respond(formats.json_bytes({"error": message}), chosen, status)

@@ -63,12 +63,11 @@ def cmd_redis(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_api(args: argparse.Namespace, config: Config) -> int:
-    from werkzeug.serving import run_simple
-
     from scheduler_api.app import create_app
+    from scheduler_api.serving import serve
 
     setup_logs(config)
-    run_simple(config.api_host, config.api_port, create_app(config), threaded=True)
+    serve(create_app(config), config)  # werkzeug's server, with the request caps of config
     return 0
 
 

@@ -39,6 +39,15 @@ class Config:
     api_port: int = 8080
     flower_port: int = 5555
 
+    # Request limits of every server the project starts (`scheduler api`, gunicorn in deploy/,
+    # test servers): beyond them a request is refused (414/431/413) before the app reads it.
+    api_max_request_line_bytes: int = 8190  # method, target and version: else 414
+    api_max_header_line_bytes: int = 8190  # one header line: else 431
+    api_max_headers_bytes: int = 16_384  # all header lines together: else 431
+    api_max_header_count: int = 100  # else 431
+    api_max_body_bytes: int = 1_048_576  # any body; each dialect caps its own lower: else 413
+    api_max_form_parts: int = 1000  # multipart parts of a form: else 413
+
     # Outbound calls: private/loopback targets are refused unless inside one of these networks.
     target_allowlist: tuple[str, ...] = ()
     push_gateway_url: str = ""
@@ -179,6 +188,12 @@ class Config:
             "message_max_bytes",
             "json_max_bytes",
             "dashboard_session_ttl_s",
+            "api_max_request_line_bytes",
+            "api_max_header_line_bytes",
+            "api_max_headers_bytes",
+            "api_max_header_count",
+            "api_max_body_bytes",
+            "api_max_form_parts",
         )
         for name in positive:
             if getattr(self, name) <= 0:

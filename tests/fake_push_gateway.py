@@ -11,9 +11,10 @@ import base64
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
+from scheduler_api.serving import CappedHead
 from tests.support import now_ms
 
 
@@ -36,7 +37,7 @@ class FakePushGateway:
     def __enter__(self) -> FakePushGateway:
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(CappedHead):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, answer = gateway._handle(self.path, self.headers.get("Authorization"), raw)

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
-from werkzeug.serving import make_server
+
+from scheduler_api.serving import CappedHead, capped_server
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,7 +195,7 @@ class HttpReceiver:
     def __enter__(self) -> HttpReceiver:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(CappedHead):  # the request caps of every server the project starts
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -243,7 +244,7 @@ class ServedApp:
     """A WSGI app served over real HTTP on 127.0.0.1 (for browsers and agent processes)."""
 
     def __init__(self, app: Any) -> None:
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = capped_server("127.0.0.1", 0, app)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> ServedApp:

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer
 
 from scheduler_api.app import create_app
+from scheduler_api.serving import capped_server
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
@@ -41,7 +42,7 @@ class ApiServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.server = capped_server("127.0.0.1", self.port, self.app)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

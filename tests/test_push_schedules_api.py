@@ -371,7 +371,7 @@ def test_deep_nesting_inside_the_push_and_huge_bodies_are_refused(
     deep = push_with(body={"notification": {"alert": "x", "android": {"extras": nested}}})
     refused(post(api, creds, doc(push=deep)), 28100, 400, "nested")
     huge = doc(name="big", padding="x" * 300_000)
-    refused(post(api, creds, huge), 28100, 400, "larger than")
+    refused(post(api, creds, huge), 28100, 413, "larger than")
 
 
 def test_the_quota_counts_unexpired_schedules(
