@@ -364,3 +364,49 @@ def test_no_refusal_here_was_a_server_error(api: ApiProcess) -> None:
     assert healthy(api.port)
     logs = api.group.logs()
     assert "Traceback" not in logs and "Error on request" not in logs, logs[-3000:]
+
+
+# --- gunicorn, as deploy/ runs it ----------------------------------------------------------------
+
+
+def gunicorn_commands() -> list[tuple[str, list[str]]]:
+    from tests.test_deploy import all_commands
+
+    return [(where, argv) for where, argv in all_commands() if argv[:1] == ["gunicorn"]]
+
+
+def test_every_gunicorn_in_deploy_has_the_configured_caps() -> None:
+    from gunicorn.config import Config as GunicornConfig
+
+    commands = gunicorn_commands()
+    assert {where.split(":")[0] for where, _ in commands} == {"Dockerfile", "compose", "k8s"}
+    defaults = Config()
+    for where, argv in commands:
+        params = vars(GunicornConfig().parser().parse_args(argv[1:]))
+        assert params["limit_request_line"] == defaults.api_max_request_line_bytes, where
+        assert params["limit_request_field_size"] == defaults.api_max_header_line_bytes, where
+        assert params["limit_request_fields"] == defaults.api_max_header_count, where
+
+
+def test_gunicorn_as_deployed_refuses_64_kb_query_strings_and_headers_fast(
+    clean_redis: str, tmp_path: Path
+) -> None:
+    _, argv = next(c for c in gunicorn_commands() if c[0].startswith("compose"))
+    port = free_port()
+    bind = argv.index("--bind")
+    args = [*argv[1 : bind + 1], f"127.0.0.1:{port}", *argv[bind + 2 :], "--workers", "1"]
+    group = ProcessGroup(clean_redis, tmp_path)
+    try:
+        group.start(["gunicorn", *args])
+        wait_until(lambda: healthy(port), timeout_s=30, what="gunicorn up")
+        for head in (
+            request_head("GET", "/1/jobs?" + "a" * 65_000, {}),
+            request_head("GET", "/1/jobs", {"X-Big": "v" * 65_000}),
+            request_head("GET", "/1/jobs", {f"X-Many-{n}": "v" for n in range(150)}),
+        ):
+            answer = exchange(port, head)
+            assert answer.status in (400, 414, 431), answer.head
+            assert answer.seconds < FAST_S
+            assert healthy(port)
+    finally:
+        group.stop_all()
