@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from scheduler_api import formats
-from shared import logs
+from shared import logs, payload_limits
 from shared.errors import InvalidTrigger
+from shared.public_errors import without_paths
 from shared.timing import _cron_plan, parse_iso8601, parse_wall_clock
 
 FACTOR = 8
@@ -158,3 +159,35 @@ def test_long_numbers_in_cron_are_refused_not_crashed() -> None:
 @pytest.mark.parametrize("parse", [parse_iso8601, parse_wall_clock])
 def test_time_strings_parse_in_linear_time(parse: Callable[[str], object]) -> None:
     assert_linear(parse, lambda n: "2026-01-01T00:00:00" + "0" * n, 65_536)
+
+
+ERROR_TEXTS = {  # error messages quote request input, then lose their server paths
+    "path parts": lambda n: " /" + "a/" * n,
+    "one long part": lambda n: " /" + "a" * n,
+    "many starts": lambda n: " /a" * n,
+    "url paths": lambda n: "https://h/" + "a/" * n,
+}
+
+
+@pytest.mark.parametrize("make", ERROR_TEXTS.values(), ids=ERROR_TEXTS.keys())
+def test_server_paths_are_cut_from_errors_in_linear_time(make: Callable[[int], str]) -> None:
+    assert_linear(without_paths, make, 16_384)
+
+
+JSON_VALUES = {
+    "deep": lambda n: _nested(n),
+    "wide": lambda n: list(range(n)),
+    "many keys": lambda n: {str(k): k for k in range(n)},
+}
+
+
+def _nested(n: int) -> object:
+    value: object = []
+    for _ in range(n):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("make", JSON_VALUES.values(), ids=JSON_VALUES.keys())
+def test_json_value_depth_is_measured_in_linear_time(make: Callable[[int], object]) -> None:
+    assert_linear(payload_limits.depth, make, 16_384)
