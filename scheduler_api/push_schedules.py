@@ -379,6 +379,7 @@ errors(
         401: "28101: Basic authentication failed",
         404: "28104: no such schedule (wrong id, another account's, or already sent)",
         405: "28100: the path does not take this method",
+        413: "28100: the body is larger than 256 KiB",
         429: "28129: too many requests: wait Retry-After seconds",
         503: "28203: the schedule store is unreachable; try again later",
     },
