@@ -22,7 +22,10 @@ Account = dict[str, Any]
 
 def basic_account(request: Request, store: Store) -> Account | None:
     """The authenticated account, or None (missing, malformed or wrong credentials)."""
-    auth = request.authorization
+    try:
+        auth = request.authorization
+    except ValueError:  # werkzeug: a Basic token with non-ASCII characters is not base64
+        auth = None
     if auth is None or auth.type != "basic":
         ratelimit.unauthenticated()
         return None

@@ -76,9 +76,9 @@ class Tasks(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list:
         text = str(value)
         try:
-            tasks = formats.parse_json(text.encode())
-        except formats.BadDocument:
-            raise ValidationError("must be a JSON array of task objects") from None
+            tasks = formats.parse_json(text.encode(), name="tasks")
+        except formats.BadDocument as exc:
+            raise ValidationError(f"must be a JSON array of task objects ({exc})") from None
         if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
             raise ValidationError("must be a JSON array of task objects")
         if len(tasks) > MAX_TASKS:
@@ -425,9 +425,9 @@ def results() -> list[Any]:
     parsed = []
     for n, raw in enumerate(raws):
         try:
-            parsed.append(formats.parse_json(raw.encode()))
+            parsed.append(formats.parse_json(raw.encode(), name=f"result[{n}]"))
         except formats.BadDocument as exc:
-            raise BeaconError(400, f"result[{n}]: {exc}".replace("body is ", "")) from None
+            raise BeaconError(400, str(exc)) from None
     return parsed
 
 

@@ -15,6 +15,8 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 from flask import Request, Response
 
+from shared import payload_limits
+
 JSON = "application/json"
 TEXT = "text/plain"
 XML_TYPES = ("text/xml", "application/xml")
@@ -34,26 +36,31 @@ def media_type(request: Request) -> str:
     return (request.mimetype or "").lower()
 
 
-def parse_json(raw: bytes) -> Any:
+def parse_json(raw: bytes, name: str = "") -> Any:
+    """The JSON in ``raw``, refused (``BadDocument``) unless it is valid UTF-8 and holds only
+    finite numbers, integers Python can read and valid Unicode (no lone surrogate escapes such as
+    ``"\\ud800"``), the message naming where (``name``, else the top-level field's path)."""
     text = _decode(raw)
     try:
-        return _lenient_loads(text)
-    except BadDocument:
-        raise
+        try:
+            value = _loads(text)
+        except json.JSONDecodeError as first:
+            try:  # the documents' own examples end objects with a trailing comma
+                value = _loads(_drop_trailing_commas(text))
+            except json.JSONDecodeError:
+                problem = f"{first.msg} at char {first.pos}"
+                raise BadDocument(f"{name or 'body'} is not valid JSON: {problem}") from None
     except RecursionError:
-        raise BadDocument("body is nested too deeply") from None
-    except ValueError:  # json's int(): Python refuses integers of over 4300 digits
-        raise BadDocument("body has a number too long to read") from None
+        raise BadDocument(f"{name or 'body'} is nested too deeply") from None
+    problem = payload_limits.first_unstorable(value, name)
+    if problem:
+        raise BadDocument(problem)
+    return value
 
 
-def _lenient_loads(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as first:
-        try:  # the documents' own examples end objects with a trailing comma
-            return json.loads(_drop_trailing_commas(text))
-        except json.JSONDecodeError:
-            raise BadDocument(f"body is not valid JSON: {first.msg} at char {first.pos}") from None
+def _loads(text: str) -> Any:
+    # json.loads reads NaN, Infinity and 1e999 (as float inf): first_unstorable refuses them
+    return json.loads(text, parse_int=payload_limits.parse_int)
 
 
 def _drop_trailing_commas(text: str) -> str:

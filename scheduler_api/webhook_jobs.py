@@ -26,6 +26,7 @@ from scheduler_api.replies import webhook_jobs as replies
 from shared import schedules
 from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
+from shared.header_values import check_header_value
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target
 from shared.store import Store
 from shared.timing import format_iso_utc, min_gap_ms, parse_iso8601
@@ -328,6 +329,12 @@ def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Sche
     size = len(data.encode(errors="surrogatepass")) if data is not None else 0  # core: Unicode
     if size > MAX_DATA_BYTES:
         raise JobError(400, f"data: {size} bytes; at most {MAX_DATA_BYTES}")
+    try:  # the core checks them too, by its own names: these are the document's
+        for name in ("contentType", "signature"):
+            if doc.get(name) is not None:
+                check_header_value(name, doc[name])
+    except InvalidSchedule as exc:
+        raise JobError(400, str(exc)) from None
     spec = {  # the url is checked by the core (shared.netguard), on create and on replace
         "url": doc["url"],
         "data": data,

@@ -6,7 +6,8 @@ enters the core, before it is stored:
 
 - at most ``MAX_DEPTH`` levels of arrays/objects, counted from the field itself;
 - at most ``SCHEDULER_JSON_MAX_BYTES`` bytes as compact UTF-8 JSON;
-- numbers are finite (``NaN``, ``Infinity`` and ``1e999`` are not JSON and are never stored);
+- numbers are finite (``NaN``, ``Infinity`` and ``1e999`` are not JSON and are never stored),
+  and integers have at most ``MAX_INT_DIGITS`` digits (Python's own ``int()`` limit);
 - strings and keys are valid Unicode (a lone surrogate such as ``"\\ud800"`` can't be UTF-8).
 
 Why: deep JSON kills a worker's main process (it pickles each message for its pool processes,
@@ -28,6 +29,26 @@ MAX_DEPTH = 32
 ENVELOPE_DEPTH = 8
 MESSAGE_MAX_DEPTH = MAX_DEPTH + ENVELOPE_DEPTH
 PATH_LEVELS = 3  # levels of a too-deep value's path named in the error
+
+
+MAX_INT_DIGITS = 4300  # int(str) raises ValueError past this many digits
+
+
+class HugeInteger(int):
+    """What ``parse_int`` reads for an integer of too many digits (0, marked): refused by
+    ``first_unstorable`` with the field's path, as a NaN is."""
+
+    digits: int
+
+
+def parse_int(text: str) -> int:
+    """``json.loads``'s ``parse_int``: an integer of too many digits becomes a ``HugeInteger``
+    (instead of the ValueError that ``int()`` raises there, which names no field)."""
+    if len(text.lstrip("-")) <= MAX_INT_DIGITS:
+        return int(text)
+    huge = HugeInteger(0)
+    huge.digits = len(text.lstrip("-"))
+    return huge
 
 
 class TooDeep(ValueError):
@@ -64,7 +85,7 @@ def check_json(name: str, value: Any, max_bytes: int, max_depth: int = MAX_DEPTH
         depth(value, max_depth, name)
     except TooDeep as exc:
         raise InvalidSchedule(str(exc)) from None
-    problem = _first_unstorable(value, name)
+    problem = first_unstorable(value, name)
     if problem:
         raise InvalidSchedule(problem)
     size = json_size(value)
@@ -82,22 +103,29 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def _first_unstorable(value: Any, name: str) -> str | None:
-    """Where ``value`` holds a non-finite number or a string that is not valid Unicode."""
+def first_unstorable(value: Any, name: str) -> str | None:
+    """Where ``value`` holds a non-finite number, a ``HugeInteger`` or a string that is not valid
+    Unicode, said as ``<path>: <why>`` (the path starts with ``name``; with none, at a top-level
+    key, or ``body`` for the value itself)."""
     stack = [(value, name)]
     while stack:
         item, path = stack.pop()
+        where = path or "body"
+        if isinstance(item, HugeInteger):
+            return f"{where}: an integer of {item.digits} digits; at most {MAX_INT_DIGITS}"
         if isinstance(item, float) and not math.isfinite(item):
-            return f"{path}: {json.dumps(item)} is not a JSON number (NaN and Infinity are refused)"
+            text = json.dumps(item)
+            return f"{where}: {text} is not a JSON number (NaN and Infinity are refused)"
         if isinstance(item, str) and not _is_unicode(item):
-            return f"{path}: not valid Unicode (a lone surrogate such as \\ud800)"
+            return f"{where}: not valid Unicode (a lone surrogate such as \\ud800)"
         if isinstance(item, dict):
             for key, child in item.items():
                 if not _is_unicode(str(key)):
-                    return f"{path}: a key is not valid Unicode (a lone surrogate such as \\ud800)"
-                stack.append((child, f"{path}.{_short(str(key))}"))
+                    return f"{where}: a key is not valid Unicode (a lone surrogate such as \\ud800)"
+                key_path = _short(str(key))
+                stack.append((child, f"{path}.{key_path}" if path else key_path))
         elif isinstance(item, list | tuple):
-            stack.extend((child, f"{path}[{n}]") for n, child in enumerate(item))
+            stack.extend((child, f"{where}[{n}]") for n, child in enumerate(item))
     return None
 
 

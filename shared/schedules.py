@@ -14,6 +14,7 @@ from typing import Any
 from shared import payload_limits
 from shared.config import Config
 from shared.errors import InvalidTrigger, NotFound
+from shared.header_values import check_header_value
 from shared.messages import build_message
 from shared.model import TASK_BY_TARGET, Schedule, new_execution, retry_payload
 from shared.netguard import check_url
@@ -39,6 +40,9 @@ def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
     check_payload(schedule, config)
     validate_trigger(schedule.trigger)
     if schedule.target.kind == "webhook":
+        for name in ("content_type", "signature"):
+            if name in schedule.target.spec:
+                check_header_value(name, schedule.target.spec[name])
         check_url(
             schedule.target.spec.get("url", ""), config.target_allowlist, unresolvable_ok=True
         )
