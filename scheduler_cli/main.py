@@ -93,8 +93,18 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int | None:
 
 
 def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
+    from tornado.httpserver import HTTPServer
+
     from shared.celery_app import app
 
+    # Flower builds tornado's HTTPServer itself and offers no option for its caps; tornado's
+    # Configurable hook adds these keyword arguments to every HTTPServer it constructs, so
+    # Flower's head (request line and headers together) and body are capped like the API's.
+    HTTPServer.configure(
+        None,
+        max_header_size=config.api_max_request_line_bytes + config.api_max_headers_bytes,
+        max_body_size=config.api_max_body_bytes,
+    )
     return app.start(["flower", f"--address={config.api_host}", f"--port={config.flower_port}"])
 
 

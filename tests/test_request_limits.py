@@ -410,3 +410,36 @@ def test_gunicorn_as_deployed_refuses_64_kb_query_strings_and_headers_fast(
             assert healthy(port)
     finally:
         group.stop_all()
+
+
+# --- Flower, as `scheduler flower` (and so `make run`) starts it ---------------------------------
+
+
+def test_flower_refuses_64_kb_query_strings_and_headers_fast(
+    clean_redis: str, tmp_path: Path
+) -> None:
+    """Tornado, under Flower, has no 414/431: past its head cap it closes the connection without
+    an answer. What matters is the same: refused at once, nothing buffered, the server serves on.
+    Without our cap, tornado's own default (64 KiB) would let the first two requests through."""
+    port = free_port()
+    group = ProcessGroup(clean_redis, tmp_path)
+    try:
+        group.start(["scheduler_cli.main", "flower"], api_host="127.0.0.1", flower_port=port)
+        wait_until(lambda: flower_healthy(port), timeout_s=30, what="Flower up")
+        for head in (
+            request_head("GET", "/healthcheck?" + "a" * 60_000, {}),
+            request_head("GET", "/healthcheck", {"X-Big": "v" * 60_000}),
+        ):
+            answer = exchange(port, head)
+            assert answer.status in (0, 400, 414, 431), answer.head  # 0: closed, no answer
+            assert answer.seconds < FAST_S
+            assert flower_healthy(port)
+    finally:
+        group.stop_all()
+
+
+def flower_healthy(port: int) -> bool:
+    try:
+        return exchange(port, request_head("GET", "/healthcheck", {})).status == 200
+    except OSError:
+        return False
