@@ -28,6 +28,7 @@ from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
+    WebDriverException,
 )
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -118,7 +119,13 @@ def wait_for_text(driver: WebDriver, *texts: str, timeout_s: float = WAIT_S) -> 
     """Wait until the page's visible text contains every one of ``texts``; return that text."""
 
     def page_text(d: WebDriver) -> str | bool:
-        text = d.find_element("tag name", "body").text
+        try:
+            text = d.find_element("tag name", "body").text
+        except WebDriverException as exc:
+            # Chromium's own word for a stale body when the page is replaced mid-read.
+            if "does not belong to the document" not in str(exc):
+                raise
+            return False
         return text if all(t in text for t in texts) else False
 
     try:
