@@ -136,7 +136,7 @@ def overview() -> str | Response:
     },
 )
 def login() -> tuple[str, int] | Response:
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (which Flask routes here as a GET)
         return login_page(None, 200)
     form = read_form(request, MAX_FORM_BYTES)
     sent = form.get("csrf", "")

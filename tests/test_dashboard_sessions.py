@@ -109,6 +109,15 @@ def test_sign_in_needs_the_forms_csrf_token(
     assert signed_in(api)
 
 
+def test_head_of_the_sign_in_page_answers_as_its_get(
+    local_api: tuple[FlaskClient, dict[str, str]],
+) -> None:
+    api, _ = local_api
+    head, get = api.head("/dashboard/login"), api.get("/dashboard/login")
+    assert head.status_code == get.status_code == 200
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+
+
 def set_cookie_header(answer: TestResponse) -> str:
     [header] = [v for k, v in answer.headers.items() if k == "Set-Cookie" and "session=" in v]
     return header
