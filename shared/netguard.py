@@ -381,9 +381,11 @@ def check_target(
     for address in addresses:
         reason = blocked_reason(address)
         if reason and not allowed(address, allow):
-            name = "" if reading.ip else f"host {reading.host!r} resolves to "
+            subject = str(address)
+            if not reading.ip:
+                subject = f"host {reading.host!r} resolves to {address}, which"
             raise UnsafeTarget(
-                f"{field}: {name}{address} is in a refused range: {reason}; calls to this "
+                f"{field}: {subject} is in a refused range: {reason}; calls to this "
                 "address are refused (an operator may allow it with SCHEDULER_TARGET_ALLOWLIST)"
             )
     # one entry per address, first occurrence kept (getaddrinfo may repeat one per protocol)
