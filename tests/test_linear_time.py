@@ -20,7 +20,8 @@ from scheduler_api import formats
 from shared import logs, payload_limits
 from shared.errors import InvalidTrigger
 from shared.public_errors import without_paths
-from shared.timing import _cron_plan, parse_iso8601, parse_wall_clock
+from shared.timing import parse_iso8601, parse_wall_clock
+from shared.timing.cron import _cron_plan
 
 FACTOR = 8
 MOST_GROWTH = 24  # linear: ~8; quadratic: ~64

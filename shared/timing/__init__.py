@@ -1,0 +1,88 @@
+"""The one package that owns time: zones, ISO 8601, and when a trigger fires next.
+
+This package does no I/O and reads no clock. Its modules, bottom up: ``zones`` (IANA zones,
+instants, ISO 8601, THE DST RULE), ``plan`` (the wall-clock plan of local dates and times),
+``cron`` (Unix and Quartz expressions), ``calendar`` (the task scheduler's repeat items) and
+``fires`` (the public verbs). Import from ``shared.timing``, not from its modules.
+
+Every instant that goes in or comes out is an ``int`` of UTC milliseconds since the epoch. Every
+function is pure: nothing here reads a clock, so the beat passes "now" in and the tests pass literal
+datetimes in.
+
+How a trigger is evaluated
+--------------------------
+- ``OnceTrigger`` fires at ``at_ms``; ``IntervalTrigger`` at ``anchor_ms + k * every_ms`` (k >= 0);
+  ``InstantsTrigger`` at each of its ``at_ms``. All plain UTC arithmetic: DST never moves them.
+- ``CronTrigger`` and ``CalendarTrigger`` are wall-clock rules in an IANA zone. They are turned
+  into a ``_Plan``: a set of *local dates* (months, years, day-of-month / day-of-week rules, start
+  and end dates) times a set of *local times of day* (hours x minutes x seconds). The date side is
+  our own month table, because croniter lacks ``LW``, ``L-n``, ``dL``, the task scheduler's
+  week-of-month AND-semantics and bounded date ranges, and because finding "the next matching day"
+  from a month table is cheaper than croniter's own day search. The time-of-day side is croniter
+  (run with ``*`` day fields on naive datetimes). Each naive wall-clock candidate is then mapped to
+  an instant with THE DST RULE below; candidates that land on or before ``after_ms`` are skipped,
+  so results are strictly increasing and never repeat.
+
+THE DST RULE (``local_to_utc_ms``)
+----------------------------------
+- A local time that does not exist (spring-forward gap) maps to the first instant after the gap:
+  02:30 on 2026-03-08 in America/New_York is 03:00 EDT (07:00Z). Several nonexistent candidates
+  in one gap therefore collapse onto that one instant and fire once.
+- A local time that occurs twice (fall-back) maps to its FIRST occurrence (``fold=0``). So a daily
+  01:30 fires once on the fall-back day, and an every-minute cron does not fire again during the
+  repeated hour's second pass: the clock resumes at the end of the repeated range.
+
+Cron dialects (the field count tells which)
+-------------------------------------------
+- 5 fields, Unix: ``min hour dom month dow``; dow 0-7 (0 and 7 = Sunday), names ``JAN``/``SUN``;
+  ``@hourly``-style aliases. When both dom and dow are restricted (not ``*``/``?``), a day matches
+  if EITHER matches (Vixie/POSIX OR, as croniter does by default).
+- 6 or 7 fields, Quartz: ``sec min hour dom month dow [year]``; dow 1-7 (1 = Sunday); exactly one of
+  dom/dow must be ``?``; year 1970-2099.
+- Both dialects accept lists, ranges (wrap-around ``FRI-MON`` allowed), steps (``*/5``, ``10/15``,
+  ``1-30/2``), and the Quartz day tokens: dom ``L``, ``L-n``, ``nW``, ``LW``; dow ``d#n``, ``dL``,
+  and ``L`` alone (= Saturday). ``nW`` never leaves the month; if day n does not exist in a month
+  (``31W`` in April) that month has no ``nW`` fire. ``L-n`` before the 1st likewise does not fire.
+
+Calendar items (the task scheduler's ``repeat_items``)
+------------------------------------------------------
+A ``CalendarTrigger`` fires at the union of its items. A calendar item fires at every local minute
+(second 0) matching ALL its non-None fields (day AND weekday AND week; week w = days 7w-6..7w),
+between its ``start`` and ``end`` dates inclusive. An item with ``interval_min`` instead fires
+every ``interval_min`` elapsed minutes from local midnight of ``start`` (or 1970-01-01), i.e. UTC
+arithmetic from that anchor like ``IntervalTrigger``, until the end of its ``end`` date.
+"""
+
+from shared.timing.fires import (
+    iter_fires,
+    min_gap_ms,
+    next_fire,
+    next_schedule_fire,
+    validate_trigger,
+)
+from shared.timing.zones import (
+    YEAR_MS,
+    format_iso_utc,
+    local_to_utc_ms,
+    parse_iso8601,
+    parse_wall_clock,
+    wall_clock_to_utc_ms,
+    years_later_ms,
+    zone,
+)
+
+__all__ = [
+    "YEAR_MS",
+    "format_iso_utc",
+    "iter_fires",
+    "local_to_utc_ms",
+    "min_gap_ms",
+    "next_fire",
+    "next_schedule_fire",
+    "parse_iso8601",
+    "parse_wall_clock",
+    "validate_trigger",
+    "wall_clock_to_utc_ms",
+    "years_later_ms",
+    "zone",
+]

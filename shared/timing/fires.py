@@ -1,0 +1,159 @@
+"""The public verbs: validate a trigger, its next fire, every fire after an instant, the next fire
+of a schedule, the smallest gap between fires."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator
+from functools import lru_cache
+
+from shared.errors import InvalidTrigger
+from shared.model import (
+    CalendarTrigger,
+    CronTrigger,
+    InstantsTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    Schedule,
+    Trigger,
+)
+from shared.timing.calendar import (
+    _calendar,
+    _EveryItem,
+)
+from shared.timing.cron import (
+    _bad,
+    _cron,
+)
+from shared.timing.plan import (
+    _next_local,
+)
+from shared.timing.zones import (
+    _MAX_MS,
+    _VALIDATE_FROM,
+    YEAR_MS,
+    _arithmetic_next,
+    _wall,
+)
+
+
+def validate_trigger(trigger: Trigger) -> None:
+    """Parse and check everything about ``trigger``; ``InvalidTrigger`` names what is wrong.
+
+    Also refuses cron and calendar rules that match no date at all (``0 0 31 2 *``), since such a
+    schedule could never fire. Whether it still fires *from now on* is the caller's question.
+    """
+    if isinstance(trigger, OnceTrigger):
+        _check_int(trigger.at_ms, "once: at_ms")
+    elif isinstance(trigger, IntervalTrigger):
+        _check_int(trigger.anchor_ms, "interval: anchor_ms")
+        _check_int(trigger.every_ms, "interval: every_ms")
+        if trigger.every_ms < 1:
+            raise InvalidTrigger(f"interval: every_ms must be >= 1, got {trigger.every_ms}")
+    elif isinstance(trigger, CronTrigger):
+        plan, _ = _cron(trigger)
+        if plan.days.next_day(_VALIDATE_FROM) is None:
+            raise _bad(f"{trigger.expr!r} matches no date, so it never fires")
+    elif isinstance(trigger, CalendarTrigger):
+        _calendar(trigger)
+    elif isinstance(trigger, InstantsTrigger):
+        _check_instants(trigger.at_ms)
+    else:
+        raise InvalidTrigger(f"trigger: unknown trigger {trigger!r}")
+
+
+def _check_instants(at_ms: object) -> None:
+    if not isinstance(at_ms, tuple) or not at_ms:
+        raise InvalidTrigger(f"instants: at_ms must be a non-empty tuple, got {at_ms!r}")
+    for value in at_ms:
+        _check_int(value, "instants: at_ms")
+    if any(a >= b for a, b in zip(at_ms, at_ms[1:], strict=False)):
+        raise InvalidTrigger("instants: at_ms must be strictly increasing")
+
+
+def _check_int(value: object, name: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidTrigger(f"{name} must be an integer of UTC milliseconds, got {value!r}")
+
+
+# Memoised because it is pure and the beat asks the same question many times: every schedule
+# with the same cron fires at the same instant, so a tick of a thousand of them computes once.
+@lru_cache(maxsize=8192)
+def next_fire(trigger: Trigger, after_ms: int) -> int | None:
+    """The first fire instant STRICTLY after ``after_ms``, or None if it never fires again."""
+    if isinstance(trigger, CronTrigger):
+        plan, tz = _cron(trigger)
+        return None if after_ms >= _MAX_MS else _next_local(plan, tz, after_ms, _wall(after_ms, tz))
+    if isinstance(trigger, IntervalTrigger):
+        if trigger.every_ms < 1:
+            raise InvalidTrigger(f"interval: every_ms must be >= 1, got {trigger.every_ms}")
+        return _arithmetic_next(trigger.anchor_ms, trigger.every_ms, after_ms)
+    if isinstance(trigger, OnceTrigger):
+        return trigger.at_ms if trigger.at_ms > after_ms else None
+    if isinstance(trigger, CalendarTrigger):
+        return _calendar_next(trigger, after_ms)
+    if isinstance(trigger, InstantsTrigger):
+        index = bisect_right(trigger.at_ms, after_ms)
+        return trigger.at_ms[index] if index < len(trigger.at_ms) else None
+    raise InvalidTrigger(f"trigger: unknown trigger {trigger!r}")
+
+
+def _calendar_next(trigger: CalendarTrigger, after_ms: int) -> int | None:
+    """The union of the items: the earliest of each item's own next fire."""
+    tz, plans = _calendar(trigger)
+    wall = None if after_ms >= _MAX_MS else _wall(after_ms, tz)
+    best: int | None = None
+    for plan in plans:
+        if isinstance(plan, _EveryItem):
+            fire_ms = plan.next_fire(after_ms)
+        elif wall is None:
+            continue
+        else:
+            fire_ms = _next_local(plan, tz, after_ms, wall)
+        if fire_ms is not None and (best is None or fire_ms < best):
+            best = fire_ms
+    return best
+
+
+def iter_fires(trigger: Trigger, after_ms: int) -> Iterator[int]:
+    """Successive fires strictly after ``after_ms``, strictly increasing, ending if it ends."""
+    fire_ms = next_fire(trigger, after_ms)
+    while fire_ms is not None:
+        yield fire_ms
+        fire_ms = next_fire(trigger, fire_ms)
+
+
+def next_schedule_fire(schedule: Schedule, after_ms: int, runs_done: int) -> int | None:
+    """The schedule's next fire after ``after_ms``: its trigger, bounded by start, end, max_runs.
+
+    ``start_ms`` and ``end_ms`` are inclusive: a fire exactly at ``start_ms`` counts, hence the
+    search from ``start_ms - 1``.
+    """
+    if schedule.max_runs is not None and runs_done >= schedule.max_runs:
+        return None
+    if schedule.start_ms is not None:
+        after_ms = max(after_ms, schedule.start_ms - 1)
+    fire_ms = next_fire(schedule.trigger, after_ms)
+    if fire_ms is None or (schedule.end_ms is not None and fire_ms > schedule.end_ms):
+        return None
+    return fire_ms
+
+
+def min_gap_ms(
+    trigger: Trigger, after_ms: int, horizon_ms: int = YEAR_MS, max_fires: int = 5000
+) -> int | None:
+    """The smallest gap between consecutive fires in (after_ms, after_ms + horizon_ms].
+
+    Measured on the real firing pattern (``0,5 * * * *`` has a 5-minute gap although it fires
+    twice an hour), over at most ``max_fires`` fires. None if fewer than two fires.
+    """
+    end_ms = after_ms + horizon_ms
+    smallest: int | None = None
+    previous: int | None = None
+    for count, fire_ms in enumerate(iter_fires(trigger, after_ms)):
+        if fire_ms > end_ms or count >= max_fires:
+            break
+        if previous is not None and (smallest is None or fire_ms - previous < smallest):
+            smallest = fire_ms - previous
+        previous = fire_ms
+    return smallest
