@@ -202,7 +202,7 @@ def test_history_is_capped(store: Store) -> None:
 def test_an_accounts_runs_are_kept_across_its_schedules_and_capped(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("shared.store.ACCOUNT_RUNS_CAP", 3)
+    monkeypatch.setattr("shared.store.executions.ACCOUNT_RUNS_CAP", 3)
     for n in range(1, 5):
         record = RunRecord(f"s{n}:1", f"s{n}", 1, 1, 2, 3, "succeeded", 1)
         store.finish_execution(

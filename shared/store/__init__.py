@@ -1,0 +1,31 @@
+"""The Redis store: every key the service uses, every Lua script, and the verbs over them.
+
+Nothing else in the project spells a key, runs a script or talks to Redis. The package, bottom up:
+``keys`` (the key schema, with the data model on one page), ``base`` (client, scripts, safety),
+then one module per group of verbs: ``schedules`` (definitions and the beat's claim/commit),
+``executions`` (attempts, history, dead letters), ``accounts`` (and dashboard sessions), and each
+dialect's own records: ``push``, ``tasks``, ``jobs``. ``Store`` is all of them over one client.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from shared.store.accounts import AccountVerbs
+from shared.store.base import dumps, new_token
+from shared.store.executions import ExecutionVerbs
+from shared.store.jobs import JobVerbs
+from shared.store.keys import Keys
+from shared.store.push import PushVerbs
+from shared.store.schedules import ClaimedEntry, ClaimResult, Commit, ScheduleVerbs
+from shared.store.tasks import TaskVerbs
+
+__all__ = ["ClaimResult", "ClaimedEntry", "Commit", "Keys", "Store", "dumps", "new_token"]
+
+
+class Store(TaskVerbs, ScheduleVerbs, ExecutionVerbs, AccountVerbs, PushVerbs, JobVerbs):
+    """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "sched") -> Store:
+        return cls(redis.Redis.from_url(url, decode_responses=True), prefix)

@@ -1,0 +1,214 @@
+"""
+The key schema: every key the service uses, each with its type and expiry, on one page:
+
+======================  ======  ===============================================  ==================
+key (``Keys`` method)   type    contents                                         expires
+======================  ======  ===============================================  ==================
+``due``                 ZSET    schedule id -> next fire (UTC ms): the due index  never
+``retries``             ZSET    execution id -> retry at (ms)                    never (drained)
+``leases``              ZSET    claimed member -> lease expiry (ms)              never (drained)
+``claims``              HASH    claimed member -> "token|kind|due ms|version"    never (drained)
+``definitions``         HASH    schedule id -> schedule JSON (``Schedule``)      never
+``versions``            HASH    schedule id -> edit counter                      never
+``run_counts``          HASH    schedule id -> fires dispatched                  never
+``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
+``account_index(a, d)`` ZSET   schedule id -> created ms (strictly increasing),  never
+                                per account+dialect: creation order
+``history(s)``          LIST    run record JSON, newest first, capped            retention
+``retired(s)``          STRING  a purged (done) schedule's JSON: who owns history retention
+``account_runs(a)``     LIST    run record JSON of all an account's schedules,    retention
+                                newest first, capped (the dashboard's recent runs)
+``execution(e)``        STRING  "state|attempt[|deliveries]" of one execution   retention
+                                (dedupe; deliveries bound a crash loop)
+``dead_letters``        HASH    execution id -> dead letter JSON                 never
+``dead_index``          ZSET    execution id -> died at (ms)                     never
+``account_dead_index``  ZSET    execution id -> died at, per account+dialect      never
+``accounts``            HASH    appkey -> account JSON (secrets hashed)          never
+``account_keys``        HASH    "userkey:<sha256>" -> appkey                     never
+``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
+``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
+``push_devices(a)``     HASH    registration id -> device JSON (zone, tags)      never
+``push_msg_ids(s)``     HASH    "<due ms>:<batch>" -> gateway msg_id             retention
+``push_credentials``    HASH    appkey -> Fernet token of gateway credentials    never
+``task_counters(a)``    HASH    "task", "item" -> last id issued (task ids)     never
+``task_log(s)``         LIST    "<log id>|<entry JSON>", newest first, capped    retention
+``task_log_seq(a)``     STRING  last task history log id issued, per account    never
+``task_last_run``       HASH    schedule id -> start of its last run (ms)        never
+``task_result(e)``      LIST    one run's outcome JSON, for an executeTask wait  minutes
+``job_seq(a)``          STRING  last beacon job id issued, per account           never
+``job(a, j)``           HASH    a beacon job: lifecycle fields + ``doc`` JSON    retention once done
+``job_index(a)``        ZSET    job id -> job id, per account                    never (pruned)
+``job_queue(a, b)``     ZSET    queued job id -> q_time (s), per account+beacon  never (drained)
+``job_history(a, j)``   LIST    lifecycle event JSON, oldest first, capped       retention
+``job_seen(a, j)``      SET     event ids already in the job's history           retention
+``job_spawned(e)``      STRING  job id an execution of a scheduled job created   retention
+``rate_limits`` + ...   STRING  a rate-limit window counter (limits package)     its window
+``dashboard_session(d)`` STRING a dashboard session (JSON), by token digest      session lifetime
+======================  ======  ===============================================  ==================
+
+``rate_limits()`` is a prefix, not a key: the ``limits`` package appends its own
+``LIMITER/<what>/<who>/<amount>/<multiples>/<granularity>`` to it and expires each counter with its
+window (see scheduler_api/ratelimit.py).
+
+Every engine key carries the hash tag ``{<partition>}`` (one partition today), so each script
+touches one Redis Cluster slot; Celery's queue lists (kombu's, named after the queue) are the one
+exception, written by ``commit.lua`` in the same atomic step as the schedule's advance.
+
+The beat's idle tick is one ``claim.lua`` call: ``ZRANGEBYSCORE`` on the due index costs O(log N)
+and the script also answers when the next thing is due.
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    """The key schema. One method per key; see the table in this module's docstring."""
+
+    def __init__(self, prefix: str = "sched", partition: str = "0") -> None:
+        self.base = f"{prefix}:{{{partition}}}"
+        self.prefix = prefix
+
+    def due(self) -> str:
+        return f"{self.base}:due"
+
+    def retries(self) -> str:
+        return f"{self.base}:retries"
+
+    def leases(self) -> str:
+        return f"{self.base}:leases"
+
+    def claims(self) -> str:
+        return f"{self.base}:claims"
+
+    def definitions(self) -> str:
+        return f"{self.base}:definitions"
+
+    def versions(self) -> str:
+        return f"{self.base}:versions"
+
+    def run_counts(self) -> str:
+        return f"{self.base}:run_counts"
+
+    def retry_payloads(self) -> str:
+        return f"{self.base}:retry_payloads"
+
+    def account_index(self, account: str, dialect: str) -> str:
+        """An account's schedules of one dialect: each API lists (and counts) only its own."""
+        return f"{self.base}:account:{account}:{dialect}"
+
+    def history(self, schedule_id: str) -> str:
+        return f"{self.base}:history:{schedule_id}"
+
+    def retired(self, schedule_id: str) -> str:
+        """A definition purged after its last fire, kept as long as its history."""
+        return f"{self.base}:retired:{schedule_id}"
+
+    def account_runs(self, account: str) -> str:
+        """An account's latest run records, whatever the schedule (purged ones included)."""
+        return f"{self.base}:account_runs:{account}"
+
+    def execution(self, execution_id: str) -> str:
+        return f"{self.base}:execution:{execution_id}"
+
+    def dead_letters(self) -> str:
+        return f"{self.base}:dead_letters"
+
+    def dead_index(self) -> str:
+        return f"{self.base}:dead_index"
+
+    def account_dead_index(self, account: str, dialect: str) -> str:
+        """An account's dead letters of one dialect (the API and dashboard list these)."""
+        return f"{self.base}:dead:{account}:{dialect}"
+
+    def accounts(self) -> str:
+        return f"{self.prefix}:accounts"
+
+    def account_keys(self) -> str:
+        return f"{self.prefix}:account_keys"
+
+    def beat_heartbeat(self) -> str:
+        return f"{self.base}:beat_heartbeat"
+
+    def wake_channel(self) -> str:
+        return f"{self.prefix}:wake"
+
+    # --- push schedules (/v4/schedules) ---------------------------------------------------
+
+    def push_devices(self, account: str) -> str:
+        """An account's device registry (the zones, tags and alias of registration ids)."""
+        return f"{self.base}:push:devices:{account}"
+
+    def push_msg_ids(self, schedule_id: str) -> str:
+        """The gateway's msg_id of each push a schedule sent, by "<due ms>:<batch>"."""
+        return f"{self.base}:push:msg_ids:{schedule_id}"
+
+    def push_credentials(self) -> str:
+        return f"{self.prefix}:push_credentials"
+
+    # --- task scheduler (/api/v1/api.php) -------------------------------------------------
+
+    def task_counters(self, account: str) -> str:
+        """The last task id and repeat-item id issued to an account (the document's numbers)."""
+        return f"{self.base}:tasks:counters:{account}"
+
+    def task_log(self, schedule_id: str) -> str:
+        """A task's history (added, updated, started, finished, failed), newest first."""
+        return f"{self.base}:tasks:log:{schedule_id}"
+
+    def task_log_seq(self, account: str) -> str:
+        """The last log id issued to an account: per account, so another account's activity
+        never shows in the ids one account sees."""
+        return f"{self.base}:tasks:log_seq:{account}"
+
+    def task_last_run(self) -> str:
+        return f"{self.base}:tasks:last_run"
+
+    def task_result(self, execution_id: str) -> str:
+        """The outcome of one run, pushed by the worker for an ``executeTask`` waiting on it."""
+        return f"{self.base}:tasks:result:{execution_id}"
+
+    # --- beacon jobs (/api/jobs) ----------------------------------------------------------
+
+    def job_seq(self, account: str) -> str:
+        """The last beacon job id issued to an account. Job ids are per account (as task ids
+        are): a global sequence would show each account how busy the others are."""
+        return f"{self.base}:jobs:seq:{account}"
+
+    def job(self, account: str, job_id: int | str) -> str:
+        """One beacon job: its lifecycle fields, and its fixed fields as one JSON ``doc``."""
+        return f"{self.base}:jobs:job:{account}:{job_id}"
+
+    def job_index(self, account: str) -> str:
+        return f"{self.base}:jobs:account:{account}"
+
+    def job_queue(self, account: str, beacon: str) -> str:
+        """An account's queued jobs for one beacon, scored by ``q_time`` (unix seconds)."""
+        return f"{self.base}:jobs:queued:{account}:{beacon}"
+
+    def job_history(self, account: str, job_id: int | str) -> str:
+        return f"{self.base}:jobs:history:{account}:{job_id}"
+
+    def job_seen(self, account: str, job_id: int | str) -> str:
+        """Ids of the lifecycle events already written (a redelivered event is not)."""
+        return f"{self.base}:jobs:history_seen:{account}:{job_id}"
+
+    def job_spawned(self, execution_id: str) -> str:
+        """The job instance a scheduled job's fire created (a redelivered fire creates none)."""
+        return f"{self.base}:jobs:spawned:{execution_id}"
+
+    def rate_limits(self) -> str:
+        """Prefix under which the ``limits`` package keeps its window counters (no hash tag:
+        they are not engine keys and no script of ours touches them)."""
+        return f"{self.prefix}:ratelimit"
+
+    # --- dashboard ------------------------------------------------------------------------
+
+    def dashboard_session(self, token_digest: str) -> str:
+        """A signed-in dashboard session, by the SHA-256 of its cookie's token (so the store
+        holds no token a browser could replay)."""
+        return f"{self.prefix}:dashboard_session:{token_digest}"
+
+    @staticmethod
+    def queue(name: str) -> str:
+        """kombu's Redis transport keeps a queue's messages in a list named after the queue."""
+        return name

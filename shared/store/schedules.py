@@ -1,0 +1,231 @@
+"""Schedules and the beat: put, get, delete and list definitions; claim due fires and commit
+what the beat decided, atomically."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from shared.errors import QuotaExceeded
+from shared.model import POOLS, Schedule
+from shared.store.base import (
+    StoreBase,
+    dumps,
+)
+
+HEARTBEAT_TTL_S = 60
+
+
+@dataclass(frozen=True)
+class ClaimedEntry:
+    """One thing a beat claimed: a schedule fire (``kind`` "s") or a retry (``kind`` "r")."""
+
+    kind: str
+    member: str
+    due_ms: int
+    version: int
+    body: str
+    runs: int
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    next_wake_ms: int | None
+    entries: list[ClaimedEntry]
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What the beat decided for one claimed entry."""
+
+    member: str
+    next_ms: int | None  # None: no future fire
+    queue: str | None  # None: publish nothing (a skipped misfire)
+    message: str = ""
+    # set (account, dialect): delete the definition when it has no future fire
+    purge_from: tuple[str, str] | None = None
+    counts_as_run: bool = True
+    retain_s: int = 0  # keep a purged definition this long as ``retired`` (0 = not at all)
+
+
+class ScheduleVerbs(StoreBase):
+    """Definitions, the due index and the beat's claim/commit."""
+
+    def put_schedule(
+        self, schedule: Schedule, next_ms: int | None, *, quota: int = 0, new: bool = True
+    ) -> int:
+        """Create or replace a schedule; ``next_ms`` None keeps it out of the due index.
+
+        ``new`` resets its run counter (a fresh definition). Raises QuotaExceeded when a new
+        schedule would take the account past ``quota`` (0 = no limit).
+        """
+        keys, args = self._put_call(schedule, next_ms, quota, new)
+        version = self._scripts["put_schedule"](keys=keys, args=args)
+        if version == -1:
+            raise QuotaExceeded(f"account {schedule.account} already has {quota} schedules")
+        return int(version)
+
+    def put_schedules(
+        self, items: Iterable[tuple[Schedule, int | None]], chunk: int = 1000
+    ) -> None:
+        """Bulk create (restore, benchmarks): the same script per schedule, pipelined by chunks."""
+        script = self._scripts["put_schedule"]
+        pipe = self.redis.pipeline(transaction=False)
+        for n, (schedule, next_ms) in enumerate(items, 1):
+            keys, args = self._put_call(schedule, next_ms, quota=0, new=True)
+            script(keys=keys, args=args, client=pipe)
+            if n % chunk == 0:
+                pipe.execute()
+        pipe.execute()
+
+    def _put_call(
+        self, schedule: Schedule, next_ms: int | None, quota: int, new: bool
+    ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of ``put_schedule.lua`` for one schedule."""
+        k = self.keys
+        keys = [
+            k.definitions(),
+            k.versions(),
+            k.due(),
+            k.account_index(schedule.account, schedule.dialect),
+            k.run_counts(),
+        ]
+        args = [
+            schedule.id,
+            dumps(schedule.to_dict()),
+            -1 if next_ms is None else next_ms,
+            schedule.created_ms,
+            quota,
+            k.wake_channel(),
+            1 if new else 0,
+        ]
+        return keys, args
+
+    def get_schedule(self, schedule_id: str) -> Schedule | None:
+        raw = self.redis.hget(self.keys.definitions(), schedule_id)
+        return Schedule.from_dict(json.loads(raw)) if raw else None
+
+    def retired_schedule(self, schedule_id: str) -> Schedule | None:
+        raw = self.redis.get(self.keys.retired(schedule_id))
+        return Schedule.from_dict(json.loads(raw)) if raw else None
+
+    def get_schedules(self, schedule_ids: Sequence[str]) -> list[Schedule]:
+        if not schedule_ids:
+            return []
+        raws = self.redis.hmget(self.keys.definitions(), list(schedule_ids))
+        return [Schedule.from_dict(json.loads(raw)) for raw in raws if raw]
+
+    def delete_schedule(self, schedule: Schedule) -> bool:
+        k = self.keys
+        deleted = self._scripts["delete_schedule"](
+            keys=[
+                k.definitions(),
+                k.versions(),
+                k.due(),
+                k.account_index(schedule.account, schedule.dialect),
+                k.run_counts(),
+            ],
+            args=[schedule.id],
+        )
+        return bool(deleted)
+
+    def list_schedule_ids(
+        self, account: str, dialect: str, offset: int = 0, count: int = 50
+    ) -> list[str]:
+        """An account's schedule ids of one dialect, in creation order (paged; count -1 = all)."""
+        stop = -1 if count < 0 else offset + count - 1
+        return self.redis.zrange(self.keys.account_index(account, dialect), offset, stop)
+
+    def count_schedules(self, account: str, dialect: str) -> int:
+        return self.redis.zcard(self.keys.account_index(account, dialect))
+
+    def next_fire_ms(self, schedule_id: str) -> int | None:
+        score = self.redis.zscore(self.keys.due(), schedule_id)
+        return None if score is None else int(score)
+
+    def run_count(self, schedule_id: str) -> int:
+        return int(self.redis.hget(self.keys.run_counts(), schedule_id) or 0)
+
+    # --- beat -----------------------------------------------------------------------------
+
+    def claim(self, now_ms: int, lease_ms: int, limit: int, token: str) -> ClaimResult:
+        k = self.keys
+        raw = self._scripts["claim"](
+            keys=[
+                k.due(),
+                k.retries(),
+                k.leases(),
+                k.claims(),
+                k.definitions(),
+                k.versions(),
+                k.run_counts(),
+                k.retry_payloads(),
+                k.beat_heartbeat(),
+            ],
+            args=[now_ms, lease_ms, limit, token, HEARTBEAT_TTL_S],
+        )
+        wake = int(raw[0])
+        entries = [
+            ClaimedEntry(
+                kind=raw[i],
+                member=raw[i + 1],
+                due_ms=int(float(raw[i + 2])),
+                version=int(raw[i + 3]),
+                body=raw[i + 4],
+                runs=int(raw[i + 5]),
+            )
+            for i in range(1, len(raw), 6)
+        ]
+        return ClaimResult(next_wake_ms=None if wake < 0 else wake, entries=entries)
+
+    def commit(self, token: str, commits: Iterable[Commit]) -> list[int]:
+        """Publish and advance claimed entries; one status per commit (see commit.lua)."""
+        k = self.keys
+        keys = [
+            k.due(),
+            k.leases(),
+            k.claims(),
+            k.definitions(),
+            k.versions(),
+            k.run_counts(),
+            k.retry_payloads(),
+        ]
+        positions: dict[str, int] = {}
+
+        def position(key: str) -> int:
+            if key not in positions:
+                keys.append(key)
+                positions[key] = len(keys)  # Lua's KEYS is 1-based
+            return positions[key]
+
+        for pool in POOLS:
+            position(k.queue(pool))
+        args: list[Any] = [token]
+        for c in commits:
+            args += [
+                c.member,
+                -1 if c.next_ms is None else c.next_ms,
+                position(k.queue(c.queue)) if c.queue else 0,
+                c.message,
+                position(k.account_index(*c.purge_from)) if c.purge_from else 0,
+                1 if c.counts_as_run else 0,
+                position(k.retired(c.member)) if c.purge_from and c.retain_s else 0,
+                c.retain_s,
+            ]
+        if len(args) == 1:
+            return []
+        return [int(s) for s in self._scripts["commit"](keys=keys, args=args)]
+
+    def wait_for_wake(self) -> redis.client.PubSub:
+        """A subscription to the channel where writers announce new next-fire instants."""
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.keys.wake_channel())
+        return pubsub
+
+    def last_beat_ms(self) -> int | None:
+        raw = self.redis.get(self.keys.beat_heartbeat())
+        return int(raw) if raw else None
