@@ -85,12 +85,7 @@ class Limiter:
 
     @classmethod
     def from_config(cls, config: Config, store: Store) -> Limiter:
-        # The store's own connection pool: the same Redis, no second set of connections.
-        storage = RedisStorage(
-            "redis://",
-            connection_pool=store.redis.connection_pool,
-            key_prefix=store.keys.rate_limits(),
-        )
+        storage = store.rate_limit_storage()
         settings = {
             ACCOUNT: config.rate_limit_per_account,
             ADDRESS: config.rate_limit_per_address,

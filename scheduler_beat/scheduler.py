@@ -97,11 +97,7 @@ class WakeWatcher:
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._earliest: int | None = None
-        self._pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
-        self._pubsub.subscribe(**{store.keys.wake_channel(): self._on_message})
-        self._thread = self._pubsub.run_in_thread(
-            sleep_time=1.0, daemon=True, exception_handler=self._on_error
-        )
+        self._watch = store.watch_wake(self._on_announce, self._on_error)
 
     def reset(self) -> None:
         with self._lock:
@@ -119,22 +115,16 @@ class WakeWatcher:
                 self._changed.clear()
             self._changed.wait(remaining)
 
-    def _on_message(self, message: dict[str, Any]) -> None:
-        try:
-            announced = int(message["data"])
-        except (TypeError, ValueError):
-            return
+    def _on_announce(self, announced: int) -> None:
         with self._lock:
             if self._earliest is None or announced < self._earliest:
                 self._earliest = announced
             self._changed.set()
 
-    def _on_error(self, exc: BaseException, pubsub: Any, thread: Any) -> None:
+    def _on_error(self, exc: BaseException) -> None:
         # Redis went away: keep the thread alive; get_message reconnects and resubscribes.
         log.warning("beat: wake channel error (%s); retrying", exc)
         time.sleep(1.0)
 
     def close(self) -> None:
-        self._thread.stop()
-        self._thread.join(timeout=2.0)  # it is inside get_message for up to sleep_time
-        self._pubsub.close()
+        self._watch.close()

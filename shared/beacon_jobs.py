@@ -1,7 +1,8 @@
 """Beacon jobs: the job model and its lifecycle rules, as plain functions over the store.
 
 A job is an ordered list of tasks that an external agent (a "beacon", named by ``beacon_name``)
-runs. Its ``status`` moves only along these edges, each one atomic in Redis (``shared/store/lua/job_*``):
+runs. Its ``status`` moves only along these edges, each one atomic in Redis
+(``shared/store/lua/job_*``):
 
     created                       (neither queued nor scheduled: it waits)
     scheduled                     (a scheduled job: its fires create queued instances)

@@ -46,7 +46,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared.config import Config
 from shared.model import POOLS, QUEUE_BY_TARGET
-from shared.store import Keys, Store
+from shared.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ class StoreCollector:
     def collect(self) -> Iterator[Any]:
         up = GaugeMetricFamily("scheduler_redis_up", "1 if Redis answered this scrape")
         try:
-            sizes = self._read()
+            gauges = self.store.gauges()
         except redis.RedisError as exc:
             log.warning("metrics: Redis unavailable for a scrape (%s)", exc)
             up.add_metric([], 0)
@@ -225,39 +225,23 @@ class StoreCollector:
         up.add_metric([], 1)
         yield up
         for name, doc, value in (
-            ("scheduler_schedules_stored", "Schedule definitions stored", sizes["stored"]),
-            ("scheduler_schedules_due_index", "Schedules with a next fire", sizes["due"]),
-            ("scheduler_retries_waiting", "Retries waiting for their instant", sizes["retries"]),
-            ("scheduler_dead_letters_stored", "Dead letters kept", sizes["dead"]),
+            ("scheduler_schedules_stored", "Schedule definitions stored", gauges.stored),
+            ("scheduler_schedules_due_index", "Schedules with a next fire", gauges.due),
+            ("scheduler_retries_waiting", "Retries waiting for their instant", gauges.retries),
+            ("scheduler_dead_letters_stored", "Dead letters kept", gauges.dead),
         ):
             yield GaugeMetricFamily(name, doc, value=value)
         depth = GaugeMetricFamily(
             "scheduler_queue_depth", "Messages waiting in each pool's queue", labels=["pool"]
         )
         for pool in POOLS:
-            depth.add_metric([pool], sizes[pool])
+            depth.add_metric([pool], gauges.queue_depths[pool])
         yield depth
-        if sizes["beat_ms"] is not None:
-            age = max(0, wall_ms() - sizes["beat_ms"]) / 1000
+        if gauges.beat_ms is not None:
+            age = max(0, wall_ms() - gauges.beat_ms) / 1000
             yield GaugeMetricFamily(
                 "scheduler_beat_heartbeat_age_seconds", "Since the last beat tick", value=age
             )
-
-    def _read(self) -> dict[str, Any]:
-        k = self.store.keys
-        pipe = self.store.redis.pipeline(transaction=False)
-        pipe.hlen(k.definitions())
-        pipe.zcard(k.due())
-        pipe.zcard(k.retries())
-        pipe.zcard(k.dead_index())
-        pipe.get(k.beat_heartbeat())
-        for pool in POOLS:
-            pipe.llen(Keys.queue(pool))
-        stored, due, retries, dead, beat, *depths = pipe.execute()
-        sizes: dict[str, Any] = {"stored": stored, "due": due, "retries": retries, "dead": dead}
-        sizes["beat_ms"] = int(beat) if beat else None
-        sizes.update(zip(POOLS, depths, strict=True))
-        return sizes
 
 
 def api_registry(store: Store) -> CollectorRegistry:

@@ -3,7 +3,8 @@
 Nothing else in the project spells a key, runs a script or talks to Redis. The package, bottom up:
 ``keys`` (the key schema, with the data model on one page), ``base`` (client, scripts, safety),
 then one module per group of verbs: ``schedules`` (definitions and the beat's claim/commit),
-``executions`` (attempts, history, dead letters), ``accounts`` (and dashboard sessions), and each
+``executions`` (attempts, history, dead letters), ``accounts`` (and dashboard sessions), ``gauges``
+(operators' readings, rate-limit storage), and each
 dialect's own records: ``push``, ``tasks``, ``jobs``. ``Store`` is all of them over one client.
 """
 
@@ -14,16 +15,28 @@ import redis
 from shared.store.accounts import AccountVerbs
 from shared.store.base import dumps, new_token
 from shared.store.executions import ExecutionVerbs
+from shared.store.gauges import GaugeVerbs, StoreGauges
 from shared.store.jobs import JobVerbs
 from shared.store.keys import Keys
 from shared.store.push import PushVerbs
 from shared.store.schedules import ClaimedEntry, ClaimResult, Commit, ScheduleVerbs
 from shared.store.tasks import TaskVerbs
 
-__all__ = ["ClaimResult", "ClaimedEntry", "Commit", "Keys", "Store", "dumps", "new_token"]
+__all__ = [
+    "ClaimResult",
+    "ClaimedEntry",
+    "Commit",
+    "Keys",
+    "Store",
+    "StoreGauges",
+    "dumps",
+    "new_token",
+]
 
 
-class Store(TaskVerbs, ScheduleVerbs, ExecutionVerbs, AccountVerbs, PushVerbs, JobVerbs):
+class Store(
+    TaskVerbs, ScheduleVerbs, ExecutionVerbs, AccountVerbs, PushVerbs, JobVerbs, GaugeVerbs
+):
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 
     @classmethod

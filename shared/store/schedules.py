@@ -4,7 +4,7 @@ what the beat decided, atomically."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,21 @@ class Commit:
     purge_from: tuple[str, str] | None = None
     counts_as_run: bool = True
     retain_s: int = 0  # keep a purged definition this long as ``retired`` (0 = not at all)
+
+
+class WakeWatch:
+    """A running subscription to the wake channel; ``close()`` ends it."""
+
+    def __init__(
+        self, pubsub: redis.client.PubSub, thread: redis.client.PubSubWorkerThread
+    ) -> None:
+        self._pubsub = pubsub
+        self._thread = thread
+
+    def close(self) -> None:
+        self._thread.stop()
+        self._thread.join(timeout=2.0)  # it is inside get_message for up to its sleep_time
+        self._pubsub.close()
 
 
 class ScheduleVerbs(StoreBase):
@@ -220,11 +235,30 @@ class ScheduleVerbs(StoreBase):
             return []
         return [int(s) for s in self._scripts["commit"](keys=keys, args=args)]
 
-    def wait_for_wake(self) -> redis.client.PubSub:
-        """A subscription to the channel where writers announce new next-fire instants."""
+    def watch_wake(
+        self,
+        on_announce: Callable[[int], None],
+        on_error: Callable[[BaseException], None],
+    ) -> WakeWatch:
+        """Call ``on_announce(next fire ms)``, in a daemon thread, for every instant a writer
+        announces on the wake channel (see ``put_schedule.lua``); ``on_error`` when Redis goes
+        away (the thread stays: it reconnects and resubscribes by itself)."""
+
+        def on_message(message: dict[str, Any]) -> None:
+            try:
+                announced = int(message["data"])
+            except (TypeError, ValueError):
+                return
+            on_announce(announced)
+
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.keys.wake_channel())
-        return pubsub
+        pubsub.subscribe(**{self.keys.wake_channel(): on_message})
+        thread = pubsub.run_in_thread(
+            sleep_time=1.0,
+            daemon=True,
+            exception_handler=lambda exc, _pubsub, _thread: on_error(exc),
+        )
+        return WakeWatch(pubsub, thread)
 
     def last_beat_ms(self) -> int | None:
         raw = self.redis.get(self.keys.beat_heartbeat())

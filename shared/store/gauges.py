@@ -1,0 +1,55 @@
+"""Readings for the metrics endpoint: how much the store holds and how deep each pool's queue is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from limits.storage import RedisStorage
+
+from shared.model import POOLS
+from shared.store.base import StoreBase
+from shared.store.keys import Keys
+
+
+@dataclass(frozen=True)
+class StoreGauges:
+    stored: int  # schedule definitions
+    due: int  # schedules with a next fire
+    retries: int  # retries waiting for their instant
+    dead: int  # dead letters kept
+    beat_ms: int | None  # the last beat tick, None if no beat ticked lately
+    queue_depths: dict[str, int]  # messages waiting, per pool
+
+
+class GaugeVerbs(StoreBase):
+    """Reads for operators' gauges, and the storage the API's rate limiter counts in."""
+
+    def gauges(self) -> StoreGauges:
+        """Every gauge in one pipelined round trip (a scrape must stay cheap)."""
+        k = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hlen(k.definitions())
+        pipe.zcard(k.due())
+        pipe.zcard(k.retries())
+        pipe.zcard(k.dead_index())
+        pipe.get(k.beat_heartbeat())
+        for pool in POOLS:
+            pipe.llen(Keys.queue(pool))
+        stored, due, retries, dead, beat, *depths = pipe.execute()
+        return StoreGauges(
+            stored=int(stored),
+            due=int(due),
+            retries=int(retries),
+            dead=int(dead),
+            beat_ms=int(beat) if beat else None,
+            queue_depths={pool: int(n) for pool, n in zip(POOLS, depths, strict=True)},
+        )
+
+    def rate_limit_storage(self) -> RedisStorage:
+        """Storage for the ``limits`` package on the store's own connections (no second pool),
+        its counters under ``Keys.rate_limits()``."""
+        return RedisStorage(
+            "redis://",
+            connection_pool=self.redis.connection_pool,
+            key_prefix=self.keys.rate_limits(),
+        )
