@@ -1,12 +1,4 @@
-"""The "Jobs" API (``/api/jobs``): beacon jobs, as a thin adapter over ``shared.beacon_jobs``.
-
-Parameters come in the query string or as form fields (both are read); ``userkey`` is required
-on every call and names the account. ``action`` picks the call on each path; its default is the
-document's (``list`` / ``create`` on ``/api/jobs``, ``show`` / ``update`` on a job). The document
-writes Start Job and Finish Job as ``action=pickup`` too; here they are ``action=start`` and
-``action=end`` (or ``finish``), as its endpoint list names them. Answers are JSON; errors are
-``{"error": "..."}`` with 400, 401, 403, 404, 405, 409 or 413.
-"""
+"""The routes of ``/api/jobs`` and their actions (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -19,9 +11,9 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, params, ratelimit, routing
 from scheduler_api.auth import userkey_account
+from scheduler_api.beacon_jobs import replies
 from scheduler_api.body import read_form
 from scheduler_api.openapi import Reply, documented, errors
-from scheduler_api.replies import beacon_jobs as replies
 from shared import beacon_jobs
 from shared.beacon_jobs import JobConflict, NewJob
 from shared.config import Config

@@ -1,12 +1,4 @@
-"""The "Scheduler" task API (``/api/v1/api.php?target=scheduler&action=...``), a thin adapter.
-
-A task is a ``Schedule`` of dialect ``task_scheduler``: its ``repeat_items`` become a
-``CalendarTrigger`` in the account's time zone, its class and data a ``task`` target run by the
-``tasks`` pool, ``active=false`` a disabled schedule (never due, still runnable by hand). Ids are
-the document's numbers, issued per account; the schedule id is ``task-<appkey>-<n>``, so another
-account's number names nothing. Answers use the document's envelope,
-``{"success":1,"message":...,"data":...}`` or ``{"success":0,"message":"<what is wrong>"}``.
-"""
+"""The task scheduler's one route and its actions (see the package's docstring)."""
 
 from __future__ import annotations
 
@@ -24,8 +16,8 @@ from scheduler_api import formats, ratelimit
 from scheduler_api.auth import basic_account
 from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
-from scheduler_api.replies import task_scheduler as replies
 from scheduler_api.routing import claim_prefixes
+from scheduler_api.task_scheduler import replies
 from shared import schedules
 from shared.config import Config
 from shared.errors import ConfigError, InvalidSchedule, NotFound, QuotaExceeded
