@@ -34,17 +34,22 @@ def claim_prefixes(blueprint: Blueprint, prefixes: tuple[str, ...], render: Erro
     blueprint.record_once(register)
 
 
+def _shaped(app: Flask, error: HTTPException) -> Response | HTTPException:
+    """``error`` rendered by the dialect that claims the request's path (Allow kept), else as is."""
+    for prefixes, render in app.extensions.get(_EXTENSION, []):
+        if request.path.startswith(prefixes):
+            response = render(error)
+            if "Allow" not in response.headers:
+                allow = [value for name, value in error.get_headers() if name == "Allow"]
+                if allow:
+                    response.headers["Allow"] = allow[-1]
+            return response
+    return error
+
+
 def install(app: Flask) -> None:
     def in_dialect_shape(error: HTTPException) -> Response | HTTPException:
-        for prefixes, render in app.extensions.get(_EXTENSION, []):
-            if request.path.startswith(prefixes):
-                response = render(error)
-                if "Allow" not in response.headers:
-                    for name, value in error.get_headers():
-                        if name == "Allow":
-                            response.headers["Allow"] = value
-                return response
-        return error
+        return _shaped(app, error)
 
     @app.errorhandler(HTTPException)
     def routing_error(error: HTTPException) -> Response | HTTPException:

@@ -142,6 +142,13 @@ class Config:
         return config
 
     def validate(self) -> None:
+        self._validate_addresses()
+        self._validate_targets()
+        self._validate_rate_limits()
+        self._validate_sizes()
+
+    def _validate_addresses(self) -> None:
+        """Where the service finds Redis and listens, and how it logs."""
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(
                 f"REDIS_URL={self.redis_url!r}: use redis://host:port/db (or rediss://, unix://)"
@@ -155,8 +162,9 @@ class Config:
         for name in ("beat_metrics_port", "worker_metrics_port"):
             if not 0 <= getattr(self, name) <= 65535 - 3:  # workers add their pool's index
                 raise ConfigError(f"SCHEDULER_{name.upper()}: a port 1-65532, or 0 for off")
-        if self.proxy_count < 0:
-            raise ConfigError("SCHEDULER_PROXY_COUNT must be 0 (no proxy) or more")
+
+    def _validate_targets(self) -> None:
+        """What the service may call out to."""
         for cidr in self.target_allowlist:
             try:
                 ipaddress.ip_network(cidr, strict=False)
@@ -164,17 +172,21 @@ class Config:
                 raise ConfigError(
                     f"SCHEDULER_TARGET_ALLOWLIST: {cidr!r} is not a CIDR such as 10.0.0.0/8"
                 ) from exc
-        self._validate_rate_limits()
-        if not 0 <= self.task_execute_timeout_s <= TASK_EXECUTE_TIMEOUT_MAX_S:
-            raise ConfigError(
-                f"SCHEDULER_TASK_EXECUTE_TIMEOUT_S={self.task_execute_timeout_s}: must be 0-"
-                f"{TASK_EXECUTE_TIMEOUT_MAX_S} (each wait holds a server thread)"
-            )
         if self.push_gateway_url:
             try:  # its one reading (see shared.netguard); its addresses are checked per call
                 read_url(self.push_gateway_url, "SCHEDULER_PUSH_GATEWAY_URL")
             except UnsafeTarget as exc:
                 raise ConfigError(str(exc)) from None
+
+    def _validate_sizes(self) -> None:
+        """Counts, sizes and durations: each within its range."""
+        if self.proxy_count < 0:
+            raise ConfigError("SCHEDULER_PROXY_COUNT must be 0 (no proxy) or more")
+        if not 0 <= self.task_execute_timeout_s <= TASK_EXECUTE_TIMEOUT_MAX_S:
+            raise ConfigError(
+                f"SCHEDULER_TASK_EXECUTE_TIMEOUT_S={self.task_execute_timeout_s}: must be 0-"
+                f"{TASK_EXECUTE_TIMEOUT_MAX_S} (each wait holds a server thread)"
+            )
         positive = (
             "task_execute_max_waits_per_account",
             "task_execute_max_waits",

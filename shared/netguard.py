@@ -215,14 +215,7 @@ def _canonical_host(
 ) -> tuple[str, IPAddress | None]:
     """The host both parsers agree on: an IP address, or a name in A-labels."""
     if raw.startswith("["):
-        try:
-            if "%" in raw:
-                raise ValueError("zone ids are refused")
-            ip = ipaddress.IPv6Address(raw[1:-1])  # refuses IPv4 in brackets, IPvFuture
-        except ValueError:
-            raise UnsafeTarget(f"{field}: {shown} has an invalid IPv6 address {raw}") from None
-        if urllib3_host is None or ipaddress.ip_address(urllib3_host.strip("[]")) != ip:
-            raise _two_readings(field, shown)
+        ip = _bracketed_ipv6(raw, urllib3_host, field, shown)
         return str(ip), ip
     if "%" in raw:
         raise UnsafeTarget(f"{field}: {shown} has a percent-encoded host; write it plainly")
@@ -247,6 +240,21 @@ def _canonical_host(
             "in dot-separated labels of 1-63 characters)"
         )
     return host, None
+
+
+def _bracketed_ipv6(
+    raw: str, urllib3_host: str | None, field: str, shown: str
+) -> ipaddress.IPv6Address:
+    """The IPv6 address in ``[...]``, which urllib3 must read the same."""
+    try:
+        if "%" in raw:
+            raise ValueError("zone ids are refused")
+        ip = ipaddress.IPv6Address(raw[1:-1])  # refuses IPv4 in brackets, IPvFuture
+    except ValueError:
+        raise UnsafeTarget(f"{field}: {shown} has an invalid IPv6 address {raw}") from None
+    if urllib3_host is None or ipaddress.ip_address(urllib3_host.strip("[]")) != ip:
+        raise _two_readings(field, shown)
+    return ip
 
 
 def _dotted_quad(host: str, field: str, shown: str) -> tuple[str, IPAddress]:
