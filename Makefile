@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test test-fast check browser lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,34 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/scheduler dev
 
-test: $(STAMP)
-	$(BIN)/ruff check .
+# The whole suite: the static checks, then every test (end-to-end ones included: real beat and
+# worker processes, servers, a headless Chromium).
+test: $(STAMP) check browser
 	$(BIN)/python -m pytest -q
+
+# The static checks and the tests that start no process or browser (marker e2e): minutes less.
+test-fast: $(STAMP) check
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+check: $(STAMP)
+	$(BIN)/ruff check .
+
+# The browser tests (Flower, the dashboard) drive Debian's chromium and chromium-driver, never a
+# browser a tool downloads. Installed here when missing (apt-get, as root or through sudo); with
+# no apt-get it says so and the browser tests skip with a loud message.
+APT := env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
+BROWSER_PACKAGES := chromium chromium-driver
+CHROMIUM ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make browser: no apt-get here; install chromium and chromedriver in /usr/bin" \
+			"yourself (the browser tests skip until then)" >&2; exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get"; \
+	$$sudo $(APT) install -y --no-install-recommends $(BROWSER_PACKAGES) \
+		|| { $$sudo $(APT) update && $$sudo $(APT) install -y --no-install-recommends $(BROWSER_PACKAGES); }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,9 +1,9 @@
 """A headless Chromium for tests that look at a page as a person would (Flower, the dashboard).
 
-Debian's ``chromium`` and ``chromium-driver`` are used, never a browser downloaded by a tool:
-when missing they are installed with ``apt-get`` (we run as root, as CI does), and without a
-package manager the test is skipped with a loud message. Selenium is pointed at
-``/usr/bin/chromedriver`` explicitly, which keeps Selenium Manager (and its downloads) out.
+Debian's ``chromium`` and ``chromium-driver`` are used, never a browser downloaded by a tool.
+Installing them is an explicit step, ``make browser`` (``make test`` runs it); without them the
+browser tests skip with a loud message. Selenium is pointed at ``/usr/bin/chromedriver``
+explicitly, which keeps Selenium Manager (and its downloads) out.
 
 Use it by importing the fixture into a test module::
 
@@ -14,10 +14,6 @@ Use it by importing the fixture into a test module::
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,55 +32,16 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-PACKAGES = ("chromium", "chromium-driver")
-INSTALL_LOCK = Path("/tmp/scheduler-tests-chromium.lock")  # several test runs may start at once
-APT_TIMEOUT_S = 900
 WAIT_S = 15.0  # longest wait for a condition on a page
 
 
-def _apt_get(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    # Wait for dpkg's lock instead of failing when another apt run holds it.
-    argv = ["apt-get", "-o", "DPkg::Lock::Timeout=300", *args]
-    return subprocess.run(
-        argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-        timeout=APT_TIMEOUT_S, check=False,
-    )  # fmt: skip
-
-
-def _install_chromium() -> str | None:
-    """Install Debian's Chromium and its driver; the reason it could not, or None on success."""
-    if shutil.which("apt-get") is None:
-        return "no apt-get on this machine"
-    if os.geteuid() != 0:
-        return "apt-get needs root, and the tests do not run as root"
-    print(
-        "\ntests/browser.py: installing Debian's chromium and chromium-driver...", file=sys.stderr
-    )
-    install = ("install", "-y", "--no-install-recommends", *PACKAGES)
-    result = _apt_get(*install)
-    if result.returncode != 0:  # most often a stale or missing package list
-        _apt_get("update")
-        result = _apt_get(*install)
-    if result.returncode != 0:
-        return f"apt-get install failed: {result.stderr.strip()[-500:]}"
-    return None
-
-
 def ensure_chromium() -> None:
-    """Make sure Chromium and chromedriver are installed, or skip the test loudly."""
+    """Skip the test, loudly, when Chromium or its driver is missing."""
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    INSTALL_LOCK.touch(exist_ok=True)
-    with INSTALL_LOCK.open() as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if CHROMIUM.exists() and CHROMEDRIVER.exists():
-            return
-        reason = _install_chromium()
-    if reason is not None:
-        message = f"BROWSER TESTS SKIPPED: Chromium is missing and {reason}"
-        print(f"\n{'!' * 70}\n{message}\n{'!' * 70}", file=sys.stderr)
-        pytest.skip(message)
+    message = "BROWSER TESTS SKIPPED: Chromium is missing; `make browser` installs it"
+    print(f"\n{'!' * 70}\n{message}\n{'!' * 70}", file=sys.stderr)
+    pytest.skip(message)
 
 
 def new_browser() -> WebDriver:

@@ -20,6 +20,17 @@ from shared.config import Config
 from shared.store import Store
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup
 
+# Fixtures that start OS processes or a browser. A test using one, itself or through another
+# fixture, is an end-to-end test (marker ``e2e``); tests that start processes by hand carry the
+# mark in their module.
+E2E_FIXTURES = frozenset({"processes", "browser"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -21,7 +21,7 @@ from shared.redis_url import url_file
 from shared.store import Store
 from tests.support import wait_until
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]  # each test runs the CLI or its children
 
 
 def scheduler(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from shared.config import Config
 from shared.embedded_redis import ping, start_redis_server
 from shared.redis_url import resolve_redis_url, url_file
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(30)]  # each test starts redis-server
 
 
 def client(url: str) -> redis.Redis:

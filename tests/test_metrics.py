@@ -181,6 +181,7 @@ def test_healthz_and_readyz_with_a_fresh_beat(config: Config, store: Store) -> N
     assert ready.get_json() == {"status": "ok", "redis": "ok", "beat_fresh": True}
 
 
+@pytest.mark.e2e  # its own redis-server, stopped under the app
 def test_readyz_is_503_when_redis_is_gone(tmp_path: Path) -> None:
     server = start_redis_server(tmp_path / "redis")
     config = Config.from_env({}, redis_url=server.url, data_dir=str(tmp_path))

@@ -24,6 +24,9 @@ from shared.config import Config
 from shared.store import Store
 from tests.support import ProcessGroup, basic, free_port, wait_until
 
+# The real `scheduler api`, gunicorn and Flower processes, started by the tests below.
+pytestmark = pytest.mark.e2e
+
 FAST_S = 3.0  # a refused request is answered within this, on a busy 2-core machine
 MARKER = "BODYECHO"
 
