@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from scheduler_api import (
+    adapter,
     beacon_jobs,
     body,
     dashboard,
@@ -17,7 +18,6 @@ from scheduler_api import (
     page_security,
     push_schedules,
     ratelimit,
-    routing,
     task_scheduler,
     webhook_jobs,
 )
@@ -70,7 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
     body.install(app, config)  # caps on any body read; dialects set their own, lower
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(openapi.blueprint)
-    routing.install(app)  # unknown paths/methods under a dialect's prefix: its error shape
+    adapter.install(app)  # unknown paths/methods under a dialect's prefix: its error shape
     # One blueprint per dialect.
     app.register_blueprint(webhook_jobs.blueprint)
     app.register_blueprint(push_schedules.blueprint)

@@ -22,7 +22,7 @@ from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validat
 from marshmallow.validate import Length, OneOf
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, params, ratelimit, routing
+from scheduler_api import adapter, formats, params, ratelimit
 from scheduler_api.auth import basic_account
 from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
@@ -362,14 +362,14 @@ def http_error(error: HTTPException) -> Response:
         return error_response(NOT_FOUND[0], 404, "no such resource: " + request.path)
     if status == 429:
         return error_response(*TOO_MANY, error.description or error.name)
-    if status == 503:  # Redis unreachable (scheduler_api.routing)
+    if status == 503:  # Redis unreachable (scheduler_api.adapter)
         return error_response(UNAVAILABLE[0], status, error.description or error.name)
     if status >= 500:
         return error_response(INTERNAL[0], status, "server internal error")
     return error_response(INVALID[0], status, error.description or error.name)
 
 
-routing.claim_prefixes(blueprint, ("/v4/schedules", "/v4/devices"), http_error)
+adapter.claim_prefixes(blueprint, ("/v4/schedules", "/v4/devices"), http_error)
 ratelimit.counts_per_account(blueprint)
 errors(
     blueprint,

@@ -10,25 +10,21 @@ answers are JSON, XML or plain text by ``Accept``. Errors are ``{"error": "..."}
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
-from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, ratelimit, routing
-from scheduler_api.auth import basic_account
+from scheduler_api import formats
+from scheduler_api.adapter import Dialect, DialectError, config, status, store
 from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.replies import webhook_jobs as replies
 from shared import schedules
-from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
 from shared.header_values import check_header_value
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target
-from shared.store import Store
 from shared.timing import format_iso_utc, min_gap_ms, parse_iso8601
 
 DIALECT = "webhook_jobs"
@@ -47,12 +43,6 @@ IDS = Reply("the ids", {"type": "array", "items": {"type": "string"}}, untyped=X
 CREATED = Reply("the job (JSON, XML) or its id (text)", replies.Job, untyped=XML_TEXT)
 
 blueprint = Blueprint("webhook_jobs", __name__, url_prefix="/1/jobs")
-
-
-class JobError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class JobDocument(Schema):
@@ -87,7 +77,7 @@ class JobDocument(Schema):
     responses={200: IDS},
 )
 def list_jobs() -> Response:
-    account = authenticated()
+    account = dialect.basic_account()
     ids = store().list_schedule_ids(account["appkey"], DIALECT, 0, -1)
     chosen = negotiate(LIST_TYPES)
     if chosen == formats.TEXT:
@@ -100,7 +90,7 @@ def list_jobs() -> Response:
 @blueprint.get("/<job_id>")
 @documented(summary="Read one job", responses={200: JOB, 404: "unknown id"})
 def get_job(job_id: str) -> Response:
-    account = authenticated()
+    account = dialect.basic_account()
     return render_job(find(account, job_id), account, negotiate(JOB_TYPES))
 
 
@@ -112,7 +102,7 @@ def get_job(job_id: str) -> Response:
     responses={200: CREATED},
 )
 def create_job() -> Response:
-    account = authenticated()
+    account = dialect.basic_account()
     chosen = negotiate(CREATE_TYPES)
     return create_and_render(read_document(), account, chosen)
 
@@ -125,18 +115,18 @@ def create_job() -> Response:
     responses={200: CREATED, 404: "unknown id"},
 )
 def update_job(job_id: str) -> Response:
-    account = authenticated()
+    account = dialect.basic_account()
     chosen = negotiate(CREATE_TYPES)
     current = find(account, job_id)
     job = build_job(read_document(), account, job_id=current.id)
-    save(lambda: schedules.replace_schedule(store(), config(), job))
+    schedules.replace_schedule(store(), config(), job)
     return render_created(job, account, chosen)
 
 
 @blueprint.delete("/<job_id>")
 @documented(summary="Delete a job", responses={204: "deleted (no body)", 404: "unknown id"})
 def delete_job(job_id: str) -> Response:
-    account = authenticated()
+    account = dialect.basic_account()
     find(account, job_id)
     schedules.delete(store(), account["appkey"], job_id)
     return formats.respond(b"", formats.TEXT, 204)
@@ -149,7 +139,7 @@ def delete_job(job_id: str) -> Response:
 )
 def create_job_from_path(shortcut: str) -> Response:
     """``POST /1/jobs/<when>/<callback>`` and ``POST /1/jobs/<cron>/<callback>``."""
-    account = authenticated()
+    account = dialect.basic_account()
     chosen = negotiate(CREATE_TYPES)
     when_or_cron, callback = split_shortcut()
     payload = read_capped(request, MAX_DATA_BYTES, "body (the job's data)")
@@ -171,7 +161,7 @@ def create_job_from_path(shortcut: str) -> Response:
 )
 def job_runs(job_id: str) -> Response:
     """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
-    account = authenticated()
+    account = dialect.basic_account()
     find(account, job_id, include_retired=True)  # a fired `when` job's runs stay readable
     runs = [run_view(run.to_dict()) for run in store().history(job_id)]
     chosen = negotiate((formats.JSON,))
@@ -185,7 +175,7 @@ def job_runs(job_id: str) -> Response:
 )
 def list_dead_letters() -> Response:
     """Extension: the account's callbacks that gave up (newest first), for a redrive."""
-    account = authenticated()
+    account = dialect.basic_account()
     chosen = negotiate((formats.JSON,))
     letters = store().dead_letters(0, DEAD_LETTERS_SHOWN, owner=(account["appkey"], DIALECT))
     return formats.respond(formats.json_bytes([dead_letter_view(d) for d in letters]), chosen)
@@ -198,27 +188,31 @@ def list_dead_letters() -> Response:
 )
 def redrive_dead_letter(execution_id: str) -> Response:
     """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
-    account = authenticated()
+    account = dialect.basic_account()
     if not schedules.redrive(store(), execution_id, account["appkey"]):
-        raise JobError(404, f"no dead letter {execution_id!r}")
+        raise DialectError(404, f"no dead letter {execution_id!r}")
     return formats.respond(b"", formats.TEXT, 202)
 
 
-@blueprint.errorhandler(JobError)
-def job_error(error: JobError) -> Response:
-    response = error_response(error.status, str(error))
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="scheduler"'
-    return response
+def render_error(error: DialectError) -> Response:
+    """``{"error": "..."}``, ``<error>...</error>`` or the bare message, as Accept asks."""
+    chosen = formats.choose(request, ERROR_TYPES) or formats.JSON
+    if chosen == formats.JSON:
+        return formats.respond(formats.json_bytes({"error": error.message}), chosen, error.status)
+    if chosen == formats.TEXT:
+        return formats.respond(error.message, chosen, error.status)
+    return formats.respond(formats.xml_text("error", error.message), chosen, error.status)
 
 
-@blueprint.errorhandler(HTTPException)
-def http_error(error: HTTPException) -> Response:
-    return error_response(error.code or 500, error.description or error.name)
-
-
-routing.claim_prefixes(blueprint, ("/1/jobs",), http_error)
-ratelimit.counts_per_account(blueprint)
+dialect = Dialect(
+    name=DIALECT,
+    blueprint=blueprint,
+    prefixes=("/1/jobs",),
+    render=render_error,
+    unauthorized="authentication required: HTTP Basic with appkey:master_secret",
+    core_errors={InvalidSchedule: status(400), QuotaExceeded: status(403), NotFound: status(404)},
+)
+dialect.install()
 errors(
     blueprint,
     Reply("", replies.Error, untyped=XML_TEXT),
@@ -240,17 +234,10 @@ errors(
 # --- reading requests ------------------------------------------------------------------------
 
 
-def authenticated() -> dict[str, Any]:
-    account = basic_account(request, store())
-    if account is None:
-        raise JobError(401, "authentication required: HTTP Basic with appkey:master_secret")
-    return account
-
-
 def negotiate(offered: tuple[str, ...]) -> str:
     chosen = formats.choose(request, offered)
     if chosen is None:
-        raise JobError(406, f"Accept: this call answers in {', '.join(offered)}")
+        raise DialectError(406, f"Accept: this call answers in {', '.join(offered)}")
     return chosen
 
 
@@ -264,39 +251,24 @@ def read_document() -> dict[str, Any]:
             doc = formats.parse_xml_fields(raw, "job")
         else:
             accepted = ", ".join(JOB_TYPES)
-            raise JobError(415, f"Content-Type {kind or '(none)'!r}: send one of {accepted}")
+            raise DialectError(415, f"Content-Type {kind or '(none)'!r}: send one of {accepted}")
     except formats.BadDocument as exc:
-        raise JobError(400, str(exc)) from None
+        raise DialectError(400, str(exc)) from None
     if not isinstance(doc, dict):
-        raise JobError(400, "body must be a job object")
+        raise DialectError(400, "body must be a job object")
     return validate_document(doc)
 
 
 def validate_document(doc: dict[str, Any]) -> dict[str, Any]:
-    try:
-        loaded = JobDocument().load(doc)
-    except ValidationError as exc:
-        raise JobError(400, describe(exc.messages)) from None
+    loaded: dict[str, Any] = dialect.load(JobDocument(), doc)
     return loaded
-
-
-def describe(messages: Any) -> str:
-    """marshmallow's ``{"field": ["msg"]}`` as one sentence that names each bad field."""
-    if isinstance(messages, dict):
-        parts = []
-        for name, value in messages.items():
-            text = " ".join(value) if isinstance(value, list) else str(value)
-            label = "body" if name == "_schema" else name
-            parts.append(f"{label}: {text.replace('Unknown field.', 'unknown field')}")
-        return "; ".join(parts)
-    return str(messages)
 
 
 def decode_data(payload: bytes) -> str:
     try:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
-        raise JobError(
+        raise DialectError(
             400, "data: must be UTF-8 text (encode binary payloads, e.g. base64)"
         ) from None
 
@@ -312,7 +284,7 @@ def split_shortcut() -> tuple[dict[str, str], str]:
     rest = path.split("/1/jobs/", 1)[-1]
     head, _, callback = rest.partition("/")
     if not callback:
-        raise JobError(404, "use POST /1/jobs/<when or cron>/<callback URL>")
+        raise DialectError(404, "use POST /1/jobs/<when or cron>/<callback URL>")
     text = unquote(head)
     try:
         parse_iso8601(text, "when")
@@ -328,13 +300,10 @@ def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Sche
     data = doc.get("data")
     size = len(data.encode(errors="surrogatepass")) if data is not None else 0  # core: Unicode
     if size > MAX_DATA_BYTES:
-        raise JobError(400, f"data: {size} bytes; at most {MAX_DATA_BYTES}")
-    try:  # the core checks them too, by its own names: these are the document's
-        for name in ("contentType", "signature"):
-            if doc.get(name) is not None:
-                check_header_value(name, doc[name])
-    except InvalidSchedule as exc:
-        raise JobError(400, str(exc)) from None
+        raise DialectError(400, f"data: {size} bytes; at most {MAX_DATA_BYTES}")
+    for name in ("contentType", "signature"):  # the core checks them too, by its own names
+        if doc.get(name) is not None:
+            check_header_value(name, doc[name])
     spec = {  # the url is checked by the core (shared.netguard), on create and on replace
         "url": doc["url"],
         "data": data,
@@ -355,20 +324,14 @@ def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Sche
 
 def trigger_of(doc: dict[str, Any]) -> OnceTrigger | CronTrigger:
     if "when" in doc:
-        try:
-            at_ms = parse_iso8601(doc["when"], "when")
-        except InvalidSchedule as exc:
-            raise JobError(400, str(exc)) from None
+        at_ms = parse_iso8601(doc["when"], "when")
         if at_ms <= schedules.now_ms():
-            raise JobError(400, f"when: {doc['when']} is not in the future")
+            raise DialectError(400, f"when: {doc['when']} is not in the future")
         return OnceTrigger(at_ms=at_ms)
     trigger = CronTrigger(expr=doc["cron"].strip(), timezone="UTC")
-    try:
-        gap = min_gap_ms(trigger, schedules.now_ms())
-    except InvalidSchedule as exc:
-        raise JobError(400, str(exc)) from None
+    gap = min_gap_ms(trigger, schedules.now_ms())
     if gap is not None and gap < MIN_CRON_GAP_MS:
-        raise JobError(
+        raise DialectError(
             400,
             f"cron: {trigger.expr!r} fires {gap // 1000} s apart at times; "
             "a job may fire at most once every ten minutes",
@@ -378,17 +341,8 @@ def trigger_of(doc: dict[str, Any]) -> OnceTrigger | CronTrigger:
 
 def create_and_render(doc: dict[str, Any], account: dict[str, Any], chosen: str) -> Response:
     job = build_job(doc, account, job_id=str(uuid.uuid4()))
-    save(lambda: schedules.create(store(), config(), job))
+    schedules.create(store(), config(), job)
     return render_created(job, account, chosen)
-
-
-def save(write: Callable[[], object]) -> None:
-    try:
-        write()
-    except QuotaExceeded as exc:
-        raise JobError(403, str(exc)) from None
-    except InvalidSchedule as exc:
-        raise JobError(400, str(exc)) from None
 
 
 def find(account: dict[str, Any], job_id: str, include_retired: bool = False) -> Schedule:
@@ -397,7 +351,7 @@ def find(account: dict[str, Any], job_id: str, include_retired: bool = False) ->
             store(), account["appkey"], job_id, DIALECT, include_retired=include_retired
         )
     except NotFound:
-        raise JobError(404, f"no job {job_id!r}") from None
+        raise DialectError(404, f"no job {job_id!r}") from None
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -461,21 +415,3 @@ def dead_letter_view(letter: dict[str, Any]) -> dict[str, Any]:
         "died": format_iso_utc(letter["died_ms"]),
         "error": letter.get("error"),
     }
-
-
-def error_response(status: int, message: str) -> Response:
-    message = formats.clip_message(message)
-    chosen = formats.choose(request, ERROR_TYPES) or formats.JSON
-    if chosen == formats.JSON:
-        return formats.respond(formats.json_bytes({"error": message}), chosen, status)
-    if chosen == formats.TEXT:
-        return formats.respond(message, chosen, status)
-    return formats.respond(formats.xml_text("error", message), chosen, status)
-
-
-def store() -> Store:
-    return current_app.extensions["scheduler.store"]
-
-
-def config() -> Config:
-    return current_app.extensions["scheduler.config"]

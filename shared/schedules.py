@@ -13,7 +13,7 @@ from typing import Any
 
 from shared import payload_limits
 from shared.config import Config
-from shared.errors import InvalidTrigger, NotFound
+from shared.errors import NoFutureFire, NotFound
 from shared.header_values import check_header_value
 from shared.messages import build_message
 from shared.model import TASK_BY_TARGET, Schedule, new_execution, retry_payload
@@ -48,7 +48,9 @@ def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
         )
     next_ms = first_fire(schedule, at_ms)
     if next_ms is None:
-        raise InvalidTrigger("trigger: it has no future fire")
+        raise NoFutureFire(
+            "trigger: it has no future fire", field="trigger", reason="it has no future fire"
+        )
     return next_ms if schedule.enabled else None
 
 

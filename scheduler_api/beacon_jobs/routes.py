@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from scheduler_api import ratelimit, routing
+from scheduler_api import adapter, ratelimit
 from scheduler_api.beacon_jobs import replies
 from scheduler_api.beacon_jobs.mapping import config, guarded, new_job, store
 from scheduler_api.beacon_jobs.reading import action_of, authenticated, load, parse_id, results
@@ -197,7 +197,7 @@ def http_error(error: HTTPException) -> Response:
     return error_response(error.code or 500, error.description or error.name)
 
 
-routing.claim_prefixes(blueprint, ("/api/jobs",), http_error)
+adapter.claim_prefixes(blueprint, ("/api/jobs",), http_error)
 ratelimit.counts_per_account(blueprint)
 errors(
     blueprint,

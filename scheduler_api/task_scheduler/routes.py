@@ -10,10 +10,10 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats, ratelimit
+from scheduler_api.adapter import claim_prefixes
 from scheduler_api.auth import basic_account
 from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
-from scheduler_api.routing import claim_prefixes
 from scheduler_api.task_scheduler import replies
 from scheduler_api.task_scheduler.mapping import (
     DIALECT,

@@ -81,7 +81,9 @@ class ScheduleVerbs(StoreBase):
         keys, args = self._put_call(schedule, next_ms, quota, new)
         version = self._scripts["put_schedule"](keys=keys, args=args)
         if version == -1:
-            raise QuotaExceeded(f"account {schedule.account} already has {quota} schedules")
+            raise QuotaExceeded(
+                f"account {schedule.account} already has {quota} schedules", limit=quota
+            )
         return int(version)
 
     def put_schedules(

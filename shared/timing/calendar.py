@@ -56,49 +56,58 @@ _ITEM_RANGES = {
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _item_fields(item: RepeatItem, where: str) -> None:
+def _item_error(index: int, reason: str, field: str | None = None) -> InvalidTrigger:
+    """Calendar item ``index`` (from 0), or its ``field``, is wrong: "calendar item 2: hour 24
+    out of range 0-23" (the parts kept apart too, for the adapters)."""
+    named = f"{field} {reason}" if field else reason
+    return InvalidTrigger(
+        f"calendar item {index + 1}: {named}", field=field, item=index, reason=reason
+    )
+
+
+def _item_fields(item: RepeatItem, index: int) -> None:
     for name, (lo, hi) in _ITEM_RANGES.items():
         value = getattr(item, name)
         if value is None:
             continue
         if not isinstance(value, int) or isinstance(value, bool):
-            raise InvalidTrigger(f"{where}: {name} must be an integer or null, got {value!r}")
+            raise _item_error(index, f"must be an integer or null, got {value!r}", name)
         if not lo <= value <= hi:
-            raise InvalidTrigger(f"{where}: {name} {value} out of range {lo}-{hi}")
+            raise _item_error(index, f"{value} out of range {lo}-{hi}", name)
 
 
-def _item_date(text: str | None, name: str, where: str) -> date | None:
+def _item_date(text: str | None, name: str, index: int) -> date | None:
     if text is None:
         return None
     if not isinstance(text, str) or not _DATE.fullmatch(text):
-        raise InvalidTrigger(f"{where}: {name} {text!r} is not a YYYY-MM-DD date")
+        raise _item_error(index, f"{text!r} is not a YYYY-MM-DD date", name)
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidTrigger(f"{where}: {name} {text!r} is not a real date") from exc
+        raise _item_error(index, f"{text!r} is not a real date", name) from exc
 
 
-def _item_bounds(item: RepeatItem, where: str) -> tuple[date | None, date | None]:
-    start = _item_date(item.start, "start", where)
-    end = _item_date(item.end, "end", where)
+def _item_bounds(item: RepeatItem, index: int) -> tuple[date | None, date | None]:
+    start = _item_date(item.start, "start", index)
+    end = _item_date(item.end, "end", index)
     if start is not None and end is not None and start > end:
-        raise InvalidTrigger(f"{where}: start {item.start} is after end {item.end}")
+        raise _item_error(index, f"{item.start} is after end {item.end}", "start")
     return start, end
 
 
-def _every_item(item: RepeatItem, tz: ZoneInfo, where: str) -> _EveryItem:
+def _every_item(item: RepeatItem, tz: ZoneInfo, index: int) -> _EveryItem:
     every = item.interval_min
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise InvalidTrigger(f"{where}: interval_min must be an integer >= 1, got {every!r}")
-    start, end = _item_bounds(item, where)
+        raise _item_error(index, f"must be an integer >= 1, got {every!r}", "interval_min")
+    start, end = _item_bounds(item, index)
     anchor = datetime.combine(start or _EPOCH.date(), time())
     until = None if end is None else local_to_utc_ms(datetime.combine(end + _ONE_DAY, time()), tz)
     return _EveryItem(local_to_utc_ms(anchor, tz), every * 60_000, until)
 
 
-def _calendar_item(item: RepeatItem, where: str) -> _Plan:
-    _item_fields(item, where)
-    start, end = _item_bounds(item, where)
+def _calendar_item(item: RepeatItem, index: int) -> _Plan:
+    _item_fields(item, index)
+    start, end = _item_bounds(item, index)
     dom_days = set(range(1, 32)) if item.day is None else {item.day}
     if item.week is not None:  # week w = days 7w-6 .. 7w; AND with the day, like every field
         dom_days &= set(range(7 * item.week - 6, 7 * item.week + 1))
@@ -116,7 +125,7 @@ def _calendar_item(item: RepeatItem, where: str) -> _Plan:
     minutes = set(range(60)) if item.minute is None else {item.minute}
     plan = _make_plan(days, hours, minutes, {0})
     if days.next_day(start or _VALIDATE_FROM) is None:
-        raise InvalidTrigger(f"{where}: no date matches its fields between its start and end")
+        raise _item_error(index, "no date matches its fields between its start and end")
     return plan
 
 
@@ -126,16 +135,19 @@ def _calendar_plans(
 ) -> tuple[ZoneInfo, tuple[_Plan | _EveryItem, ...]]:
     tz = zone(tz_name)
     if not isinstance(items, tuple) or not items:
-        raise InvalidTrigger("calendar: at least one repeat item is required")
+        raise InvalidTrigger(
+            "calendar: at least one repeat item is required",
+            field="calendar",
+            reason="at least one repeat item is required",
+        )
     plans: list[_Plan | _EveryItem] = []
-    for index, item in enumerate(items, start=1):
-        where = f"calendar item {index}"
+    for index, item in enumerate(items):
         if not isinstance(item, RepeatItem):
-            raise InvalidTrigger(f"{where}: expected a repeat item, got {item!r}")
+            raise _item_error(index, f"expected a repeat item, got {item!r}")
         if item.interval_min is not None:
-            plans.append(_every_item(item, tz, where))
+            plans.append(_every_item(item, tz, index))
         else:
-            plans.append(_calendar_item(item, where))
+            plans.append(_calendar_item(item, index))
     return tz, tuple(plans)
 
 

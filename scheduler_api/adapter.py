@@ -1,0 +1,225 @@
+"""The plumbing every dialect shares, written once.
+
+A dialect describes itself with a ``Dialect``: its blueprint and path prefixes, how it renders
+an error (its error shape), which core errors (``shared.errors``) become which of its errors,
+and what its 401 says. ``Dialect.install()`` then registers, on its blueprint:
+
+- ``DialectError`` (status, message, the dialect's own code if it has codes), rendered in its
+  shape; a 401 carries the dialect's challenge (``WWW-Authenticate``);
+- werkzeug's ``HTTPException`` (413 from ``scheduler_api.body``, 429 from the rate limits, ...);
+- the core's errors, by the dialect's table: no view catches them one by one.
+
+Flask runs a blueprint's error handlers only for requests routed to that blueprint; a 404 or 405
+found while routing belongs to no blueprint and would come back as Flask's HTML page. So the
+dialect also claims its path prefixes: ``install(app)`` answers such errors in the shape of the
+dialect whose prefix the path has (a 405 keeps its ``Allow`` header), and the same goes for what
+no dialect handles itself: Redis unreachable is a 503, and any other unexpected error a 500
+(logged with its traceback; the answer says nothing of it).
+
+The views' handles live here too: ``store()``, ``config()``, the authenticated account per
+kind of credentials (``Dialect.basic_account``, ``Dialect.userkey_account``), and marshmallow's
+messages as one line naming each bad field (``describe``, ``Dialect.load``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from flask import Blueprint, Flask, Response, current_app, request
+from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from scheduler_api import auth, formats, ratelimit
+from shared.config import Config
+from shared.errors import SchedulerError
+from shared.store import Store
+
+log = logging.getLogger(__name__)
+
+Account = auth.Account
+ErrorRenderer = Callable[[HTTPException], Response]
+_EXTENSION = "scheduler.routing_errors"
+STORE_DOWN = "the schedule store is unreachable; try again later"
+BASIC_CHALLENGE = 'Basic realm="scheduler"'
+
+
+class DialectError(Exception):
+    """An answer in the dialect's error shape: an HTTP status, a message naming what is wrong,
+    and the dialect's own error code for dialects that have codes (None: its renderer picks)."""
+
+    def __init__(self, status: int, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+CoreErrorMapping = Callable[[Any], DialectError]
+
+
+def status(code: int) -> CoreErrorMapping:
+    """A core error table entry: the error's own message, with HTTP status ``code``."""
+    return lambda error: DialectError(code, str(error))
+
+
+def plain_http(error: HTTPException) -> DialectError:
+    """An HTTPException as it is: its status and its description."""
+    return DialectError(error.code or 500, error.description or error.name)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One API dialect's error shape and credentials, as the shared plumbing needs them.
+
+    ``render`` draws an error in the dialect's shape (its message already clipped by
+    ``formats.clip_message``); ``core_errors`` maps core error classes (the most specific
+    class wins) onto the dialect's errors; ``from_http`` reads a werkzeug error as one;
+    ``unauthorized`` is the 401 message for missing or wrong credentials; ``unknown_field``
+    and ``dotted_index`` are how ``describe`` writes an unknown field and a list item.
+    """
+
+    name: str
+    blueprint: Blueprint
+    prefixes: tuple[str, ...]
+    render: Callable[[DialectError], Response]
+    unauthorized: str
+    core_errors: Mapping[type[SchedulerError], CoreErrorMapping] = field(default_factory=dict)
+    from_http: Callable[[HTTPException], DialectError] = plain_http
+    challenge: str | None = BASIC_CHALLENGE
+    unknown_field: str = "unknown field"
+    dotted_index: bool = False
+
+    def install(self) -> None:
+        """Register the dialect's error handlers, routing errors and rate limit counting."""
+        self.blueprint.register_error_handler(DialectError, self.respond)
+        self.blueprint.register_error_handler(HTTPException, self.respond_http)
+        for core_class, mapping in self.core_errors.items():
+            self.blueprint.register_error_handler(core_class, self._core_handler(mapping))
+        claim_prefixes(self.blueprint, self.prefixes, self.respond_http)
+        ratelimit.counts_per_account(self.blueprint)
+
+    def respond(self, error: DialectError) -> Response:
+        clipped = DialectError(error.status, formats.clip_message(str(error)), error.code)
+        response = self.render(clipped)
+        if error.status == 401 and self.challenge:
+            response.headers["WWW-Authenticate"] = self.challenge
+        return response
+
+    def respond_http(self, error: HTTPException) -> Response:
+        return self.respond(self.from_http(error))
+
+    def _core_handler(self, mapping: CoreErrorMapping) -> Callable[[Exception], Response]:
+        return lambda error: self.respond(mapping(error))
+
+    # --- what views call ------------------------------------------------------------------
+
+    def basic_account(self) -> Account:
+        """The account of the request's HTTP Basic ``appkey:master_secret``, else a 401."""
+        account = auth.basic_account(request, store())
+        if account is None:
+            raise DialectError(401, self.unauthorized)
+        return account
+
+    def userkey_account(self, userkey: str, missing: str) -> Account:
+        """The account holding ``userkey``, else a 401 (``missing`` when none was given)."""
+        account = auth.userkey_account(store(), userkey)
+        if account is None:
+            raise DialectError(401, self.unauthorized if userkey else missing)
+        return account
+
+    def load(self, schema: Schema, data: Any, **kwargs: Any) -> Any:
+        """``schema.load(data)``; its messages as the dialect's 400 naming each bad field."""
+        try:
+            return schema.load(data, **kwargs)
+        except ValidationError as exc:
+            raise DialectError(400, self.describe(exc.messages)) from None
+
+    def describe(self, messages: Any) -> str:
+        return describe(messages, unknown=self.unknown_field, dotted_index=self.dotted_index)
+
+
+def describe(
+    messages: Any, path: str = "", *, unknown: str = "unknown field", dotted_index: bool = False
+) -> str:
+    """marshmallow's nested ``{"field": ["msg"]}`` as one line naming each bad field by its path
+    (``push.body.platform: ...``, ``repeat_items[0].repeat_hour: ...``); a whole-object error
+    names its object (``body`` at the top)."""
+    if isinstance(messages, dict):
+        parts = []
+        for key, value in messages.items():
+            if key == "_schema":
+                name = path
+            elif isinstance(key, int) and not dotted_index:
+                name = f"{path}[{key}]"
+            else:
+                name = f"{path}.{key}" if path else str(key)
+            parts.append(describe(value, name, unknown=unknown, dotted_index=dotted_index))
+        return "; ".join(parts)
+    if isinstance(messages, list) and not all(isinstance(m, str) for m in messages):
+        return "; ".join(
+            describe(m, path, unknown=unknown, dotted_index=dotted_index) for m in messages
+        )
+    text = " ".join(messages) if isinstance(messages, list) else str(messages)
+    return f"{path or 'body'}: {text.replace('Unknown field.', unknown)}"
+
+
+def store() -> Store:
+    return current_app.extensions["scheduler.store"]  # type: ignore[no-any-return]
+
+
+def config() -> Config:
+    return current_app.extensions["scheduler.config"]  # type: ignore[no-any-return]
+
+
+# --- errors that reach no dialect's blueprint ---------------------------------------------------
+
+
+def claim_prefixes(blueprint: Blueprint, prefixes: tuple[str, ...], render: ErrorRenderer) -> None:
+    """Render routing errors under ``prefixes`` with ``render`` once ``blueprint`` is registered."""
+
+    def register(state: object) -> None:
+        app: Flask = state.app  # type: ignore[attr-defined]
+        app.extensions.setdefault(_EXTENSION, []).append((prefixes, render))
+
+    blueprint.record_once(register)
+
+
+def _shaped(app: Flask, error: HTTPException) -> Response | HTTPException:
+    """``error`` rendered by the dialect that claims the request's path (Allow kept), else as is."""
+    for prefixes, render in app.extensions.get(_EXTENSION, []):
+        if request.path.startswith(prefixes):
+            response = render(error)
+            if "Allow" not in response.headers:
+                allow = [value for name, value in error.get_headers() if name == "Allow"]
+                if allow:
+                    response.headers["Allow"] = allow[-1]
+            return response
+    return error
+
+
+def install(app: Flask) -> None:
+    def in_dialect_shape(error: HTTPException) -> Response | HTTPException:
+        return _shaped(app, error)
+
+    @app.errorhandler(HTTPException)
+    def routing_error(error: HTTPException) -> Response | HTTPException:
+        return in_dialect_shape(error)
+
+    @app.errorhandler(redis.RedisError)
+    def store_down(error: redis.RedisError) -> Response | HTTPException:
+        log.error("Redis error while serving %s %s: %s", request.method, request.path, error)
+        return in_dialect_shape(ServiceUnavailable(STORE_DOWN))
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response | HTTPException:
+        if isinstance(error, HTTPException):
+            return in_dialect_shape(error)
+        log.exception("unexpected error while serving %s %s", request.method, request.path)
+        return in_dialect_shape(InternalServerError())
