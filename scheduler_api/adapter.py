@@ -1,8 +1,8 @@
 """The plumbing every dialect shares, written once.
 
-A dialect describes itself with a ``Dialect``: its blueprint and path prefixes, how it renders
-an error (its error shape), which core errors (``shared.errors``) become which of its errors,
-and what its 401 says. ``Dialect.install()`` then registers, on its blueprint:
+A dialect describes itself with a ``Dialect``: its path prefixes, how it renders an error (its
+error shape), which core errors (``shared.errors``) become which of its errors, and what its 401
+says. ``Dialect.install(blueprint)`` then registers, on the dialect's blueprint:
 
 - ``DialectError`` (status, message, the dialect's own code if it has codes), rendered in its
   shape; a 401 carries the dialect's challenge (``WWW-Authenticate``);
@@ -86,7 +86,6 @@ class Dialect:
     """
 
     name: str
-    blueprint: Blueprint
     prefixes: tuple[str, ...]
     render: Callable[[DialectError], Response]
     unauthorized: str
@@ -96,14 +95,15 @@ class Dialect:
     unknown_field: str = "unknown field"
     dotted_index: bool = False
 
-    def install(self) -> None:
-        """Register the dialect's error handlers, routing errors and rate limit counting."""
-        self.blueprint.register_error_handler(DialectError, self.respond)
-        self.blueprint.register_error_handler(HTTPException, self.respond_http)
+    def install(self, blueprint: Blueprint) -> None:
+        """Register on ``blueprint`` (the dialect's routes) its error handlers, its routing
+        errors and its rate limit counting."""
+        blueprint.register_error_handler(DialectError, self.respond)
+        blueprint.register_error_handler(HTTPException, self.respond_http)
         for core_class, mapping in self.core_errors.items():
-            self.blueprint.register_error_handler(core_class, self._core_handler(mapping))
-        claim_prefixes(self.blueprint, self.prefixes, self.respond_http)
-        ratelimit.counts_per_account(self.blueprint)
+            blueprint.register_error_handler(core_class, self._core_handler(mapping))
+        claim_prefixes(blueprint, self.prefixes, self.respond_http)
+        ratelimit.counts_per_account(blueprint)
 
     def respond(self, error: DialectError) -> Response:
         clipped = DialectError(error.status, formats.clip_message(str(error)), error.code)

@@ -1,0 +1,191 @@
+"""The routes of ``/1/jobs``: the document's calls and our extensions (runs, dead letters)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from scheduler_api import formats
+from scheduler_api.adapter import DialectError, config, store
+from scheduler_api.body import read_capped
+from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.webhook_jobs import replies
+from scheduler_api.webhook_jobs.mapping import build_job, find
+from scheduler_api.webhook_jobs.reading import (
+    decode_data,
+    read_document,
+    split_shortcut,
+    validate_document,
+)
+from scheduler_api.webhook_jobs.render import (
+    CREATE_TYPES,
+    DIALECT,
+    JOB_TYPES,
+    LIST_TYPES,
+    dead_letter_view,
+    dialect,
+    negotiate,
+    render_created,
+    render_job,
+    run_view,
+)
+from scheduler_api.webhook_jobs.schemas import MAX_DATA_BYTES, JobDocument
+from shared import schedules
+
+DEAD_LETTERS_SHOWN = 100
+XML_TEXT = (*formats.XML_TYPES, formats.TEXT)
+JOB = Reply("the job", replies.Job, untyped=formats.XML_TYPES)
+IDS = Reply("the ids", {"type": "array", "items": {"type": "string"}}, untyped=XML_TEXT)
+CREATED = Reply("the job (JSON, XML) or its id (text)", replies.Job, untyped=XML_TEXT)
+
+blueprint = Blueprint("webhook_jobs", __name__, url_prefix="/1/jobs")
+
+
+@blueprint.get("")
+@documented(
+    summary="List the account's job ids (text, JSON or XML)",
+    responses={200: IDS},
+)
+def list_jobs() -> Response:
+    account = dialect.basic_account()
+    ids = store().list_schedule_ids(account["appkey"], DIALECT, 0, -1)
+    chosen = negotiate(LIST_TYPES)
+    if chosen == formats.TEXT:
+        return formats.respond(",".join(ids), chosen)
+    if chosen == formats.JSON:
+        return formats.respond(formats.json_bytes(ids), chosen)
+    return formats.respond(formats.xml_document("jobs", {"id": ids}), chosen)
+
+
+@blueprint.get("/<job_id>")
+@documented(summary="Read one job", responses={200: JOB, 404: "unknown id"})
+def get_job(job_id: str) -> Response:
+    account = dialect.basic_account()
+    return render_job(find(account, job_id), account, negotiate(JOB_TYPES))
+
+
+@blueprint.post("")
+@documented(
+    summary="Create a job (when or cron)",
+    body=JobDocument,
+    body_types=(formats.JSON, *formats.XML_TYPES),
+    responses={200: CREATED},
+)
+def create_job() -> Response:
+    account = dialect.basic_account()
+    chosen = negotiate(CREATE_TYPES)
+    return create_and_render(read_document(), account, chosen)
+
+
+@blueprint.put("/<job_id>")
+@documented(
+    summary="Replace a job's document (id and account kept)",
+    body=JobDocument,
+    body_types=(formats.JSON, *formats.XML_TYPES),
+    responses={200: CREATED, 404: "unknown id"},
+)
+def update_job(job_id: str) -> Response:
+    account = dialect.basic_account()
+    chosen = negotiate(CREATE_TYPES)
+    current = find(account, job_id)
+    job = build_job(read_document(), account, job_id=current.id)
+    schedules.replace_schedule(store(), config(), job)
+    return render_created(job, account, chosen)
+
+
+@blueprint.delete("/<job_id>")
+@documented(summary="Delete a job", responses={204: "deleted (no body)", 404: "unknown id"})
+def delete_job(job_id: str) -> Response:
+    account = dialect.basic_account()
+    find(account, job_id)
+    schedules.delete(store(), account["appkey"], job_id)
+    return formats.respond(b"", formats.TEXT, 204)
+
+
+@blueprint.post("/<path:shortcut>")
+@documented(
+    summary="Create from the path: /1/jobs/{when or cron}/{callback}; the body is data",
+    responses={200: CREATED},
+)
+def create_job_from_path(shortcut: str) -> Response:
+    """``POST /1/jobs/<when>/<callback>`` and ``POST /1/jobs/<cron>/<callback>``."""
+    account = dialect.basic_account()
+    chosen = negotiate(CREATE_TYPES)
+    when_or_cron, callback = split_shortcut()
+    payload = read_capped(request, MAX_DATA_BYTES, "body (the job's data)")
+    doc: dict[str, Any] = {"url": callback}
+    doc.update(when_or_cron)
+    if payload:
+        doc["data"] = decode_data(payload)
+        if request.headers.get("Content-Type"):
+            doc["contentType"] = request.headers["Content-Type"]
+        if request.headers.get("X-Content-Signature"):
+            doc["signature"] = request.headers["X-Content-Signature"]
+    return create_and_render(validate_document(doc), account, chosen)
+
+
+@blueprint.get("/<job_id>/runs")
+@documented(
+    summary="Extension: the job's run records, newest first",
+    responses={200: Reply("run records", replies.Run(many=True)), 404: "unknown id"},
+)
+def job_runs(job_id: str) -> Response:
+    """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
+    account = dialect.basic_account()
+    find(account, job_id, include_retired=True)  # a fired `when` job's runs stay readable
+    runs = [run_view(run.to_dict()) for run in store().history(job_id)]
+    chosen = negotiate((formats.JSON,))
+    return formats.respond(formats.json_bytes(runs), chosen)
+
+
+@blueprint.get("/dead-letters")
+@documented(
+    summary="Extension: the account's dead letters, newest first",
+    responses={200: Reply("dead letters", replies.DeadLetter(many=True))},
+)
+def list_dead_letters() -> Response:
+    """Extension: the account's callbacks that gave up (newest first), for a redrive."""
+    account = dialect.basic_account()
+    chosen = negotiate((formats.JSON,))
+    letters = store().dead_letters(0, DEAD_LETTERS_SHOWN, owner=(account["appkey"], DIALECT))
+    return formats.respond(formats.json_bytes([dead_letter_view(d) for d in letters]), chosen)
+
+
+@blueprint.post("/dead-letters/<execution_id>/redrive")
+@documented(
+    summary="Extension: redrive a dead letter from attempt 1",
+    responses={202: "queued again", 404: "no such dead letter"},
+)
+def redrive_dead_letter(execution_id: str) -> Response:
+    """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
+    account = dialect.basic_account()
+    if not schedules.redrive(store(), execution_id, account["appkey"]):
+        raise DialectError(404, f"no dead letter {execution_id!r}")
+    return formats.respond(b"", formats.TEXT, 202)
+
+
+def create_and_render(doc: dict[str, Any], account: dict[str, Any], chosen: str) -> Response:
+    job = build_job(doc, account, job_id=str(uuid.uuid4()))
+    schedules.create(store(), config(), job)
+    return render_created(job, account, chosen)
+
+
+dialect.install(blueprint)
+errors(
+    blueprint,
+    Reply("", replies.Error, untyped=XML_TEXT),
+    {
+        400: "a parameter or the body breaks a rule (named in the message)",
+        401: "no or wrong HTTP Basic credentials",
+        403: "the account's schedule quota is reached",
+        404: "no such job, or an unknown path",
+        405: "the path does not take this method",
+        406: "Accept names no type this call answers in",
+        413: "the body is too large",
+        415: "the body's Content-Type is not one this call reads",
+        429: "too many requests: wait Retry-After seconds",
+        503: "the schedule store is unreachable; try again later",
+    },
+)
