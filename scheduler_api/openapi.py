@@ -118,9 +118,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
 def schema_name(schema: Any) -> str:
     """A component's name: the class name, without "Schema"; an answer's is prefixed with its
-    dialect (``scheduler_api.replies.push_schedules.Error`` and
-    ``scheduler_api.task_scheduler.replies.Error`` are ``PushSchedulesError`` and
-    ``TaskSchedulerError``)."""
+    dialect (``scheduler_api.task_scheduler.replies.Error`` is ``TaskSchedulerError``)."""
     cls = resolve_schema_cls(schema)
     cls = cls[0] if isinstance(cls, list) else cls
     name = cls.__name__.removesuffix("Schema") or cls.__name__
@@ -133,8 +131,6 @@ def schema_name(schema: Any) -> str:
 def _answers_dialect(module: str) -> str | None:
     """The dialect whose answers ``module`` describes, if it does."""
     parts = module.split(".")
-    if len(parts) == 3 and parts[0] == "scheduler_api" and parts[1] == "replies":
-        return parts[2]
     if len(parts) == 3 and parts[0] == "scheduler_api" and parts[2] == "replies":
         return parts[1]
     return None

@@ -154,6 +154,7 @@ def put_device(registration_id: str) -> Response:
 @blueprint.get("/devices/<registration_id>")
 @documented(summary="Extension: read a registered device", responses={200: DEVICE, 404: "28104"})
 def get_device(registration_id: str) -> Response:
+    """Extension: a registered device's time zone, tags and alias."""
     account = dialect.basic_account()
     (device,) = store().get_devices(account["appkey"], [registration_id])
     if device is None:
@@ -167,6 +168,7 @@ def get_device(registration_id: str) -> Response:
     responses={200: "forgotten (empty body)", 404: "28104"},
 )
 def delete_device(registration_id: str) -> Response:
+    """Extension: forget a registered device (its time zone, tags and alias)."""
     account = dialect.basic_account()
     if not store().delete_device(account["appkey"], registration_id):
         raise DialectError(404, f"no device {registration_id!r} is registered")
