@@ -23,11 +23,11 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.config import Config
-from shared.errors import ConfigError, NotFound
+from shared.errors import ConfigError, InvalidTrigger, NotFound
 from shared.store import Store
+from shared.timing import zone
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # the Standard Webhooks spelling of a signing secret
 SECRET_KEY_FILE = "secret.key"
@@ -125,8 +125,8 @@ def create_account(
 def valid_timezone(name: str) -> str:
     """``name`` if it is an IANA time zone this machine knows, else a ConfigError saying so."""
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        zone(name)  # shared.timing owns zone lookup
+    except InvalidTrigger as exc:
         raise ConfigError(
             f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Paris"
         ) from exc
