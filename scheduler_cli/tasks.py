@@ -17,8 +17,8 @@ from shared.timing import format_iso_utc
 
 
 def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    from shared.backup import read_backup, restore_backup
     from shared.schedules import now_ms
-    from workers.task_classes import read_backup, restore_backup
 
     store = Store.from_url(resolve_redis_url(config), config.key_prefix)
     store.check_redis_is_safe()

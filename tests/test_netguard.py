@@ -23,7 +23,7 @@ from shared.netguard import (
     check_url,
     read_url,
 )
-from workers.task_classes import registered
+from shared.task_classes import registered
 
 
 @pytest.mark.parametrize(

@@ -182,7 +182,8 @@ def deliver_by_push_gateway(
 
 
 def deliver_by_task_class(config: Config, url: str, session: requests.Session) -> tuple[bool, str]:
-    from workers.task_classes import HttpTask, TaskContext, TaskFailed
+    from shared.task_classes import TaskContext, TaskFailed
+    from workers.task_classes import HttpTask
 
     ctx = TaskContext(config, cast(Store, None), "acct", "1", "n", "\\App\\T", {"a": 1}, "e:1")
     try:

@@ -11,25 +11,21 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.config import Config
-from shared.errors import ConfigError
-from shared.store import Store
-from tests.support import basic
-from tests.test_task_scheduler_api import BACKUP, REPORT, TaskApi, api  # noqa: F401
-from workers.task_classes import (
+from shared.backup import (
     BackupTask,
-    HttpTask,
-    TaskContext,
-    TaskFailed,
     backup_dir,
-    message_of,
     read_backup,
-    registered,
-    resolve,
     restore_backup,
     take_snapshot,
     write_backup,
 )
+from shared.config import Config
+from shared.errors import ConfigError
+from shared.store import Store
+from shared.task_classes import TaskContext, TaskFailed, registered
+from tests.support import basic
+from tests.test_task_scheduler_api import BACKUP, REPORT, TaskApi, api  # noqa: F401
+from workers.task_classes import HttpTask, message_of, resolve
 
 
 def config_with(tmp_path: Path, **settings: object) -> Config:
@@ -40,7 +36,7 @@ def test_backup_task_is_registered_through_the_installed_entry_point() -> None:
     from importlib.metadata import entry_points
 
     points = {ep.name: ep.value for ep in entry_points(group="scheduler.tasks")}
-    assert points[BACKUP] == "workers.task_classes:BackupTask"
+    assert points[BACKUP] == "shared.backup:BackupTask"
     assert isinstance(resolve(BACKUP, Config()), BackupTask)
     assert isinstance(resolve("scheduler\\Tasks\\BackupTask", Config()), BackupTask)
 

@@ -15,9 +15,10 @@ from shared.celery_app import app
 from shared.config import Config
 from shared.public_errors import without_paths
 from shared.store import Store
+from shared.task_classes import MAX_MESSAGE_CHARS, TaskContext, TaskFailed
 from workers.context import config, store
 from workers.runner import Outcome, run_execution
-from workers.task_classes import MAX_MESSAGE_CHARS, TaskContext, TaskFailed, resolve
+from workers.task_classes import resolve
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from shared.config import Config
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
 from shared.model import CalendarTrigger, RepeatItem, Schedule, Target
 from shared.store import Store
-from workers.task_classes import canonical, registered, unknown_class_message
+from shared.task_classes import canonical, registered, unknown_class_message
 
 DIALECT = "task_scheduler"
 LOG_INFO = 6
