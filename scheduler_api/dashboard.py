@@ -37,7 +37,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from scheduler_api.auth import password_account
 from scheduler_api.body import read_form
-from scheduler_api.openapi import Reply, documented
+from scheduler_api.openapi import HTML_PAGE, RATE_LIMITED, Reply, documented, errors
 from shared import schedules
 from shared.accounts import digest, load_secret_key
 from shared.config import Config
@@ -55,8 +55,9 @@ from shared.store import Store
 from shared.timing import format_iso_utc, next_schedule_fire
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+errors(blueprint, HTML_PAGE, RATE_LIMITED)  # the dashboard counts per client address
 UPCOMING_PER_SCHEDULE = 5
-PAGE = Reply("an HTML page", untyped=("text/html",))
+PAGE = HTML_PAGE
 SIGN_IN = "not signed in: to the sign-in form"
 BAD_CSRF = "the form's CSRF token is missing or wrong"
 UPCOMING_SHOWN = 50

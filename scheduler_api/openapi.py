@@ -200,6 +200,12 @@ def _response(reply: Reply) -> dict[str, Any]:
     return response
 
 
+# Pages without an account count against their client address (scheduler_api.ratelimit).
+HTML_PAGE = Reply("an HTML page", untyped=("text/html",))
+RATE_LIMITED = {429: "too many requests from this client address (see Retry-After)"}
+errors(blueprint, HTML_PAGE, RATE_LIMITED)
+
+
 @blueprint.get("/openapi.json")
 @documented(
     summary="This OpenAPI document",
@@ -214,7 +220,7 @@ def openapi_json() -> Response:
 @documented(
     summary="A readable page of the OpenAPI document",
     security="",
-    responses={200: Reply("an HTML page", untyped=("text/html",))},
+    responses={200: HTML_PAGE},
 )
 def docs_page() -> str:
     return render_template("docs.html", spec=build_spec(current_app))
