@@ -173,7 +173,7 @@ def redrive(execution_id: str) -> Response:
     if account is None:
         abort(401)
     check_csrf()
-    if not schedules.redrive(store(), execution_id, account["appkey"]):
+    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=schedules.now_ms()):
         abort(404)
     return redirect(url_for("dashboard.overview"))
 

@@ -46,7 +46,7 @@ def cmd_add_webhook(args: argparse.Namespace, config: Config) -> int:
         target=Target("webhook", {"url": args.url, "data": args.data, "content_type": args.type}),
         created_ms=schedules.now_ms(),
     )
-    next_ms = schedules.create(store, config, schedule)
+    next_ms = schedules.create(store, config, schedule, now_ms=schedule.created_ms)
     print(json.dumps({"id": schedule.id, "next": next_ms and format_iso_utc(next_ms)}))
     return 0
 
@@ -74,7 +74,7 @@ def cmd_dead_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_dead_redrive(args: argparse.Namespace, config: Config) -> int:
-    if not schedules.redrive(open_store(config), args.execution_id):
+    if not schedules.redrive(open_store(config), args.execution_id, now_ms=schedules.now_ms()):
         raise NotFound(f"no dead letter {args.execution_id!r}")
     print(f"redriven: {args.execution_id}")
     return 0

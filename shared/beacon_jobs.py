@@ -113,7 +113,8 @@ def create_job(
     now_s = now_ms // 1000
     if new.schedule:
         # First, so a bad cron or a full quota leaves no job behind.
-        schedules.create(store, config, build_schedule(job_id, account, new, now_ms))
+        schedule = build_schedule(job_id, account, new, now_ms)
+        schedules.create(store, config, schedule, now_ms=now_ms)
     queue_at = (now_s if new.q_time is None else new.q_time) if new.q else None
     status = "queued" if new.q else ("scheduled" if new.schedule else "created")
     doc = {
@@ -414,7 +415,7 @@ def set_schedule_active(
         return view(job_id, raw)
     appkey = account["appkey"]
     current = schedules.get(store, appkey, schedule_id(appkey, job_id))
-    schedules.replace_schedule(store, config, replace(current, enabled=active))
+    schedules.replace_schedule(store, config, replace(current, enabled=active), now_ms=now_ms)
     store.set_job_field(appkey, job_id, "schedule_active", "1" if active else "0")
     entry = {"event": "schedule_active", "time": now_ms // 1000, "active": active}
     store.publish(POOL, event_message(appkey, job_id, [entry]))

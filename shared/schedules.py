@@ -27,6 +27,8 @@ STORED_MAX_BYTES = 1024 * 1024
 
 
 def now_ms() -> int:
+    """The clock, read where a request or a task begins (adapters, CLI, workers) and passed
+    down: no verb of the core reads it itself."""
     return time.time_ns() // 1_000_000
 
 
@@ -64,21 +66,25 @@ def check_payload(schedule: Schedule, config: Config) -> None:
 
 
 def create(
-    store: Store, config: Config, schedule: Schedule, *, quota: int | None = None
+    store: Store, config: Config, schedule: Schedule, *, now_ms: int, quota: int | None = None
 ) -> int | None:
-    """Store a new schedule; returns its first fire. Raises InvalidSchedule or QuotaExceeded."""
-    next_ms = validate(schedule, config, now_ms())
+    """Store a new schedule at ``now_ms``; returns its first fire (None while it is disabled).
+    Raises InvalidSchedule or QuotaExceeded."""
+    next_ms = validate(schedule, config, now_ms)
     limit = config.max_schedules_per_account if quota is None else quota
     store.put_schedule(schedule, next_ms, quota=limit, new=True)
     return next_ms
 
 
-def replace_schedule(store: Store, config: Config, schedule: Schedule) -> int | None:
-    """Replace an existing schedule's definition (same id and account); the next fire is
-    recomputed at once, and the beat picks the change up on its next tick."""
+def replace_schedule(
+    store: Store, config: Config, schedule: Schedule, *, now_ms: int
+) -> int | None:
+    """Replace an existing schedule's definition (same id and account); its next fire after
+    ``now_ms`` is computed at once and returned, and the beat picks the change up on its next
+    tick."""
     current = get(store, schedule.account, schedule.id)
     updated = replace(schedule, created_ms=current.created_ms)
-    next_ms = validate(updated, config, now_ms())
+    next_ms = validate(updated, config, now_ms)
     store.put_schedule(updated, next_ms, new=False)
     return next_ms
 
@@ -125,12 +131,13 @@ def run_now(
     return exec_id
 
 
-def redrive(store: Store, execution_id: str, account: str | None = None) -> bool:
-    """Send a dead letter back for a fresh series of attempts, starting now. With ``account``,
-    only that account's dead letter (another account's is reported as not found)."""
+def redrive(store: Store, execution_id: str, account: str | None = None, *, now_ms: int) -> bool:
+    """Send a dead letter back for a fresh series of attempts, starting at ``now_ms``. With
+    ``account``, only that account's dead letter (another account's is reported as not
+    found)."""
     letter = store.dead_letter(execution_id)
     if letter is None:
         return False
     if account is not None and letter["execution"].get("account") != account:
         return False
-    return store.redrive(execution_id, now_ms(), retry_payload(letter["execution"], 1))
+    return store.redrive(execution_id, now_ms, retry_payload(letter["execution"], 1))

@@ -236,7 +236,7 @@ def once(store: Store, config: Config, account: str, target: Target, due_ms: int
         target=target,
         created_ms=now_ms(),
     )
-    schedules.create(store, config, schedule)
+    schedules.create(store, config, schedule, now_ms=schedule.created_ms)
     return schedule
 
 

@@ -13,11 +13,10 @@ from shared.model import InstantsTrigger, OnceTrigger, Schedule, Target
 from shared.timing import next_fire, parse_wall_clock, wall_clock_to_utc_ms, years_later_ms
 
 
-def build(doc: dict[str, Any], account: dict[str, Any], schedule_id: str) -> Schedule:
+def build(doc: dict[str, Any], account: dict[str, Any], schedule_id: str, now: int) -> Schedule:
     single = doc["trigger"]["single"]
     wall = parse_wall_clock(single["time"], "trigger.single.time")
     account_zone = account.get("timezone") or "UTC"
-    now = schedules.now_ms()
     spec: dict[str, Any] = {
         "push": doc["push"],
         "zone_type": single["zone_type"],
@@ -86,10 +85,11 @@ def find(account: dict[str, Any], schedule_id: str, include_retired: bool = Fals
         raise not_found(schedule_id) from None
 
 
-def find_updatable(account: dict[str, Any], schedule_id: str) -> Schedule:
-    """The live schedule to update; an expired one (sent, or its time passed) is a 28100."""
+def find_updatable(account: dict[str, Any], schedule_id: str, now: int) -> Schedule:
+    """The live schedule to update; an expired one (sent, or its time passed at ``now``) is a
+    28100."""
     schedule = find(account, schedule_id, include_retired=True)
     live = store().get_schedule(schedule_id) is not None
-    if not live or next_fire(schedule.trigger, schedules.now_ms()) is None:
+    if not live or next_fire(schedule.trigger, now) is None:
         raise DialectError(400, f"schedule {schedule_id!r} has expired and can't be updated")
     return schedule

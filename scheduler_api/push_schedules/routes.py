@@ -42,8 +42,9 @@ def create_schedule() -> Response:
     doc = read_document(ScheduleSchema)
     if not doc["enabled"]:
         raise DialectError(400, "enabled: must be true when a schedule is created")
-    schedule = build(doc, account, str(uuid.uuid4()))
-    schedules.create(store(), config(), schedule)
+    now = schedules.now_ms()
+    schedule = build(doc, account, str(uuid.uuid4()), now)
+    schedules.create(store(), config(), schedule, now_ms=now)
     return answer({"schedule_id": schedule.id, "name": doc["name"]})
 
 
@@ -105,7 +106,8 @@ def msg_ids_underscore(schedule_id: str) -> Response:
 )
 def update_schedule(schedule_id: str) -> Response:
     account = dialect.basic_account()
-    current = find_updatable(account, schedule_id)
+    now = schedules.now_ms()
+    current = find_updatable(account, schedule_id, now)
     doc = read_document(ScheduleSchema)
     was = current.target.spec.get("zone_type")
     if doc["trigger"]["single"]["zone_type"] != was:
@@ -115,8 +117,8 @@ def update_schedule(schedule_id: str) -> Response:
             "devices' time zones and one by the account's time zone can't be changed into "
             "each other (delete it and create a new one)",
         )
-    schedule = build(doc, account, schedule_id)
-    schedules.replace_schedule(store(), config(), schedule)
+    schedule = build(doc, account, schedule_id, now)
+    schedules.replace_schedule(store(), config(), schedule, now_ms=now)
     return answer(view(schedule))
 
 

@@ -73,7 +73,7 @@ def add_task(account: dict[str, Any]) -> Response:
     task = load_task(read_body(), update=False)
     number, first_item = store().next_task_ids(account["appkey"], 1, len(task.items))
     schedule = build_schedule(account, number, first_item, task)
-    save(lambda: schedules.create(store(), config(), schedule))
+    save(lambda: schedules.create(store(), config(), schedule, now_ms=schedule.created_ms))
     message = f'Task "{task.name}" ({number}) added'
     log_api(schedule, task.user_id, message)
     return envelope(message, task_view(schedule, account, None))
@@ -88,7 +88,9 @@ def update_task(account: dict[str, Any]) -> Response:
     number = current.doc["task_id"]
     _, first_item = store().next_task_ids(account["appkey"], 0, len(task.items))
     schedule = build_schedule(account, number, first_item, task)
-    save(lambda: schedules.replace_schedule(store(), config(), schedule))
+    save(
+        lambda: schedules.replace_schedule(store(), config(), schedule, now_ms=schedule.created_ms)
+    )
     message = f'Task "{task.name}" ({number}) updated'
     log_api(schedule, task.user_id, message)
     last_run = store().task_last_runs([schedule.id])[0]

@@ -16,7 +16,7 @@ from shared.timing import min_gap_ms, parse_iso8601
 MIN_CRON_GAP_MS = 10 * 60 * 1000
 
 
-def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Schedule:
+def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str, now_ms: int) -> Schedule:
     data = doc.get("data")
     size = len(data.encode(errors="surrogatepass")) if data is not None else 0  # core: Unicode
     if size > MAX_DATA_BYTES:
@@ -34,22 +34,22 @@ def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str) -> Sche
         id=job_id,
         account=account["appkey"],
         dialect=DIALECT,
-        trigger=trigger_of(doc),
+        trigger=trigger_of(doc, now_ms),
         target=Target("webhook", {k: v for k, v in spec.items() if v is not None}),
-        created_ms=schedules.now_ms(),
+        created_ms=now_ms,
         purge_when_done=True,
         doc={k: doc[k] for k in ("when", "cron") if k in doc},
     )
 
 
-def trigger_of(doc: dict[str, Any]) -> OnceTrigger | CronTrigger:
+def trigger_of(doc: dict[str, Any], now_ms: int) -> OnceTrigger | CronTrigger:
     if "when" in doc:
         at_ms = parse_iso8601(doc["when"], "when")
-        if at_ms <= schedules.now_ms():
+        if at_ms <= now_ms:
             raise DialectError(400, f"when: {doc['when']} is not in the future")
         return OnceTrigger(at_ms=at_ms)
     trigger = CronTrigger(expr=doc["cron"].strip(), timezone="UTC")
-    gap = min_gap_ms(trigger, schedules.now_ms())
+    gap = min_gap_ms(trigger, now_ms)
     if gap is not None and gap < MIN_CRON_GAP_MS:
         raise DialectError(
             400,

@@ -46,7 +46,7 @@ def negotiate(offered: tuple[str, ...]) -> str:
     return chosen
 
 
-def job_view(job: Schedule, account: dict[str, Any]) -> dict[str, Any]:
+def job_view(job: Schedule, account: dict[str, Any], next_ms: int | None) -> dict[str, Any]:
     spec = job.target.spec
     view: dict[str, Any] = {
         "id": job.id,
@@ -60,22 +60,31 @@ def job_view(job: Schedule, account: dict[str, Any]) -> dict[str, Any]:
         view["when"] = job.doc["when"]
     else:
         view["cron"] = job.doc["cron"]
-        next_ms = store().next_fire_ms(job.id)
         view["next"] = format_iso_utc(next_ms) if next_ms is not None else None
     return {k: v for k, v in view.items() if v is not None}
 
 
-def render_job(job: Schedule, account: dict[str, Any], chosen: str) -> Response:
-    view = job_view(job, account)
+def stored_next_ms(job: Schedule) -> int | None:
+    """A cron job's next fire, as the due index holds it (a ``when`` job shows no ``next``)."""
+    return store().next_fire_ms(job.id) if "cron" in job.doc else None
+
+
+def render_job(
+    job: Schedule, account: dict[str, Any], chosen: str, next_ms: int | None
+) -> Response:
+    view = job_view(job, account, next_ms)
     if chosen == formats.JSON:
         return formats.respond(formats.json_bytes(view), chosen)
     return formats.respond(formats.xml_document("job", view), chosen)
 
 
-def render_created(job: Schedule, account: dict[str, Any], chosen: str) -> Response:
+def render_created(
+    job: Schedule, account: dict[str, Any], chosen: str, next_ms: int | None
+) -> Response:
+    """A created or replaced job, with the next fire the core computed when it stored it."""
     if chosen == formats.TEXT:
         return formats.respond(job.id, chosen)
-    return render_job(job, account, chosen)
+    return render_job(job, account, chosen, next_ms)
 
 
 def run_view(run: dict[str, Any]) -> dict[str, Any]:

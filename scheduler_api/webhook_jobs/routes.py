@@ -30,6 +30,7 @@ from scheduler_api.webhook_jobs.render import (
     render_created,
     render_job,
     run_view,
+    stored_next_ms,
 )
 from scheduler_api.webhook_jobs.schemas import MAX_DATA_BYTES, JobDocument
 from shared import schedules
@@ -63,7 +64,8 @@ def list_jobs() -> Response:
 @documented(summary="Read one job", responses={200: JOB, 404: "unknown id"})
 def get_job(job_id: str) -> Response:
     account = dialect.basic_account()
-    return render_job(find(account, job_id), account, negotiate(JOB_TYPES))
+    job = find(account, job_id)
+    return render_job(job, account, negotiate(JOB_TYPES), stored_next_ms(job))
 
 
 @blueprint.post("")
@@ -90,9 +92,10 @@ def update_job(job_id: str) -> Response:
     account = dialect.basic_account()
     chosen = negotiate(CREATE_TYPES)
     current = find(account, job_id)
-    job = build_job(read_document(), account, job_id=current.id)
-    schedules.replace_schedule(store(), config(), job)
-    return render_created(job, account, chosen)
+    now_ms = schedules.now_ms()
+    job = build_job(read_document(), account, current.id, now_ms)
+    next_ms = schedules.replace_schedule(store(), config(), job, now_ms=now_ms)
+    return render_created(job, account, chosen, next_ms)
 
 
 @blueprint.delete("/<job_id>")
@@ -161,15 +164,16 @@ def list_dead_letters() -> Response:
 def redrive_dead_letter(execution_id: str) -> Response:
     """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
     account = dialect.basic_account()
-    if not schedules.redrive(store(), execution_id, account["appkey"]):
+    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=schedules.now_ms()):
         raise DialectError(404, f"no dead letter {execution_id!r}")
     return formats.respond(b"", formats.TEXT, 202)
 
 
 def create_and_render(doc: dict[str, Any], account: dict[str, Any], chosen: str) -> Response:
-    job = build_job(doc, account, job_id=str(uuid.uuid4()))
-    schedules.create(store(), config(), job)
-    return render_created(job, account, chosen)
+    now_ms = schedules.now_ms()
+    job = build_job(doc, account, str(uuid.uuid4()), now_ms)
+    next_ms = schedules.create(store(), config(), job, now_ms=now_ms)
+    return render_created(job, account, chosen, next_ms)
 
 
 dialect.install(blueprint)
