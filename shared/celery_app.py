@@ -31,9 +31,9 @@ WORKER_MODULES = [
 
 
 def create_celery(config: Config) -> Celery:
-    url = resolve_redis_url(config)
     # Every pool task checks its message in the worker's main process first (workers.gate).
-    celery = Celery("scheduler", broker=url, include=WORKER_MODULES, task_cls=POOL_TASK)
+    celery = Celery("scheduler", include=WORKER_MODULES, task_cls=POOL_TASK)
+    celery.add_defaults(_broker_settings)
     celery.conf.update(
         task_queues=[Queue(pool, routing_key=pool) for pool in POOLS],
         task_default_queue="webhooks",
@@ -70,6 +70,13 @@ def create_celery(config: Config) -> Celery:
         enable_utc=True,
     )
     return celery
+
+
+def _broker_settings() -> dict[str, str]:
+    """Redis, looked up when Celery first reads its settings (a worker or beat starting, a
+    message sent) in the environment of that moment, not at import: importing the app or a
+    worker module needs no Redis settings."""
+    return {"broker_url": resolve_redis_url(Config.from_env())}
 
 
 app = create_celery(Config.from_env())

@@ -1,7 +1,8 @@
 """What every pool's tasks share inside one worker process: the settings and the store.
 
 The store is created lazily, after Celery's prefork pool has forked, so no Redis connection is
-shared between processes.
+shared between processes (and importing this module needs no Redis settings: the broker URL is
+read when the store is first asked for).
 """
 
 from __future__ import annotations

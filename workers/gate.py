@@ -26,7 +26,7 @@ from kombu.exceptions import DecodeError
 
 from shared import beacon_jobs, payload_limits
 from shared.model import QUEUE_BY_TARGET, TASK_BY_TARGET, Schedule
-from workers import runner
+from workers import context, runner
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class GatedRequest(Request):
     def __init__(self, message: Any, *args: Any, **kwargs: Any) -> None:
         task, task_id = _names(message)
         size = len(message.body or b"")
-        most = _context().config.message_max_bytes
+        most = context.config.message_max_bytes
         if size > most:
             raise refused(task, task_id, None, f"message of {size} bytes; at most {most}")
         try:
@@ -81,20 +81,11 @@ def refused(task: str, task_id: str, arg: Any, reason: str) -> InvalidTaskError:
     (rejected, not requeued) is returned for the caller to raise."""
     log.error("refused message %s (%s): %s", task_id, task, reason)
     try:
-        ctx = _context()
-        execution = identity(task, task_id, arg, ctx.store().get_schedule)
-        runner.dead_letter(ctx.store(), ctx.config, execution, reason)
+        execution = identity(task, task_id, arg, context.store().get_schedule)
+        runner.dead_letter(context.store(), context.config, execution, reason)
     except Exception:  # recording is best effort: the message must go either way
         log.exception("could not record refused message %s", task_id)
     return InvalidTaskError(reason)
-
-
-def _context() -> Any:
-    """``workers.context``, imported when first needed: it builds the Celery app (which needs
-    the Redis settings), so this module stays importable on its own."""
-    from workers import context
-
-    return context
 
 
 def _names(message: Any) -> tuple[str, str]:
