@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler_beat.messages import build_message
 from shared import metrics
 from shared.config import Config
 from shared.errors import SchedulerError
+from shared.messages import build_message
 from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id, new_execution
 from shared.store import ClaimedEntry, Commit, Store, new_token
 from shared.timing import next_schedule_fire

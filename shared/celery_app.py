@@ -2,7 +2,7 @@
 
 ``celery -A shared.celery_app worker -Q webhooks`` and ``celery -A shared.celery_app beat -S
 scheduler_beat.scheduler:RedisScheduler`` both find ``app`` here. One queue per pool; the beat
-publishes straight onto those queues (see ``scheduler_beat.messages``).
+publishes straight onto those queues (see ``shared.messages``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,3 @@ class StoreUnavailable(SchedulerError):
 
 class UnsafeRedisConfig(SchedulerError):
     """Redis is configured so that it could evict or lose our keys."""
-
-
-class AuthError(SchedulerError):
-    """Credentials are missing or wrong."""

@@ -216,7 +216,7 @@ def test_a_redelivered_completed_execution_is_not_run_again(
     store.put_schedule(schedule, due)
     wait_until(lambda: store.history(schedule.id), what="the first delivery")
     # the broker hands the same message over again (as after a lost ack)
-    from scheduler_beat.messages import build_message
+    from shared.messages import build_message
 
     execution = {
         "id": execution_id(schedule.id, due),

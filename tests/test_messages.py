@@ -8,7 +8,7 @@ import json
 import redis
 from celery import Celery
 
-from scheduler_beat.messages import build_message
+from shared.messages import build_message
 
 
 def test_message_matches_what_celery_send_task_publishes(clean_redis: str) -> None:

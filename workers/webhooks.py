@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -21,8 +20,7 @@ _session = requests.Session()
 def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
     """The URL, body and headers of the callback for ``execution``."""
     spec = execution["target"]["spec"]
-    body = spec.get("data") or ""
-    raw = base64.b64decode(body) if spec.get("data_b64") else body.encode()
+    raw = (spec.get("data") or "").encode()
     headers = {"Content-Type": spec.get("content_type") or "application/octet-stream"}
     if spec.get("signature"):
         headers["X-Content-Signature"] = spec["signature"]
