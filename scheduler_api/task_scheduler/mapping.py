@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
-from marshmallow import ValidationError
+from flask import request
 
-from scheduler_api.task_scheduler.render import TaskApiError
-from scheduler_api.task_scheduler.schemas import (
-    CALENDAR_FIELDS,
-    CORE_TO_DOC,
-    ITEM_FIELDS,
-    Task,
-    TaskDocument,
-    describe,
-)
+from scheduler_api.adapter import CoreErrorMapping, DialectError, config, status, store
+from scheduler_api.task_scheduler.schemas import CALENDAR_FIELDS, CORE_TO_DOC, ITEM_FIELDS, Task
 from shared import schedules
-from shared.config import Config
-from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
+from shared.errors import (
+    ConfigError,
+    InvalidSchedule,
+    NoFutureFire,
+    NotFound,
+    QuotaExceeded,
+    SchedulerError,
+)
 from shared.model import CalendarTrigger, RepeatItem, Schedule, Target
-from shared.store import Store
+from shared.public_errors import without_paths
 from shared.task_classes import canonical, registered, unknown_class_message
 
 DIALECT = "task_scheduler"
 LOG_INFO = 6
 
 
-def load_task(body: dict[str, Any], update: bool) -> Task:
-    try:
-        doc = TaskDocument().load(body)
-    except ValidationError as exc:
-        raise TaskApiError(400, describe(exc.messages)) from None
+def load_task(doc: dict[str, Any]) -> Task:
+    """A ``TaskDocument`` as loaded, checked against what only the server knows."""
     class_name = doc["class_name"].strip()
     known = registered(config())
     if canonical(class_name) not in known:
-        raise TaskApiError(400, unknown_class_message(class_name, config()))
+        raise DialectError(400, unknown_class_message(class_name, config()))
     if not doc["name"].strip():
-        raise TaskApiError(400, "name: must not be blank")
+        raise DialectError(400, "name: must not be blank")
     return Task(
         user_id=doc["user_id"],
         name=doc["name"].strip(),
@@ -56,7 +49,7 @@ def repeat_items(doc: dict[str, Any]) -> tuple[RepeatItem, ...]:
     given = doc.get("repeat_items")
     if not given:
         if not defaults:
-            raise TaskApiError(400, "repeat_items: at least one repeat item is required")
+            raise DialectError(400, "repeat_items: at least one repeat item is required")
         given = [{}]
     items = []
     for index, item in enumerate(given):
@@ -65,7 +58,7 @@ def repeat_items(doc: dict[str, Any]) -> tuple[RepeatItem, ...]:
         if core.get("interval_min") is not None:
             fixed = [CORE_TO_DOC[f] for f in CALENDAR_FIELDS if core.get(f) is not None]
             if fixed:
-                raise TaskApiError(
+                raise DialectError(
                     400,
                     f"repeat_items[{index}]: repeat_interval repeats every so many minutes; "
                     f'leave {", ".join(fixed)} at "*" or drop repeat_interval',
@@ -103,29 +96,31 @@ def build_schedule(account: dict[str, Any], number: int, first_item: int, task: 
     )
 
 
-def save(write: Callable[[], object]) -> None:
-    try:
-        write()
-    except QuotaExceeded as exc:
-        raise TaskApiError(400, str(exc)) from None
-    except InvalidSchedule as exc:
-        raise TaskApiError(400, document_terms(str(exc))) from None
+def in_document_terms(error: InvalidSchedule) -> DialectError:
+    """The core's "calendar item 2: hour 24 out of range 0-23", by its parts, in the document's
+    terms: "repeat_items[1].repeat_hour 24 out of range 0-23"."""
+    if isinstance(error, NoFutureFire):
+        return DialectError(400, "repeat_items: no future time matches")
+    if error.item is not None:
+        where = f"repeat_items[{error.item}]"
+        if error.field in CORE_TO_DOC:
+            return DialectError(400, f"{where}.{CORE_TO_DOC[error.field]} {error.reason}")
+        return DialectError(400, f"{where}: {error.reason}")
+    if error.field == "calendar":
+        return DialectError(400, f"repeat_items: {error.reason}")
+    return DialectError(400, str(error))
 
 
-def document_terms(message: str) -> str:
-    """The core's "calendar item 2: hour 24 out of range 0-23" in the document's terms:
-    "repeat_items[1].repeat_hour 24 out of range 0-23"."""
+def server_configuration(error: ConfigError) -> DialectError:
+    """A broken server setting (such as the task classes file): say so, it is no client error."""
+    return DialectError(500, f"server configuration: {without_paths(str(error))}")
 
-    def rename(match: re.Match[str]) -> str:
-        index = int(match.group(1)) - 1
-        name = match.group(2)
-        if name in CORE_TO_DOC:
-            return f"repeat_items[{index}].{CORE_TO_DOC[name]}"
-        return f"repeat_items[{index}]: {name}"
 
-    message = re.sub(r"calendar item (\d+): (\w+)", rename, message)
-    message = message.replace("calendar: at least one repeat item", "repeat_items: at least one")
-    return message.replace("trigger: it has no future fire", "repeat_items: no future time matches")
+CORE_ERRORS: dict[type[SchedulerError], CoreErrorMapping] = {
+    InvalidSchedule: in_document_terms,
+    QuotaExceeded: status(400),
+    ConfigError: server_configuration,
+}
 
 
 def find(account: dict[str, Any], number: str) -> Schedule:
@@ -134,7 +129,7 @@ def find(account: dict[str, Any], number: str) -> Schedule:
             store(), account["appkey"], schedule_id(account["appkey"], number), DIALECT
         )
     except NotFound:
-        raise TaskApiError(404, f"no task with id {number}") from None
+        raise DialectError(404, f"no task with id {number}") from None
 
 
 def log_api(schedule: Schedule, user_id: int, message: str) -> None:
@@ -152,11 +147,3 @@ def log_api(schedule: Schedule, user_id: int, message: str) -> None:
         cap=config().task_history_max_entries,
         retention_s=config().history_retention_s,
     )
-
-
-def store() -> Store:
-    return current_app.extensions["scheduler.store"]
-
-
-def config() -> Config:
-    return current_app.extensions["scheduler.config"]

@@ -1,4 +1,5 @@
-"""The task scheduler's answers: its envelope, its failure, and the views of tasks and runs."""
+"""The task scheduler's answers: its envelope, its failure, the views of tasks and runs, and
+the ``Dialect`` that answers errors in its shape (``scheduler_api.adapter``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,13 @@ from typing import Any
 from flask import Response
 
 from scheduler_api import formats
+from scheduler_api.adapter import Dialect, DialectError
+from scheduler_api.task_scheduler.mapping import CORE_ERRORS, DIALECT
 from scheduler_api.task_scheduler.schemas import CALENDAR_FIELDS, CORE_TO_DOC
 from shared.model import CalendarTrigger, RepeatItem, Schedule
 from shared.timing import zone
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-class TaskApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def local_time(ms: int | None, account: dict[str, Any]) -> str | None:
@@ -83,6 +80,20 @@ def envelope(message: str | None, data: Any, status: int = 200) -> Response:
     return formats.respond(formats.json_bytes(body), formats.JSON, status)
 
 
+def render_error(error: DialectError) -> Response:
+    return failure(error.status, error.message)
+
+
 def failure(status: int, message: str) -> Response:
     body = {"success": 0, "message": message}
     return formats.respond(formats.json_bytes(body), formats.JSON, status)
+
+
+PATH = "/api/v1/api.php"
+dialect = Dialect(
+    name=DIALECT,
+    prefixes=(PATH,),
+    render=render_error,
+    unauthorized="authentication required: HTTP Basic with appkey:master_secret",
+    core_errors=CORE_ERRORS,
+)

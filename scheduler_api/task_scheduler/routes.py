@@ -7,26 +7,16 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
 
-from scheduler_api import formats, ratelimit
-from scheduler_api.adapter import claim_prefixes
-from scheduler_api.auth import basic_account
+from scheduler_api import formats
+from scheduler_api.adapter import DialectError, config, store
 from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.task_scheduler import replies
-from scheduler_api.task_scheduler.mapping import (
-    DIALECT,
-    build_schedule,
-    config,
-    find,
-    load_task,
-    log_api,
-    save,
-    store,
-)
+from scheduler_api.task_scheduler.mapping import DIALECT, build_schedule, find, load_task, log_api
 from scheduler_api.task_scheduler.render import (
-    TaskApiError,
+    PATH,
+    dialect,
     envelope,
     failure,
     history_view,
@@ -34,15 +24,13 @@ from scheduler_api.task_scheduler.render import (
 )
 from scheduler_api.task_scheduler.schemas import TARGET, ActionQuery, TaskDocument, WholeNumber
 from shared import schedules
-from shared.errors import ConfigError
-from shared.public_errors import without_paths
 
 MAX_BODY_BYTES = 64 * 1024
 
 blueprint = Blueprint("task_scheduler", __name__)
 
 
-@blueprint.route("/api/v1/api.php", methods=["GET", "POST", "DELETE"])
+@blueprint.route(PATH, methods=["GET", "POST", "DELETE"])
 @documented(
     summary="Task scheduler: addTask, updateTask (POST, one JSON object), deleteTask, "
     "executeTask, getTaskHistory (taskId in the query), getTasks",
@@ -58,22 +46,22 @@ blueprint = Blueprint("task_scheduler", __name__)
 def api_php() -> Response:
     target = request.args.get("target")
     if target != TARGET:
-        raise TaskApiError(404, f"target: {target!r} is not served here; use target=scheduler")
-    account = authenticated()
+        raise DialectError(404, f"target: {target!r} is not served here; use target=scheduler")
+    account = dialect.basic_account()
     action = request.args.get("action", "")
     if action not in ACTIONS:
-        raise TaskApiError(400, f"action: {action!r} is unknown; use one of {', '.join(ACTIONS)}")
+        raise DialectError(400, f"action: {action!r} is unknown; use one of {', '.join(ACTIONS)}")
     handler, methods = ACTIONS[action]
     if request.method not in methods:
-        raise TaskApiError(405, f"{action} takes {' or '.join(methods)}, not {request.method}")
+        raise DialectError(405, f"{action} takes {' or '.join(methods)}, not {request.method}")
     return handler(account)
 
 
 def add_task(account: dict[str, Any]) -> Response:
-    task = load_task(read_body(), update=False)
+    task = load_task(dialect.load(TaskDocument(), read_body()))
     number, first_item = store().next_task_ids(account["appkey"], 1, len(task.items))
     schedule = build_schedule(account, number, first_item, task)
-    save(lambda: schedules.create(store(), config(), schedule, now_ms=schedule.created_ms))
+    schedules.create(store(), config(), schedule, now_ms=schedule.created_ms)
     message = f'Task "{task.name}" ({number}) added'
     log_api(schedule, task.user_id, message)
     return envelope(message, task_view(schedule, account, None))
@@ -82,15 +70,13 @@ def add_task(account: dict[str, Any]) -> Response:
 def update_task(account: dict[str, Any]) -> Response:
     body = read_body()
     if "id" not in body:
-        raise TaskApiError(400, "id: the id of the task to update is required")
-    task = load_task(body, update=True)
+        raise DialectError(400, "id: the id of the task to update is required")
+    task = load_task(dialect.load(TaskDocument(), body))
     current = find(account, str(WholeNumber().deserialize(body["id"])))
     number = current.doc["task_id"]
     _, first_item = store().next_task_ids(account["appkey"], 0, len(task.items))
     schedule = build_schedule(account, number, first_item, task)
-    save(
-        lambda: schedules.replace_schedule(store(), config(), schedule, now_ms=schedule.created_ms)
-    )
+    schedules.replace_schedule(store(), config(), schedule, now_ms=schedule.created_ms)
     message = f'Task "{task.name}" ({number}) updated'
     log_api(schedule, task.user_id, message)
     last_run = store().task_last_runs([schedule.id])[0]
@@ -143,27 +129,7 @@ ACTIONS: dict[str, tuple[Callable[[dict[str, Any]], Response], tuple[str, ...]]]
 }
 
 
-@blueprint.errorhandler(TaskApiError)
-def task_api_error(error: TaskApiError) -> Response:
-    response = failure(error.status, formats.clip_message(str(error)))
-    if error.status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="scheduler"'
-    return response
-
-
-@blueprint.errorhandler(ConfigError)
-def config_error(error: ConfigError) -> Response:
-    """A broken server setting (such as the task classes file): say so, it is no client error."""
-    return failure(500, f"server configuration: {without_paths(str(error))}")
-
-
-@blueprint.errorhandler(HTTPException)
-def http_error(error: HTTPException) -> Response:
-    return failure(error.code or 500, formats.clip_message(error.description or error.name))
-
-
-claim_prefixes(blueprint, ("/api/v1/api.php",), http_error)
-ratelimit.counts_per_account(blueprint)
+dialect.install(blueprint)
 errors(
     blueprint,
     Reply("", replies.Failure),
@@ -182,25 +148,18 @@ errors(
 # --- reading requests ------------------------------------------------------------------------
 
 
-def authenticated() -> dict[str, Any]:
-    account = basic_account(request, store())
-    if account is None:
-        raise TaskApiError(401, "authentication required: HTTP Basic with appkey:master_secret")
-    return account
-
-
 def read_body() -> dict[str, Any]:
     """The single JSON object of ``addTask`` / ``updateTask`` (whatever its Content-Type says:
     the document names none)."""
     raw = read_capped(request, MAX_BODY_BYTES)
     if not raw.strip():
-        raise TaskApiError(400, "body: send the task as one JSON object")
+        raise DialectError(400, "body: send the task as one JSON object")
     try:
         doc = formats.parse_json(raw)
     except formats.BadDocument as exc:
-        raise TaskApiError(400, str(exc)) from None
+        raise DialectError(400, str(exc)) from None
     if not isinstance(doc, dict):
-        raise TaskApiError(400, "body: must be one JSON object")
+        raise DialectError(400, "body: must be one JSON object")
     return doc
 
 
@@ -208,8 +167,8 @@ def task_id_param() -> str:
     """``taskId`` from the query string (the document's example URLs)."""
     raw = request.args.get("taskId")
     if raw is None:
-        raise TaskApiError(400, "taskId: the id of the task is required, e.g. &taskId=1")
+        raise DialectError(400, "taskId: the id of the task is required, e.g. &taskId=1")
     try:
         return str(WholeNumber().deserialize(raw))
     except ValidationError as exc:
-        raise TaskApiError(400, f"taskId: {' '.join(exc.messages)}") from None
+        raise DialectError(400, f"taskId: {' '.join(exc.messages)}") from None

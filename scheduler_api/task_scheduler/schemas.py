@@ -131,22 +131,3 @@ class ActionQuery(Schema):
     taskId = fields.Integer(  # noqa: N815 (the document's name)
         metadata={"description": "deleteTask, executeTask, getTaskHistory"}
     )
-
-
-def describe(messages: Any, path: str = "") -> str:
-    """marshmallow's nested ``{"field": ["msg"]}`` as one line naming each bad field."""
-    if isinstance(messages, dict):
-        parts = []
-        for key, value in messages.items():
-            if key == "_schema":
-                name = path or "body"
-            elif isinstance(key, int):
-                name = f"{path}[{key}]"
-            else:
-                name = f"{path}.{key}" if path else str(key)
-            parts.append(describe(value, name))
-        return "; ".join(parts)
-    if isinstance(messages, list):
-        text = " ".join(str(m) for m in messages)
-        return f"{path}: {text.replace('Unknown field.', 'unknown field')}"
-    return f"{path}: {messages}"
