@@ -1,17 +1,13 @@
-"""Beacon jobs onto the core (``shared.beacon_jobs``): the new job, core errors as statuses."""
+"""Beacon jobs onto the core (``shared.beacon_jobs``): the new job; core errors as statuses."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
-from scheduler_api.beacon_jobs.render import BeaconError
+from scheduler_api.adapter import CoreErrorMapping, status
 from shared import beacon_jobs
 from shared.beacon_jobs import JobConflict, NewJob
-from shared.config import Config
-from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
-from shared.store import Store
+from shared.errors import InvalidSchedule, NotFound, QuotaExceeded, SchedulerError
 
 
 def new_job(params: dict[str, Any], account: dict[str, Any]) -> NewJob:
@@ -30,23 +26,9 @@ def new_job(params: dict[str, Any], account: dict[str, Any]) -> NewJob:
     )
 
 
-def guarded(call: Any) -> Any:
-    """Run a core call, mapping its errors onto this dialect's statuses."""
-    try:
-        return call()
-    except NotFound as exc:
-        raise BeaconError(404, str(exc)) from None
-    except JobConflict as exc:
-        raise BeaconError(409, str(exc)) from None
-    except QuotaExceeded as exc:
-        raise BeaconError(403, str(exc)) from None
-    except InvalidSchedule as exc:
-        raise BeaconError(400, str(exc)) from None
-
-
-def store() -> Store:
-    return current_app.extensions["scheduler.store"]
-
-
-def config() -> Config:
-    return current_app.extensions["scheduler.config"]
+CORE_ERRORS: dict[type[SchedulerError], CoreErrorMapping] = {
+    NotFound: status(404),
+    JobConflict: status(409),
+    QuotaExceeded: status(403),
+    InvalidSchedule: status(400),
+}

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import HTTPException
 
-from scheduler_api import adapter, ratelimit
+from scheduler_api.adapter import config, store
 from scheduler_api.beacon_jobs import replies
-from scheduler_api.beacon_jobs.mapping import config, guarded, new_job, store
+from scheduler_api.beacon_jobs.mapping import new_job
 from scheduler_api.beacon_jobs.reading import action_of, authenticated, load, parse_id, results
-from scheduler_api.beacon_jobs.render import BeaconError, answer, error_response
+from scheduler_api.beacon_jobs.render import PATH, answer, dialect
 from scheduler_api.beacon_jobs.schemas import (
     ActionQuery,
     CreateParams,
@@ -27,7 +26,7 @@ from shared.schedules import now_ms
 
 SCHEDULE_ONLY = ("start_date", "end_date", *beacon_jobs.CRON_FIELDS)
 
-blueprint = Blueprint("beacon_jobs", __name__, url_prefix="/api/jobs")
+blueprint = Blueprint("beacon_jobs", __name__, url_prefix=PATH)
 FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
 JOB = Reply("the job", replies.BeaconJob)
 JOBS = Reply("a JSON array of jobs", replies.BeaconJob(many=True))
@@ -62,9 +61,7 @@ def create_job() -> Response:
     scheduling = request.values.get("schedule", "").strip().lower() in ("true", "1")
     ignored = () if scheduling else SCHEDULE_ONLY
     new = new_job(load(CreateParams(), ignored), account)
-    return answer(
-        guarded(lambda: beacon_jobs.create_job(store(), config(), account, new, now_ms=now_ms()))
-    )
+    return answer(beacon_jobs.create_job(store(), config(), account, new, now_ms=now_ms()))
 
 
 @blueprint.get("/scheduled", strict_slashes=False)
@@ -120,7 +117,7 @@ def job_action(job_id: str) -> Response:
             "POST": ("update", "pickup", "start", "end", "finish"),
         }
     )
-    return answer(guarded(lambda: ACTIONS[action](account, number)))
+    return answer(ACTIONS[action](account, number))
 
 
 @blueprint.get("/<job_id>/tasks", strict_slashes=False)
@@ -135,7 +132,7 @@ def tasks(job_id: str) -> Response:
     number = parse_id(job_id)
     action_of({"GET": ("list", "show")})
     load(NoParams())
-    return answer(guarded(lambda: beacon_jobs.get_job(store(), account, number)["tasks"]))
+    return answer(beacon_jobs.get_job(store(), account, number)["tasks"])
 
 
 def show(account: dict[str, Any], job_id: int) -> Any:
@@ -187,18 +184,7 @@ ACTIONS = {
 }
 
 
-@blueprint.errorhandler(BeaconError)
-def beacon_error(error: BeaconError) -> Response:
-    return error_response(error.status, str(error))
-
-
-@blueprint.errorhandler(HTTPException)
-def http_error(error: HTTPException) -> Response:
-    return error_response(error.code or 500, error.description or error.name)
-
-
-adapter.claim_prefixes(blueprint, ("/api/jobs",), http_error)
-ratelimit.counts_per_account(blueprint)
+dialect.install(blueprint)
 errors(
     blueprint,
     Reply("", replies.Error),

@@ -131,14 +131,3 @@ class ActionQuery(Schema):
 
 class JobQuery(ActionQuery):
     beacon_name = fields.String(metadata={"description": "pickup: the beacon picking it up"})
-
-
-def describe(messages: Any) -> str:
-    """marshmallow's ``{"field": ["msg"]}`` as one sentence that names each bad parameter."""
-    if not isinstance(messages, dict):
-        return str(messages)
-    parts = []
-    for name, value in messages.items():
-        text = " ".join(value) if isinstance(value, list) else str(value)
-        parts.append(f"{name}: {text.replace('Unknown field.', 'unknown parameter')}")
-    return "; ".join(parts)
