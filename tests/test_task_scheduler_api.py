@@ -14,10 +14,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from scheduler_api.app import create_app
+from scheduler_api.task_scheduler.mapping import in_document_terms
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
+from shared.errors import InvalidSchedule
+from shared.model import CalendarTrigger, RepeatItem
 from shared.store import Store
-from shared.timing import iter_fires, parse_iso8601, zone
+from shared.timing import iter_fires, parse_iso8601, validate_trigger, zone
 from tests.support import UNLIMITED, basic
 
 URL = "/api/v1/api.php?target=scheduler&action="
@@ -295,6 +298,27 @@ def test_bad_repeat_items_are_refused_and_store_nothing(
     update = task_body(id=task["id"], name="changed", repeat_items=[item])
     assert expected in error_of(api.call("updateTask", update), 400)
     assert api.ok("getTasks")["data"] == good
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        ((RepeatItem(), RepeatItem(hour=24)), "repeat_items[1].repeat_hour 24 out of range 0-23"),
+        ((RepeatItem(month=2, day=30),), "repeat_items[0]: no date matches its fields"),
+        ((), "repeat_items: at least one repeat item is required"),
+    ],
+)
+def test_core_calendar_errors_are_named_in_the_documents_terms_by_their_parts(
+    items: tuple[RepeatItem, ...], expected: str
+) -> None:
+    with pytest.raises(InvalidSchedule) as raised:
+        validate_trigger(CalendarTrigger(items, "UTC"))
+    assert in_document_terms(raised.value).message.startswith(expected)
+
+
+def test_core_errors_of_no_calendar_item_keep_their_message() -> None:
+    error = InvalidSchedule("data: 70000 bytes of JSON; at most 65536")
+    assert in_document_terms(error).message == str(error)
 
 
 @pytest.mark.parametrize(
