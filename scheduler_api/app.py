@@ -64,7 +64,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.url_map.merge_slashes = False
     if config.proxy_count:  # only a declared proxy may say the client's address and scheme
         hops = config.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     dashboard.configure_sessions(app, config)
     page_security.install(app)  # CSP and friends on every HTML page
     body.install(app, config)  # caps on any body read; dialects set their own, lower

@@ -21,7 +21,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
-    Response,
     abort,
     current_app,
     g,
@@ -34,6 +33,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response  # what flask.redirect returns (flask's is a subclass)
 
 from scheduler_api.auth import password_account
 from scheduler_api.body import read_form

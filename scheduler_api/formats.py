@@ -52,9 +52,9 @@ def parse_json(raw: bytes, name: str = "") -> Any:
                 raise BadDocument(f"{name or 'body'} is not valid JSON: {problem}") from None
     except RecursionError:
         raise BadDocument(f"{name or 'body'} is nested too deeply") from None
-    problem = payload_limits.first_unstorable(value, name)
-    if problem:
-        raise BadDocument(problem)
+    unstorable = payload_limits.first_unstorable(value, name)
+    if unstorable:
+        raise BadDocument(unstorable)
     return value
 
 

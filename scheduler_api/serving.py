@@ -52,6 +52,7 @@ class CappedHead(BaseHTTPRequestHandler):
     past the caps; mix in before the server's handler class."""
 
     limits: ClassVar[HeadLimits] = HeadLimits.from_config(Config())
+    raw_requestline: bytes  # read by http.server's handle_one_request before parse_request
 
     def parse_request(self) -> bool:
         if len(self.raw_requestline) > self.limits.request_line_bytes:

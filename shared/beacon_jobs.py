@@ -216,7 +216,8 @@ def spawn_instance(store: Store, config: Config, execution: dict[str, Any]) -> i
         duplicate_of=spec["job_id"],
     )
     job = create_job(store, config, account, new, now_ms=now(), dedupe=execution["id"])
-    return job["id"]
+    job_id: int = job["id"]
+    return job_id
 
 
 # --- reading -------------------------------------------------------------------------------

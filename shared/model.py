@@ -301,7 +301,7 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        fields = {
+        fields: dict[str, Any] = {
             "claimed_ms": None,
             "started_ms": None,
             "finished_ms": None,

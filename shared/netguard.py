@@ -305,14 +305,13 @@ def _is_address(text: str) -> bool:
 
 def blocked_reason(address: IPAddress) -> str | None:
     """Why ``address`` may not be called, or None if it is globally reachable unicast."""
-    if isinstance(address, ipaddress.IPv6Address) and (address in _NAT64 or address in _6TO4):
-        inner = _embedded_ipv4(address)
+    inner = _embedded_ipv4(address)  # only IPv6 addresses embed one
+    if inner is not None and address.version == 6 and (address in _NAT64 or address in _6TO4):
         reason = blocked_reason(inner)
         return f"{reason}, embedded as {inner} in {_prefix_of(address)}" if reason else None
     matches = [(net, name, rfc) for net, name, rfc in SPECIAL_PURPOSE if address in net]
     if matches:
         net, name, rfc = max(matches, key=lambda match: match[0].prefixlen)
-        inner = _embedded_ipv4(address)
         embedded = f", embedding {inner}" if inner is not None else ""
         return f"{name} ({net}, {rfc}){embedded}"
     if address.version == 6 and address not in _GLOBAL_UNICAST:
@@ -353,7 +352,7 @@ def resolve(host: str, port: int, field: str = "url") -> list[IPAddress]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise Unresolvable(f"{field}: host {host!r} does not resolve ({exc})") from exc
-    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 # --- the check -----------------------------------------------------------------------------

@@ -23,7 +23,8 @@ def compute_backoff(
     floor: we never call back earlier than it asked (still capped at ``max_s``).
     """
     window = min(max_s, base_s * 2 ** max(0, attempt - 1))
-    delay = window / 2 + (rng or random).uniform(0, window / 2)
+    jitter = (rng.uniform if rng is not None else random.uniform)(0, window / 2)
+    delay: float = window / 2 + jitter
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return min(delay, max_s)

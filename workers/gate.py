@@ -64,7 +64,8 @@ class GatedRequest(Request):
 class PoolTask(Task):
     """The base of every pool task (``shared.celery_app`` sets it as the app's task class)."""
 
-    Request = GatedRequest
+    # Celery takes the class or its dotted name; celery-types only knows the name.
+    Request = GatedRequest  # type: ignore[assignment]
 
 
 class GatedConsumer(Consumer):

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -94,12 +94,12 @@ class PinnedAdapter(HTTPAdapter):
     not the IP): it fails closed.
     """
 
-    def build_connection_pool_key_attributes(
+    # types-requests' TypedDicts hold only the pool keys requests itself sets; urllib3 takes more.
+    def build_connection_pool_key_attributes(  # type: ignore[override]
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
+    ) -> tuple[Mapping[str, object], dict[str, Any]]:
+        host_params, sets = super().build_connection_pool_key_attributes(request, verify, cert)
+        pool_kwargs = cast(dict[str, Any], sets)
         ip = host_params["host"]
         name = urlsplit("//" + request.headers.get("Host", "")).hostname
         if host_params["scheme"] == "https" and name and name != ip and _is_ip(ip):

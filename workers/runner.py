@@ -24,7 +24,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from shared import logs, metrics
 from shared.config import Config
 from shared.errors import InvalidSchedule
-from shared.model import RunRecord, retry_payload
+from shared.model import RunRecord, RunStatus, retry_payload
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
 from shared.store import Store, dumps
@@ -117,6 +117,7 @@ def _settle(
     finished = now_ms()
     # The tenant reads the error (runs, dead letters): no server paths in it.
     error = without_paths(outcome.error) if outcome.error else outcome.error
+    status: RunStatus
     if outcome.ok:
         status, verdict = "succeeded", "done"
     elif outcome.retryable and attempt < config.max_attempts:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from shared.store.base import (
     StoreBase,
@@ -27,7 +27,8 @@ class AccountVerbs(StoreBase):
         return json.loads(raw) if raw else None
 
     def appkey_for_userkey(self, userkey_sha256: str) -> str | None:
-        return self.redis.hget(self.keys.account_keys(), f"userkey:{userkey_sha256}")
+        key = f"userkey:{userkey_sha256}"
+        return cast(str | None, self.redis.hget(self.keys.account_keys(), key))
 
     def list_accounts(self) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in self.redis.hvals(self.keys.accounts())]

@@ -30,6 +30,8 @@ class StoreBase:
     """The client, the key schema and the registered scripts; every group of verbs builds on it."""
 
     def __init__(self, client: redis.Redis, prefix: str = "sched") -> None:
+        # A client made with decode_responses=True (Store.from_url): its replies are str where
+        # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
         self.redis = client
         self.keys = Keys(prefix)
         self._scripts = {

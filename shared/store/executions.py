@@ -4,7 +4,7 @@ history, dead letters and redrive."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from shared.model import RunRecord
 from shared.store.base import (
@@ -23,10 +23,11 @@ class ExecutionVerbs(StoreBase):
     ) -> str:
         """ "run" if this attempt should run now, else why not: "done", "stale", or "poison"
         (delivered ``max_deliveries`` times already without finishing: dead-letter it)."""
-        return self._scripts["begin_execution"](
+        verdict: str = self._scripts["begin_execution"](
             keys=[self.keys.execution(execution_id)],
             args=[attempt, retention_s, max_deliveries],
         )
+        return verdict
 
     def finish_execution(
         self,
@@ -72,7 +73,7 @@ class ExecutionVerbs(StoreBase):
         )
 
     def execution_state(self, execution_id: str) -> str | None:
-        return self.redis.get(self.keys.execution(execution_id))
+        return cast(str | None, self.redis.get(self.keys.execution(execution_id)))
 
     def history(self, schedule_id: str, limit: int = 100) -> list[RunRecord]:
         raws = self.redis.lrange(self.keys.history(schedule_id), 0, limit - 1)
@@ -88,7 +89,7 @@ class ExecutionVerbs(StoreBase):
     ) -> list[dict[str, Any]]:
         """Dead letters, newest first: all of them, or one (account, dialect)'s."""
         index = self.keys.account_dead_index(*owner) if owner else self.keys.dead_index()
-        ids = self.redis.zrevrange(index, offset, offset + count - 1)
+        ids = cast(list[str], self.redis.zrevrange(index, offset, offset + count - 1))
         if not ids:
             return []
         raws = self.redis.hmget(self.keys.dead_letters(), ids)

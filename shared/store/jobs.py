@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from shared.store.base import StoreBase
 
@@ -53,7 +53,7 @@ class JobVerbs(StoreBase):
 
     def get_job(self, account: str, job_id: int) -> dict[str, str]:
         """The account's job's hash (empty when the account has no such job)."""
-        return self.redis.hgetall(self.keys.job(account, job_id))
+        return cast(dict[str, str], self.redis.hgetall(self.keys.job(account, job_id)))
 
     def get_jobs(self, account: str, job_ids: Sequence[int]) -> list[dict[str, str]]:
         pipe = self.redis.pipeline(transaction=False)
@@ -62,11 +62,13 @@ class JobVerbs(StoreBase):
         return pipe.execute() if job_ids else []
 
     def job_ids(self, account: str) -> list[int]:
-        return [int(i) for i in self.redis.zrange(self.keys.job_index(account), 0, -1)]
+        ids = cast(list[str], self.redis.zrange(self.keys.job_index(account), 0, -1))
+        return [int(i) for i in ids]
 
     def queued_job_ids(self, account: str, beacon: str) -> list[int]:
         """The beacon's queued jobs, earliest ``q_time`` first."""
-        return [int(i) for i in self.redis.zrange(self.keys.job_queue(account, beacon), 0, -1)]
+        queue = cast(list[str], self.redis.zrange(self.keys.job_queue(account, beacon), 0, -1))
+        return [int(i) for i in queue]
 
     def forget_job_ids(self, account: str, job_ids: Sequence[int]) -> None:
         """Drop expired jobs from the account's index."""
@@ -89,7 +91,7 @@ class JobVerbs(StoreBase):
         JSON), put in the retry index so the beat hands the check to the jobs pool in time."""
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
-        return self._scripts["job_pickup"](
+        reply: list[str] = self._scripts["job_pickup"](
             keys=[
                 k.job(account, job_id),
                 k.job_queue(account, beacon),
@@ -99,6 +101,7 @@ class JobVerbs(StoreBase):
             ],
             args=[account, job_id, now_s, member, deadline, check, event, k.wake_channel()],
         )
+        return reply
 
     def start_job(
         self, job_id: int, account: str, now_s: int, lease: tuple[str, int, str] | None, event: str
@@ -106,26 +109,29 @@ class JobVerbs(StoreBase):
         """Picked_up -> started, the pickup lease replaced by a run lease (see job_start.lua)."""
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
-        return self._scripts["job_start"](
+        reply: list[str] = self._scripts["job_start"](
             keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
             args=[account, now_s, member, deadline, check, event, k.wake_channel()],
         )
+        return reply
 
     def finish_job(
         self, job_id: int, account: str, now_s: int, results: str, event: str, retention_s: int
     ) -> list[str]:
         """Started -> finished with its results (see job_finish.lua)."""
         k = self.keys
-        return self._scripts["job_finish"](
+        reply: list[str] = self._scripts["job_finish"](
             keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
             args=[account, now_s, results, event, max(1, retention_s)],
         )
+        return reply
 
     def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> list[str]:
         k = self.keys
-        return self._scripts["job_task"](
+        reply: list[str] = self._scripts["job_task"](
             keys=[k.job(account, job_id), k.queue("jobs")], args=[account, cur_task, event]
         )
+        return reply
 
     def expire_job_lease(
         self,
@@ -141,7 +147,7 @@ class JobVerbs(StoreBase):
         """Enforce a lease that ran out (see job_expire.lua): "requeued", "failed" or "stale".
         ``entries`` are the history entries for the requeued and the failed case."""
         k = self.keys
-        return self._scripts["job_expire"](
+        outcome: str = self._scripts["job_expire"](
             keys=[
                 k.job(account, job_id),
                 k.job_queue(account, beacon),
@@ -149,6 +155,7 @@ class JobVerbs(StoreBase):
             ],
             args=[member, job_id, now_s, *entries, max(1, cap), max(1, retention_s)],
         )
+        return outcome
 
     def append_job_history(
         self,

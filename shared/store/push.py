@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from shared.store.base import (
     StoreBase,
@@ -28,7 +28,7 @@ class PushVerbs(StoreBase):
         return [json.loads(raw) if raw else None for raw in raws]
 
     def all_devices(self, account: str) -> dict[str, dict[str, Any]]:
-        raws = self.redis.hgetall(self.keys.push_devices(account))
+        raws = cast(dict[str, str], self.redis.hgetall(self.keys.push_devices(account)))
         return {rid: json.loads(raw) for rid, raw in raws.items()}
 
     def delete_device(self, account: str, registration_id: str) -> bool:
@@ -43,7 +43,7 @@ class PushVerbs(StoreBase):
         pipe.execute()
 
     def push_msg_ids(self, schedule_id: str) -> dict[str, str]:
-        return self.redis.hgetall(self.keys.push_msg_ids(schedule_id))
+        return cast(dict[str, str], self.redis.hgetall(self.keys.push_msg_ids(schedule_id)))
 
     def forget_push_msg_ids(self, schedule_id: str) -> None:
         self.redis.delete(self.keys.push_msg_ids(schedule_id))
@@ -53,4 +53,4 @@ class PushVerbs(StoreBase):
         self.redis.hset(self.keys.push_credentials(), appkey, sealed)
 
     def sealed_push_credentials(self, appkey: str) -> str | None:
-        return self.redis.hget(self.keys.push_credentials(), appkey)
+        return cast(str | None, self.redis.hget(self.keys.push_credentials(), appkey))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -155,7 +155,8 @@ class ScheduleVerbs(StoreBase):
     ) -> list[str]:
         """An account's schedule ids of one dialect, in creation order (paged; count -1 = all)."""
         stop = -1 if count < 0 else offset + count - 1
-        return self.redis.zrange(self.keys.account_index(account, dialect), offset, stop)
+        index = self.keys.account_index(account, dialect)
+        return cast(list[str], self.redis.zrange(index, offset, stop))
 
     def count_schedules(self, account: str, dialect: str) -> int:
         return self.redis.zcard(self.keys.account_index(account, dialect))

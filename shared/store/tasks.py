@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
+
+from redis.typing import EncodableT
 
 from shared.model import Schedule
 from shared.store.base import dumps
@@ -33,7 +35,9 @@ class TaskVerbs(ScheduleVerbs):
         """Move an account's id counters up to ``counters`` (a restore), never down."""
         key = self.keys.task_counters(account)
         current = self.redis.hgetall(key)
-        higher = {k: v for k, v in counters.items() if int(current.get(k, 0)) < int(v)}
+        higher: dict[EncodableT, EncodableT] = {
+            k: v for k, v in counters.items() if int(current.get(k, 0)) < int(v)
+        }
         if higher:
             self.redis.hset(key, mapping=higher)
 
@@ -65,7 +69,7 @@ class TaskVerbs(ScheduleVerbs):
 
     def task_log_entries(self, schedule_id: str, limit: int = 1000) -> list[dict[str, Any]]:
         """A task's history, newest first, each entry with its ``log_id``."""
-        raws = self.redis.lrange(self.keys.task_log(schedule_id), 0, limit - 1)
+        raws = cast(list[str], self.redis.lrange(self.keys.task_log(schedule_id), 0, limit - 1))
         entries = []
         for raw in raws:
             log_id, _, body = raw.partition("|")
@@ -95,7 +99,7 @@ class TaskVerbs(ScheduleVerbs):
     def wait_task_result(self, execution_id: str, timeout_s: float) -> dict[str, Any] | None:
         """The first outcome pushed for ``execution_id``, waiting up to ``timeout_s``."""
         if timeout_s <= 0:
-            raw = self.redis.lpop(self.keys.task_result(execution_id))
+            raw = cast(str | None, self.redis.lpop(self.keys.task_result(execution_id)))
             return json.loads(raw) if raw else None
         popped = self.redis.blpop([self.keys.task_result(execution_id)], timeout=timeout_s)
         return json.loads(popped[1]) if popped else None
@@ -121,6 +125,8 @@ class TaskVerbs(ScheduleVerbs):
     def restore_schedules(self, items: Sequence[tuple[Schedule, int | None, int]]) -> None:
         """Put schedules back as they were (ids kept), with their next fire and run count."""
         self.put_schedules((schedule, next_ms) for schedule, next_ms, _ in items)
-        runs = {schedule.id: count for schedule, _, count in items if count}
+        runs: dict[EncodableT, EncodableT] = {
+            schedule.id: count for schedule, _, count in items if count
+        }
         if runs:
             self.redis.hset(self.keys.run_counts(), mapping=runs)
