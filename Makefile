@@ -30,6 +30,7 @@ test-fast: $(STAMP) check
 
 check: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The browser tests (Flower, the dashboard) drive Debian's chromium and chromium-driver, never a
 # browser a tool downloads. Installed here when missing (apt-get, as root or through sudo); with
