@@ -171,11 +171,13 @@ def describe(
 
 
 def store() -> Store:
-    return current_app.extensions["scheduler.store"]  # type: ignore[no-any-return]
+    handle: Store = current_app.extensions["scheduler.store"]
+    return handle
 
 
 def config() -> Config:
-    return current_app.extensions["scheduler.config"]  # type: ignore[no-any-return]
+    handle: Config = current_app.extensions["scheduler.config"]
+    return handle
 
 
 # --- errors that reach no dialect's blueprint ---------------------------------------------------
