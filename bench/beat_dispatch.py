@@ -33,8 +33,9 @@ from redis.connection import AbstractConnection
 
 from scheduler_beat.dispatch import Dispatcher
 from shared.config import Config
+from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind
 from shared.embedded_redis import start_redis_server
-from shared.model import QUEUE_BY_TARGET, TASK_BY_TARGET, CronTrigger, Schedule, Target
+from shared.model import CronTrigger, Schedule, Target
 from shared.store import Store
 
 CRON = "*/5 * * * *"
@@ -43,8 +44,8 @@ CRON_PERIOD_S = 300  # fired schedules re-arm at the next */5 boundary
 IDLE_TICKS = 200
 SCALING_NS = (1_000, 10_000, 100_000, 1_000_000)
 SLOW_LOAD_S = 120.0
-OUR_QUEUE = QUEUE_BY_TARGET["webhook"]
-TASK = TASK_BY_TARGET["webhook"]
+OUR_QUEUE = QUEUE_BY_TARGET[TargetKind.WEBHOOK]
+TASK = TASK_BY_TARGET[TargetKind.WEBHOOK]
 REDBEAT_QUEUE = "redbeat"
 REDBEAT_PREFIX = "redbeat:"
 

@@ -41,8 +41,8 @@ from scheduler_api.openapi import HTML_PAGE, RATE_LIMITED, Reply, documented, er
 from shared import schedules
 from shared.accounts import digest, load_secret_key
 from shared.config import Config
+from shared.contract import DIALECTS
 from shared.model import (
-    DIALECTS,
     CalendarTrigger,
     CronTrigger,
     InstantsTrigger,

@@ -16,9 +16,10 @@ from typing import Any
 
 from shared import metrics
 from shared.config import Config
+from shared.contract import TASK_BY_TARGET, RunStatus
 from shared.errors import SchedulerError
 from shared.messages import build_message
-from shared.model import TASK_BY_TARGET, RunRecord, Schedule, execution_id, new_execution
+from shared.model import RunRecord, Schedule, execution_id, new_execution
 from shared.store import ClaimedEntry, Commit, Store, new_token
 from shared.timing import next_schedule_fire
 
@@ -180,7 +181,7 @@ def _skipped_record(
         claimed_ms=now_ms,
         started_ms=None,
         finished_ms=now_ms,
-        status="skipped",
+        status=RunStatus.SKIPPED,
         attempt=0,
         error=f"missed by {late_ms / 1000:.1f}s (beat was down); skipped by the schedule's policy",
         late_ms=late_ms,

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from shared import embedded_redis
 from shared.config import Config
-from shared.model import POOLS
+from shared.contract import POOLS
 from shared.store import Store
 
 STOP_TIMEOUT_S = 10.0

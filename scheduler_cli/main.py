@@ -20,8 +20,8 @@ import redis
 from scheduler_cli import beacon, push, schedules, tasks
 from shared import accounts, embedded_redis, logs
 from shared.config import Config
+from shared.contract import POOLS
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
-from shared.model import POOLS
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared import schedules
 from shared.config import Config
+from shared.contract import TargetKind
 from shared.errors import NotFound
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target, Trigger
 from shared.redis_url import resolve_redis_url
@@ -43,7 +44,9 @@ def cmd_add_webhook(args: argparse.Namespace, config: Config) -> int:
         account=args.account,
         dialect="cli",
         trigger=trigger_from_args(args, account),
-        target=Target("webhook", {"url": args.url, "data": args.data, "content_type": args.type}),
+        target=Target(
+            TargetKind.WEBHOOK, {"url": args.url, "data": args.data, "content_type": args.type}
+        ),
         created_ms=schedules.now_ms(),
     )
     next_ms = schedules.create(store, config, schedule, now_ms=schedule.created_ms)

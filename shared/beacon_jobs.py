@@ -33,16 +33,15 @@ from typing import Any
 
 from shared import payload_limits, schedules
 from shared.config import Config
+from shared.contract import DialectName, Pool, TargetKind, TaskName
 from shared.errors import InvalidSchedule, InvalidTrigger, NotFound, SchedulerError
 from shared.messages import build_message
 from shared.model import CronTrigger, Schedule, Target
 from shared.store import Store, dumps
 from shared.timing import validate_trigger
 
-DIALECT = "beacon_jobs"
-POOL = "jobs"
-EVENT_TASK = "workers.jobs.event"
-LEASE_TASK = "workers.jobs.expire_lease"
+DIALECT = DialectName.BEACON_JOBS
+POOL = Pool.JOBS
 DEFAULT_BEACON = "default"
 CRON_FIELDS = ("min", "hour", "dom", "month", "dow")  # the Unix cron order
 LEASE_PREFIX = "job-lease:"
@@ -174,7 +173,7 @@ def build_schedule(job_id: int, account: dict[str, Any], new: NewJob, now_ms: in
         account=account["appkey"],
         dialect=DIALECT,
         trigger=CronTrigger(expr=" ".join(cron[name] for name in CRON_FIELDS), timezone=timezone),
-        target=Target("beacon", {"job_id": job_id, "job": template}),
+        target=Target(TargetKind.BEACON, {"job_id": job_id, "job": template}),
         created_ms=now_ms,
         start_ms=None if new.start_date is None else new.start_date * 1000,
         end_ms=None if new.end_date is None else new.end_date * 1000,
@@ -457,7 +456,7 @@ def _lease(
         "kind": kind,
         "seconds": seconds,
     }
-    payload = {"task": LEASE_TASK, "queue": POOL, "execution": check}
+    payload = {"task": TaskName.JOB_LEASE, "queue": POOL, "execution": check}
     return member, now_ms + int(seconds * 1000), dumps(payload)
 
 
@@ -503,7 +502,7 @@ def event_message(appkey: str, job_id: int, entries: list[dict[str, Any]]) -> st
     """The Celery message that hands a lifecycle event to the ``jobs`` pool."""
     event_id = uuid.uuid4().hex
     event = {"id": event_id, "account": appkey, "job": job_id, "entries": entries}
-    return build_message(EVENT_TASK, f"job-event:{event_id}", POOL, [event])
+    return build_message(TaskName.JOB_EVENT, f"job-event:{event_id}", POOL, [event])
 
 
 def now() -> int:

@@ -15,19 +15,14 @@ from kombu import Queue
 
 from shared import logs, metrics
 from shared.config import Config
-from shared.model import POOLS
+from shared.contract import POOLS, Pool, TaskName
 from shared.redis_url import resolve_redis_url
 
 POOL_TASK = "workers.gate:PoolTask"
 GATED_CONSUMER = "workers.gate:GatedConsumer"
 
-# One module per pool; each registers its tasks on ``app``.
-WORKER_MODULES = [
-    "workers.webhooks",
-    "workers.push",
-    "workers.tasks",
-    "workers.jobs",
-]
+# One module per pool, named by its tasks' names; each registers its tasks on ``app``.
+WORKER_MODULES = sorted({task.rpartition(".")[0] for task in TaskName})
 
 
 def create_celery(config: Config) -> Celery:
@@ -36,7 +31,7 @@ def create_celery(config: Config) -> Celery:
     celery.add_defaults(_broker_settings)
     celery.conf.update(
         task_queues=[Queue(pool, routing_key=pool) for pool in POOLS],
-        task_default_queue="webhooks",
+        task_default_queue=Pool.WEBHOOKS,
         # A message is acknowledged only after its task ran; a worker that dies mid-task has its
         # message redelivered after the visibility timeout. Completed executions are deduplicated
         # in our store, so a redelivery never runs a finished execution again.

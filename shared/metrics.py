@@ -45,7 +45,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared.config import Config
-from shared.model import POOLS, QUEUE_BY_TARGET
+from shared.contract import POOLS, QUEUE_BY_TARGET, RunStatus
 from shared.store import Store
 
 log = logging.getLogger(__name__)
@@ -133,12 +133,12 @@ def record_attempt(execution: dict[str, Any], status: str, finished_ms: int) -> 
     m = _metrics()
     pool = QUEUE_BY_TARGET.get(execution.get("target", {}).get("kind", ""), "unknown")
     m.attempts.labels(pool, status).inc()
-    if status == "succeeded":
+    if status == RunStatus.SUCCEEDED:
         lag_ms = max(0, finished_ms - int(execution["due_ms"]))
         m.delivery_lag.labels(pool).observe(lag_ms / 1000)
-    elif status == "retrying":
+    elif status == RunStatus.RETRYING:
         m.retries.labels(pool).inc()
-    elif status in ("dead", "failed"):
+    elif status in (RunStatus.DEAD, RunStatus.FAILED):
         m.dead_letters.labels(pool).inc()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, Pool, RunStatus, TargetKind
 from shared.errors import InvalidSchedule
 
 # --- triggers --------------------------------------------------------------------------------
@@ -119,27 +120,6 @@ def trigger_from_dict(data: dict[str, Any]) -> Trigger:
 
 # --- targets ---------------------------------------------------------------------------------
 
-TargetKind = Literal["push", "webhook", "task", "beacon"]
-
-# Each target kind is delivered by its own Celery worker pool, listening on its own queue.
-QUEUE_BY_TARGET: dict[str, str] = {
-    "push": "push",
-    "webhook": "webhooks",
-    "task": "tasks",
-    "beacon": "jobs",
-}
-POOLS: tuple[str, ...] = ("push", "webhooks", "tasks", "jobs")
-# The API dialects; each keeps its schedules in its own per-account index (``Schedule.dialect``).
-DIALECTS: tuple[str, ...] = ("webhook_jobs", "push_schedules", "task_scheduler", "beacon_jobs")
-
-# The Celery task that delivers each target kind: the contract between the beat and the workers.
-TASK_BY_TARGET: dict[str, str] = {
-    "push": "workers.push.deliver",
-    "webhook": "workers.webhooks.deliver",
-    "task": "workers.tasks.run",
-    "beacon": "workers.jobs.spawn",
-}
-
 
 @dataclass(frozen=True)
 class Target:
@@ -155,16 +135,16 @@ class Target:
     spec: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def queue(self) -> str:
+    def queue(self) -> Pool:
         return QUEUE_BY_TARGET[self.kind]
 
     def client_json(self) -> dict[str, Any]:
         """The client's own JSON values in ``spec``, by the field name the client gave each:
         what ``shared.payload_limits`` checks before the target is stored."""
         spec = self.spec
-        if self.kind == "push":
+        if self.kind == TargetKind.PUSH:
             return {"push": spec.get("push")}
-        if self.kind == "beacon":
+        if self.kind == TargetKind.BEACON:
             return {"tasks": (spec.get("job") or {}).get("tasks")}
         return {"data": spec.get("data")}  # webhook (text) and task (any JSON)
 
@@ -227,7 +207,7 @@ class Schedule:
                 account=data["account"],
                 dialect=data["dialect"],
                 trigger=trigger_from_dict(data["trigger"]),
-                target=Target(kind=target["kind"], spec=target.get("spec", {})),
+                target=Target(kind=TargetKind(target["kind"]), spec=target.get("spec", {})),
                 created_ms=data["created_ms"],
                 enabled=data.get("enabled", True),
                 start_ms=data.get("start_ms"),
@@ -239,6 +219,8 @@ class Schedule:
             )
         except KeyError as exc:
             raise InvalidSchedule(f"schedule: missing {exc}") from exc
+        except ValueError as exc:  # a target kind no pool delivers
+            raise InvalidSchedule(f"schedule: {exc}") from exc
 
 
 # --- executions and run records ----------------------------------------------------------------
@@ -277,9 +259,6 @@ def retry_payload(execution: dict[str, Any], attempt: int) -> dict[str, Any]:
     }
 
 
-RunStatus = Literal["succeeded", "failed", "retrying", "skipped", "dead"]
-
-
 @dataclass(frozen=True)
 class RunRecord:
     """One attempt of one execution, written to its schedule's history."""
@@ -310,6 +289,7 @@ class RunRecord:
             "late_ms": 0,
         }
         fields.update(data)
+        fields["status"] = RunStatus(fields["status"])
         return cls(**fields)
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from shared import payload_limits
 from shared.config import Config
+from shared.contract import TASK_BY_TARGET, TargetKind
 from shared.errors import NoFutureFire, NotFound
 from shared.header_values import check_header_value
 from shared.messages import build_message
-from shared.model import TASK_BY_TARGET, Schedule, new_execution, retry_payload
+from shared.model import Schedule, new_execution, retry_payload
 from shared.netguard import check_url
 from shared.store import Store
 from shared.timing import next_schedule_fire, validate_trigger
@@ -41,7 +42,7 @@ def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
     """Check what every dialect requires; return the schedule's first fire (None if paused)."""
     check_payload(schedule, config)
     validate_trigger(schedule.trigger)
-    if schedule.target.kind == "webhook":
+    if schedule.target.kind == TargetKind.WEBHOOK:
         for name in ("content_type", "signature"):
             if name in schedule.target.spec:
                 check_header_value(name, schedule.target.spec[name])

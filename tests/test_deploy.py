@@ -33,7 +33,7 @@ from werkzeug.test import Client
 
 from scheduler_cli import main as cli
 from shared.config import Config
-from shared.model import POOLS
+from shared.contract import POOLS
 from tests.support import ROOT
 
 DEPLOY = ROOT / "deploy"

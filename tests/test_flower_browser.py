@@ -16,7 +16,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from shared.model import TASK_BY_TARGET
+from shared.contract import TASK_BY_TARGET
 from tests import browser as browser_module
 from tests.browser import browser, wait_for_text  # noqa: F401  (browser is a fixture)
 from tests.support import ProcessGroup, free_port, wait_until

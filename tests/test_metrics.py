@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from scheduler_api.app import create_app
 from shared import metrics
 from shared.config import Config
+from shared.contract import POOLS
 from shared.embedded_redis import start_redis_server
-from shared.model import POOLS
 from shared.store import Store
 from tests.support import HttpReceiver, ProcessGroup, basic, free_port, iso, now_ms, wait_until
 

@@ -24,8 +24,9 @@ from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from kombu.exceptions import DecodeError
 
-from shared import beacon_jobs, payload_limits
-from shared.model import QUEUE_BY_TARGET, TASK_BY_TARGET, Schedule
+from shared import payload_limits
+from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind, TaskName
+from shared.model import Schedule
 from workers import context, runner
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,10 @@ _EXECUTION = {"id": str, "schedule": str, "account": str, "due_ms": int, "attemp
 # The argument each task takes: required keys and their types.
 SHAPES: dict[str, dict[str, type]] = {
     **{task: {**_EXECUTION, "target": dict} for task in TASK_BY_TARGET.values()},
-    beacon_jobs.EVENT_TASK: {"id": str, "account": str, "job": int, "entries": list},
-    beacon_jobs.LEASE_TASK: {"id": str, "account": str, "job": int, "beacon_name": str},
+    TaskName.JOB_EVENT: {"id": str, "account": str, "job": int, "entries": list},
+    TaskName.JOB_LEASE: {"id": str, "account": str, "job": int, "beacon_name": str},
 }
-_KIND_BY_TASK = {task: kind for kind, task in TASK_BY_TARGET.items()}
+_KIND_BY_TASK: dict[str, TargetKind] = {task: kind for kind, task in TASK_BY_TARGET.items()}
 
 
 class GatedRequest(Request):
@@ -142,7 +143,7 @@ def identity(
         "dialect": dialect,
         "due_ms": _number(arg.get("due_ms")),
         "attempt": max(1, _number(arg.get("attempt"))),
-        "target": {"kind": _KIND_BY_TASK.get(task, "beacon")},
+        "target": {"kind": _KIND_BY_TASK.get(task, TargetKind.BEACON)},
     }
 
 

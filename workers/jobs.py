@@ -15,6 +15,7 @@ from typing import Any
 
 from shared import beacon_jobs
 from shared.celery_app import app
+from shared.contract import TaskName
 from workers.context import config, store
 from workers.runner import Outcome, now_ms, run_execution
 
@@ -26,17 +27,17 @@ def create_instance(execution: dict[str, Any]) -> Outcome:
     return Outcome(ok=True, result={"job_id": job_id})
 
 
-@app.task(name="workers.jobs.spawn", acks_late=True, ignore_result=True)
+@app.task(name=TaskName.JOB_SPAWN, acks_late=True, ignore_result=True)
 def spawn(execution: dict[str, Any]) -> str:
     return run_execution(store(), config, execution, create_instance)
 
 
-@app.task(name=beacon_jobs.EVENT_TASK, acks_late=True, ignore_result=True)
+@app.task(name=TaskName.JOB_EVENT, acks_late=True, ignore_result=True)
 def event(job_event: dict[str, Any]) -> bool:
     return beacon_jobs.record_event(store(), config, job_event)
 
 
-@app.task(name=beacon_jobs.LEASE_TASK, acks_late=True, ignore_result=True)
+@app.task(name=TaskName.JOB_LEASE, acks_late=True, ignore_result=True)
 def expire_lease(check: dict[str, Any]) -> str:
     outcome = beacon_jobs.expire_lease(store(), config, check, now_ms())
     if outcome != "stale":

@@ -22,6 +22,7 @@ import requests
 
 from shared import push
 from shared.celery_app import app
+from shared.contract import TaskName
 from workers.context import config, secret_key, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
@@ -114,6 +115,6 @@ def _msg_id(body: str) -> str | None:
     return None if msg_id in (None, "") else str(msg_id)
 
 
-@app.task(name="workers.push.deliver", acks_late=True, ignore_result=True)
+@app.task(name=TaskName.PUSH_DELIVER, acks_late=True, ignore_result=True)
 def deliver(execution: dict[str, Any]) -> str:
     return run_execution(store(), config, execution, deliver_push)

@@ -23,8 +23,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import logs, metrics
 from shared.config import Config
+from shared.contract import RunStatus
 from shared.errors import InvalidSchedule
-from shared.model import RunRecord, RunStatus, retry_payload
+from shared.model import RunRecord, retry_payload
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
 from shared.store import Store, dumps
@@ -119,13 +120,14 @@ def _settle(
     error = without_paths(outcome.error) if outcome.error else outcome.error
     status: RunStatus
     if outcome.ok:
-        status, verdict = "succeeded", "done"
+        status, verdict = RunStatus.SUCCEEDED, "done"
     elif outcome.retryable and attempt < config.max_attempts:
-        status, verdict = "retrying", "retry"
+        status, verdict = RunStatus.RETRYING, "retry"
     else:
         # Out of attempts ("dead") or not worth retrying ("failed"): a dead letter either way,
         # so an operator can redrive it once the receiver is fixed.
-        status, verdict = ("dead" if outcome.retryable else "failed"), "dead"
+        status = RunStatus.DEAD if outcome.retryable else RunStatus.FAILED
+        verdict = "dead"
     record = RunRecord(
         id=execution["id"],
         schedule=execution["schedule"],

@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.celery_app import app
 from shared.config import Config
+from shared.contract import TaskName
 from shared.public_errors import without_paths
 from shared.store import Store
 from shared.task_classes import MAX_MESSAGE_CHARS, TaskContext, TaskFailed
@@ -26,7 +27,7 @@ LEVEL_INFO, LEVEL_ERROR = 6, 3  # syslog levels, as the document's log_level "6"
 RESULT_GRACE_S = 60  # an on-demand result outlives the API's wait by this much
 
 
-@app.task(name="workers.tasks.run", acks_late=True, ignore_result=True)
+@app.task(name=TaskName.TASK_RUN, acks_late=True, ignore_result=True)
 def run(execution: dict[str, Any]) -> str:
     return run_execution(store(), config, execution, lambda e: perform(store(), config, e))
 

@@ -9,6 +9,7 @@ import requests
 
 from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
+from shared.contract import TaskName
 from workers.context import config, secret_key, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
@@ -44,6 +45,6 @@ def _signature(execution: dict[str, Any], body: bytes) -> dict[str, str]:
     return signature_headers(secrets, execution["id"], now, body)
 
 
-@app.task(name="workers.webhooks.deliver", acks_late=True, ignore_result=True)
+@app.task(name=TaskName.WEBHOOK_DELIVER, acks_late=True, ignore_result=True)
 def deliver(execution: dict[str, Any]) -> str:
     return run_execution(store(), config, execution, deliver_webhook)

@@ -8,6 +8,7 @@ from typing import Any
 from scheduler_api.adapter import DialectError, store
 from scheduler_api.push_schedules.render import DIALECT, NO_TARGET, not_found
 from shared import push, schedules
+from shared.contract import TargetKind
 from shared.errors import NotFound
 from shared.model import InstantsTrigger, OnceTrigger, Schedule, Target
 from shared.timing import next_fire, parse_wall_clock, wall_clock_to_utc_ms, years_later_ms
@@ -46,7 +47,7 @@ def build(doc: dict[str, Any], account: dict[str, Any], schedule_id: str, now: i
         account=account["appkey"],
         dialect=DIALECT,
         trigger=trigger,
-        target=Target("push", spec),
+        target=Target(TargetKind.PUSH, spec),
         created_ms=now,
         enabled=doc["enabled"],
         purge_when_done=True,

@@ -10,10 +10,11 @@ from werkzeug.exceptions import HTTPException
 
 from scheduler_api import formats
 from scheduler_api.adapter import Dialect, DialectError, status
+from shared.contract import DialectName
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
 from shared.model import Schedule
 
-DIALECT = "push_schedules"
+DIALECT = DialectName.PUSH_SCHEDULES
 NO_TARGET = 28105  # 404: no device of the audience is at a future time
 # The document's codes by HTTP status (others: 28100 below 500, 28200 from 500); 28129 is
 # ours: the table's pattern (28000 + 100 * class + rest) for HTTP 429.

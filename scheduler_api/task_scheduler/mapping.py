@@ -9,6 +9,7 @@ from flask import request
 from scheduler_api.adapter import CoreErrorMapping, DialectError, config, status, store
 from scheduler_api.task_scheduler.schemas import CALENDAR_FIELDS, CORE_TO_DOC, ITEM_FIELDS, Task
 from shared import schedules
+from shared.contract import DialectName, TargetKind
 from shared.errors import (
     ConfigError,
     InvalidSchedule,
@@ -21,7 +22,7 @@ from shared.model import CalendarTrigger, RepeatItem, Schedule, Target
 from shared.public_errors import without_paths
 from shared.task_classes import canonical, registered, unknown_class_message
 
-DIALECT = "task_scheduler"
+DIALECT = DialectName.TASK_SCHEDULER
 LOG_INFO = 6
 
 
@@ -84,7 +85,7 @@ def build_schedule(account: dict[str, Any], number: int, first_item: int, task: 
         account=account["appkey"],
         dialect=DIALECT,
         trigger=CalendarTrigger(task.items, account.get("timezone", "UTC")),
-        target=Target("task", spec),
+        target=Target(TargetKind.TASK, spec),
         created_ms=schedules.now_ms(),
         enabled=task.active,
         doc={

@@ -8,6 +8,7 @@ from scheduler_api.adapter import DialectError, store
 from scheduler_api.webhook_jobs.render import DIALECT
 from scheduler_api.webhook_jobs.schemas import MAX_DATA_BYTES
 from shared import schedules
+from shared.contract import TargetKind
 from shared.errors import NotFound
 from shared.header_values import check_header_value
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target
@@ -35,7 +36,7 @@ def build_job(doc: dict[str, Any], account: dict[str, Any], job_id: str, now_ms:
         account=account["appkey"],
         dialect=DIALECT,
         trigger=trigger_of(doc, now_ms),
-        target=Target("webhook", {k: v for k, v in spec.items() if v is not None}),
+        target=Target(TargetKind.WEBHOOK, {k: v for k, v in spec.items() if v is not None}),
         created_ms=now_ms,
         purge_when_done=True,
         doc={k: doc[k] for k in ("when", "cron") if k in doc},

@@ -9,11 +9,12 @@ from flask import Response, request
 
 from scheduler_api import formats
 from scheduler_api.adapter import Dialect, DialectError, status, store
+from shared.contract import DialectName
 from shared.errors import InvalidSchedule, NotFound, QuotaExceeded
 from shared.model import Schedule
 from shared.timing import format_iso_utc
 
-DIALECT = "webhook_jobs"
+DIALECT = DialectName.WEBHOOK_JOBS
 LIST_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)
 JOB_TYPES = (formats.JSON, *formats.XML_TYPES)
 CREATE_TYPES = (formats.TEXT, formats.JSON, *formats.XML_TYPES)

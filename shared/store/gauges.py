@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from limits.storage import RedisStorage
 
-from shared.model import POOLS
+from shared.contract import POOLS
 from shared.store.base import StoreBase
 from shared.store.keys import Keys
 

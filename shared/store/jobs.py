@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, cast
 
+from shared.contract import Pool
 from shared.store.base import StoreBase
 
 
@@ -38,7 +39,7 @@ class JobVerbs(StoreBase):
                     k.job_index(account),
                     k.job_queue(account, beacon),
                     k.job_spawned(dedupe or ""),
-                    k.queue("jobs"),
+                    k.queue(Pool.JOBS),
                 ],
                 args=[
                     job_id,
@@ -97,7 +98,7 @@ class JobVerbs(StoreBase):
                 k.job_queue(account, beacon),
                 k.retries(),
                 k.retry_payloads(),
-                k.queue("jobs"),
+                k.queue(Pool.JOBS),
             ],
             args=[account, job_id, now_s, member, deadline, check, event, k.wake_channel()],
         )
@@ -110,7 +111,7 @@ class JobVerbs(StoreBase):
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
         reply: list[str] = self._scripts["job_start"](
-            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
+            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue(Pool.JOBS)],
             args=[account, now_s, member, deadline, check, event, k.wake_channel()],
         )
         return reply
@@ -121,7 +122,7 @@ class JobVerbs(StoreBase):
         """Started -> finished with its results (see job_finish.lua)."""
         k = self.keys
         reply: list[str] = self._scripts["job_finish"](
-            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue("jobs")],
+            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue(Pool.JOBS)],
             args=[account, now_s, results, event, max(1, retention_s)],
         )
         return reply
@@ -129,7 +130,7 @@ class JobVerbs(StoreBase):
     def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> list[str]:
         k = self.keys
         reply: list[str] = self._scripts["job_task"](
-            keys=[k.job(account, job_id), k.queue("jobs")], args=[account, cur_task, event]
+            keys=[k.job(account, job_id), k.queue(Pool.JOBS)], args=[account, cur_task, event]
         )
         return reply
 

@@ -10,8 +10,9 @@ from typing import Any, cast
 
 import redis
 
+from shared.contract import POOLS
 from shared.errors import QuotaExceeded
-from shared.model import POOLS, Schedule
+from shared.model import Schedule
 from shared.store.base import (
     StoreBase,
     dumps,
