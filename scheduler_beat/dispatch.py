@@ -12,14 +12,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from shared import metrics
 from shared.config import Config
 from shared.contract import TASK_BY_TARGET, RunStatus
 from shared.errors import SchedulerError
+from shared.execution import execution_id, new_execution
 from shared.messages import build_message
-from shared.model import RunRecord, Schedule, execution_id, new_execution
+from shared.model import RunRecord, Schedule
 from shared.store import ClaimedEntry, Commit, Store, new_token
 from shared.timing import next_schedule_fire
 
@@ -125,10 +125,10 @@ class Dispatcher:
                 misfire="skip",
             )
         next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
-        execution = _execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
+        execution = new_execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
         task = TASK_BY_TARGET[schedule.target.kind]
-        message = build_message(task, exec_id, queue, [execution], tag)
+        message = build_message(task, exec_id, queue, [execution.to_message()], tag)
         retain_s = self.config.history_retention_s
         commit = Commit(entry.member, next_ms, queue, message, purge, retain_s=retain_s)
         return _Plan(commit, due_ms=entry.due_ms, misfire=schedule.misfire if missed else None)
@@ -162,13 +162,6 @@ def _record_metrics(plans: list[_Plan], statuses: list[int]) -> None:
     for plan in committed:
         if plan.misfire:
             metrics.record_misfire(plan.misfire)
-
-
-def _execution(
-    schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int
-) -> dict[str, Any]:
-    """The message body a worker gets (see ``shared.model.new_execution``)."""
-    return new_execution(schedule, exec_id, due_ms, now_ms, late_ms)
 
 
 def _skipped_record(

@@ -35,6 +35,7 @@ from shared import payload_limits, schedules
 from shared.config import Config
 from shared.contract import DialectName, Pool, TargetKind, TaskName
 from shared.errors import InvalidSchedule, InvalidTrigger, NotFound, SchedulerError
+from shared.execution import Execution
 from shared.messages import build_message
 from shared.model import CronTrigger, Schedule, Target
 from shared.store import Store, dumps
@@ -199,22 +200,22 @@ def check_cron_fields(cron: dict[str, str], timezone: str) -> None:
         raise InvalidJob(f"schedule: {exc}") from None
 
 
-def spawn_instance(store: Store, config: Config, execution: dict[str, Any]) -> int:
+def spawn_instance(store: Store, config: Config, execution: Execution) -> int:
     """One fire of a scheduled job: a queued instance, eligible at the fire's instant. The
     execution id dedupes, so a redelivered fire returns the instance it already created."""
-    spec = execution["target"]["spec"]
+    spec = execution.spec
     template = spec["job"]
-    account = {"appkey": execution["account"]}
+    account = {"appkey": execution.account}
     new = NewJob(
         name=template["name"],
         user=template["user"],
         beacon_name=template["beacon_name"],
         tasks=template["tasks"],
         q=True,
-        q_time=execution["due_ms"] // 1000,
+        q_time=execution.due_ms // 1000,
         duplicate_of=spec["job_id"],
     )
-    job = create_job(store, config, account, new, now_ms=now(), dedupe=execution["id"])
+    job = create_job(store, config, account, new, now_ms=now(), dedupe=execution.id)
     job_id: int = job["id"]
     return job_id
 

@@ -26,7 +26,10 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # logs are set up before anything else is imported
+    from shared.execution import Execution
 
 FORMATS = ("json", "text")
 CONTEXT_FIELDS = ("schedule", "execution", "account", "dialect", "attempt")
@@ -94,14 +97,14 @@ def _redact_value(match: re.Match[str]) -> str:
 # --- execution fields ------------------------------------------------------------------------
 
 
-def execution_fields(execution: dict[str, Any]) -> dict[str, Any]:
-    """The log fields of a worker's execution dict (the message body the beat builds)."""
+def execution_fields(execution: Execution) -> dict[str, Any]:
+    """The log fields of the execution a worker is working on."""
     fields = {
-        "schedule": execution.get("schedule"),
-        "execution": execution.get("id"),
-        "account": execution.get("account"),
-        "dialect": execution.get("dialect"),
-        "attempt": execution.get("attempt"),
+        "schedule": execution.schedule,
+        "execution": execution.id,
+        "account": execution.account,
+        "dialect": execution.dialect,
+        "attempt": execution.attempt,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

@@ -46,6 +46,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared.config import Config
 from shared.contract import POOLS, QUEUE_BY_TARGET, RunStatus
+from shared.execution import Execution
 from shared.store import Store
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,13 @@ def record_misfire(policy: str) -> None:
     _metrics().misfires.labels(policy).inc()
 
 
-def record_attempt(execution: dict[str, Any], status: str, finished_ms: int) -> None:
+def record_attempt(execution: Execution, status: str, finished_ms: int) -> None:
     """A worker finished an attempt of ``execution`` with run status ``status``."""
     m = _metrics()
-    pool = QUEUE_BY_TARGET.get(execution.get("target", {}).get("kind", ""), "unknown")
+    pool = QUEUE_BY_TARGET[execution.target.kind]
     m.attempts.labels(pool, status).inc()
     if status == RunStatus.SUCCEEDED:
-        lag_ms = max(0, finished_ms - int(execution["due_ms"]))
+        lag_ms = max(0, finished_ms - execution.due_ms)
         m.delivery_lag.labels(pool).observe(lag_ms / 1000)
     elif status == RunStatus.RETRYING:
         m.retries.labels(pool).inc()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, Pool, RunStatus, TargetKind
+from shared.contract import QUEUE_BY_TARGET, Pool, RunStatus, TargetKind
 from shared.errors import InvalidSchedule
 
 # --- triggers --------------------------------------------------------------------------------
@@ -223,40 +223,7 @@ class Schedule:
             raise InvalidSchedule(f"schedule: {exc}") from exc
 
 
-# --- executions and run records ----------------------------------------------------------------
-
-
-def execution_id(schedule_id: str, due_ms: int) -> str:
-    """The deterministic id of one fire: also its Celery task id and its webhook-id."""
-    return f"{schedule_id}:{due_ms}"
-
-
-def new_execution(
-    schedule: Schedule, exec_id: str, due_ms: int, claimed_ms: int, late_ms: int = 0
-) -> dict[str, Any]:
-    """The message body a worker gets: everything needed to deliver, without reading the store.
-    Built by the beat for each fire, and by ``shared.schedules.run_now`` for a run on demand."""
-    return {
-        "id": exec_id,
-        "schedule": schedule.id,
-        "account": schedule.account,
-        "dialect": schedule.dialect,
-        "due_ms": due_ms,
-        "claimed_ms": claimed_ms,
-        "late_ms": late_ms,
-        "attempt": 1,
-        "target": {"kind": schedule.target.kind, "spec": schedule.target.spec},
-    }
-
-
-def retry_payload(execution: dict[str, Any], attempt: int) -> dict[str, Any]:
-    """What the beat needs to publish attempt ``attempt`` of ``execution`` when it is due."""
-    kind = execution["target"]["kind"]
-    return {
-        "task": TASK_BY_TARGET[kind],
-        "queue": QUEUE_BY_TARGET[kind],
-        "execution": {**execution, "attempt": attempt},
-    }
+# --- run records ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from shared import payload_limits
 from shared.config import Config
 from shared.contract import TASK_BY_TARGET, TargetKind
 from shared.errors import NoFutureFire, NotFound
+from shared.execution import new_execution, retry_payload
 from shared.header_values import check_header_value
 from shared.messages import build_message
-from shared.model import Schedule, new_execution, retry_payload
+from shared.model import Schedule
 from shared.netguard import check_url
 from shared.store import Store
 from shared.timing import next_schedule_fire, validate_trigger
@@ -123,12 +124,10 @@ def run_now(
     deduplication can't confuse the two), the same body a fire has, plus the caller's ``context``
     (who asked). Returns the execution id."""
     exec_id = f"{schedule.id}:run-{at_ms}"
-    execution = new_execution(schedule, exec_id, at_ms, at_ms)
-    if context:
-        execution["context"] = context
+    execution = replace(new_execution(schedule, exec_id, at_ms, at_ms), context=context)
     queue = schedule.target.queue
     task = TASK_BY_TARGET[schedule.target.kind]
-    store.publish(queue, build_message(task, exec_id, queue, [execution]))
+    store.publish(queue, build_message(task, exec_id, queue, [execution.to_message()]))
     return exec_id
 
 

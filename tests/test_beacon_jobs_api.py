@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from shared import beacon_jobs
 from shared.accounts import create_account
 from shared.config import Config
-from shared.model import new_execution
+from shared.execution import new_execution
 from shared.store import Store
 from shared.timing import next_schedule_fire
 from tests.support import queued_messages

@@ -16,8 +16,8 @@ from scheduler_api.app import create_app
 from shared import beacon_jobs
 from shared.accounts import authenticate_userkey, create_account, load_secret_key
 from shared.config import Config
+from shared.execution import execution_id, new_execution
 from shared.messages import build_message
-from shared.model import execution_id, new_execution
 from shared.store import Store
 from tests.support import UNLIMITED, ProcessGroup, now_ms, wait_until
 
@@ -95,7 +95,7 @@ def test_a_scheduled_job_fire_creates_one_queued_instance(
     # the same fire delivered again creates no second instance
     fire = execution_id(sid, due)
     again = new_execution(store.get_schedule(sid), fire, due, due)
-    store.publish("jobs", build_message("workers.jobs.spawn", fire, "jobs", [again]))
+    store.publish("jobs", build_message("workers.jobs.spawn", fire, "jobs", [again.to_message()]))
     # consumed and acknowledged (kombu keeps a message in "unacked" until its task has run)
     wait_until(
         lambda: store.redis.llen("jobs") == 0 and store.redis.hlen("unacked") == 0,

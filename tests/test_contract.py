@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from shared import beacon_jobs
 from shared.contract import POOLS, QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind, TaskName
-from shared.model import OnceTrigger, Schedule, Target, new_execution, retry_payload
+from shared.execution import Execution, MalformedExecution, new_execution, retry_payload
+from shared.model import OnceTrigger, Schedule, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +46,7 @@ def published_names() -> set[str]:
     names = set()
     for kind in TargetKind:  # a fire, a run on demand, a retry, a redrive: one name per kind
         schedule = Schedule("s", "a", "d", OnceTrigger(at_ms=1), Target(kind, {}), created_ms=0)
-        names.add(retry_payload(new_execution(schedule, "s:1", 1, 1), 2)["task"])
+        names.add(retry_payload(new_execution(schedule, "s:1", 1, 1).to_message(), 2)["task"])
         names.add(TASK_BY_TARGET[schedule.target.kind])
     event = json.loads(beacon_jobs.event_message("a", 1, [{"event": "queued"}]))
     names.add(event["headers"]["task"])  # a beacon job's lifecycle event (the API)
@@ -65,3 +68,21 @@ def test_every_name_published_is_registered_by_a_worker_module_and_vice_versa(
 def test_every_target_kind_has_a_pool_and_a_task_and_every_pool_a_kind() -> None:
     assert set(QUEUE_BY_TARGET) == set(TASK_BY_TARGET) == set(TargetKind)
     assert sorted(QUEUE_BY_TARGET.values()) == sorted(POOLS)
+
+
+def test_an_execution_is_written_as_the_beat_always_wrote_it_and_read_back() -> None:
+    target = Target(TargetKind.WEBHOOK, {"url": "https://example.com/", "data": "x"})
+    schedule = Schedule("s1", "acct", "webhook_jobs", OnceTrigger(at_ms=1000), target, 1)
+    execution = new_execution(schedule, "s1:1000", 1000, 1005, late_ms=5)
+    # The body of protocol-2 messages already queued, byte for byte (keys in this order).
+    assert json.dumps(execution.to_message(), separators=(",", ":")) == (
+        '{"id":"s1:1000","schedule":"s1","account":"acct","dialect":"webhook_jobs",'
+        '"due_ms":1000,"claimed_ms":1005,"late_ms":5,"attempt":1,'
+        '"target":{"kind":"webhook","spec":{"url":"https://example.com/","data":"x"}}}'
+    )
+    assert Execution.from_message(execution.to_message()) == execution
+    # A body without the optional fields (an older or hand-built message) still reads.
+    bare = {k: v for k, v in execution.to_message().items() if k not in ("claimed_ms", "late_ms")}
+    assert Execution.from_message(bare).claimed_ms is None
+    with pytest.raises(MalformedExecution, match="'target' is not a target"):
+        Execution.from_message({**bare, "target": {"kind": "fax", "spec": {}}})

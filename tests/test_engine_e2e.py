@@ -14,7 +14,7 @@ import signal
 from collections import Counter
 
 from shared.config import Config
-from shared.model import execution_id
+from shared.execution import execution_id
 from shared.store import Store
 from tests.factories import cron, every, once, webhook_schedule
 from tests.support import (

@@ -15,6 +15,9 @@ import requests
 from shared import logs
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
+from shared.contract import TargetKind
+from shared.execution import Execution
+from shared.model import Target
 from shared.store import Store
 from tests.support import HttpReceiver, ProcessGroup, basic, free_port, iso, now_ms, wait_until
 
@@ -86,14 +89,15 @@ def make_record(msg: str, *args: Any, exc: bool = False, **extra: Any) -> loggin
 
 
 def test_json_line_carries_the_execution_context() -> None:
-    execution = {
-        "id": "s1:1000",
-        "schedule": "s1",
-        "account": "acct",
-        "dialect": "webhook_jobs",
-        "attempt": 2,
-        "target": {"kind": "webhook", "spec": {}},
-    }
+    execution = Execution(
+        id="s1:1000",
+        schedule="s1",
+        account="acct",
+        dialect="webhook_jobs",
+        due_ms=1000,
+        attempt=2,
+        target=Target(TargetKind.WEBHOOK),
+    )
     with logs.execution_context(**logs.execution_fields(execution)):
         entry = format_json(make_record("execution %s: %s", "s1:1000", "succeeded"))
     assert entry["message"] == "execution s1:1000: succeeded"

@@ -10,7 +10,8 @@ import pytest
 
 from shared.config import Config
 from shared.errors import InvalidSchedule
-from shared.model import OnceTrigger, Schedule, Target, new_execution
+from shared.execution import Execution, new_execution
+from shared.model import OnceTrigger, Schedule, Target
 from shared.store import Store
 from workers.gate import identity, shape_problem
 from workers.runner import Outcome, run_execution
@@ -25,7 +26,7 @@ def execution(**changes: Any) -> dict[str, Any]:
         target=Target("webhook", {"url": "https://example.com/", "data": "x"}),
         created_ms=1,
     )
-    return {**new_execution(schedule, "s1:1000", 1000, 1000), **changes}
+    return {**new_execution(schedule, "s1:1000", 1000, 1000).to_message(), **changes}
 
 
 def deep(levels: int) -> Any:
@@ -70,22 +71,22 @@ def test_identity_keeps_ids_never_the_payload(store: Store) -> None:
     found = identity(
         "workers.webhooks.deliver", "s1:1000/2", execution(attempt=2), store.get_schedule
     )
-    assert found == {
-        "id": "s1:1000",
-        "schedule": "s1",
-        "account": "acct",
-        "dialect": "webhook_jobs",
-        "due_ms": 1000,
-        "attempt": 2,
-        "target": {"kind": "webhook"},
-    }
+    assert found == Execution(
+        id="s1:1000",
+        schedule="s1",
+        account="acct",
+        dialect="webhook_jobs",
+        due_ms=1000,
+        attempt=2,
+        target=Target("webhook"),
+    )
     # Nothing readable: the ids come from the task id (a retry's is "<execution>/<attempt>").
     bare = identity("workers.tasks.run", "s2:5/3", None, store.get_schedule)
-    assert (bare["id"], bare["schedule"], bare["account"], bare["target"]) == (
+    assert (bare.id, bare.schedule, bare.account, bare.target) == (
         "s2:5",
         "s2",
         "",
-        {"kind": "task"},
+        Target("task"),
     )
 
 
@@ -116,36 +117,40 @@ def test_a_message_that_kills_its_process_is_dead_lettered_after_max_deliveries(
     store.begin_execution(e["id"], 1, 60, config.max_deliveries)  # two deliveries that died
     store.begin_execution(e["id"], 1, 60, config.max_deliveries)
     ran: list[str] = []
-    verdict = run_execution(store, config, e, lambda _: ran.append("x") or Outcome(ok=True))
+    verdict = run_execution(
+        store, config, Execution.from_message(e), lambda _: ran.append("x") or Outcome(ok=True)
+    )
     assert (verdict, ran) == ("dead", [])
     letter = store.dead_letter(e["id"])
     assert letter and "delivered 2 times and never finished" in letter["error"]
     assert [r.status for r in store.history("s1")] == ["failed"]
-    assert run_execution(store, config, e, lambda _: Outcome(ok=True)) == "done"  # final
+    assert run_execution(store, config, Execution.from_message(e), lambda _: Outcome(ok=True)) == (
+        "done"  # final
+    )
 
 
 def test_system_exit_in_delivery_is_a_failed_attempt_not_a_dead_process(store: Store) -> None:
-    def exits(_: dict[str, Any]) -> Outcome:
+    def exits(_: Execution) -> Outcome:
         raise SystemExit(3)
 
-    assert run_execution(store, settings(), execution(), exits) == "retry"
+    assert run_execution(store, settings(), Execution.from_message(execution()), exits) == "retry"
     run = store.history("s1")[0]
     assert (run.status, run.error) == ("retrying", "SystemExit: 3")
 
 
 def test_a_rule_broken_by_a_stored_definition_is_not_retried(store: Store) -> None:
-    def refuses(_: dict[str, Any]) -> Outcome:
+    def refuses(_: Execution) -> Outcome:
         raise InvalidSchedule("tasks: nested more than 32 levels deep")
 
-    assert run_execution(store, settings(), execution(), refuses) == "dead"
+    assert run_execution(store, settings(), Execution.from_message(execution()), refuses) == "dead"
     assert store.history("s1")[0].status == "failed"
 
 
 def test_an_unstorable_result_is_dropped_not_the_run(store: Store) -> None:
-    def answers(_: dict[str, Any]) -> Outcome:
+    def answers(_: Execution) -> Outcome:
         return Outcome(ok=True, result={"text": "a\ud800b", "when": object()})
 
-    assert run_execution(store, settings(), execution(), answers) == "done"
+    assert run_execution(store, settings(), Execution.from_message(execution()), answers) == "done"
     run = store.history("s1")[0]
     assert run.status == "succeeded" and run.result is None
     assert "could not be stored" in (run.error or "")

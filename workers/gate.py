@@ -25,16 +25,16 @@ from celery.worker.request import Request
 from kombu.exceptions import DecodeError
 
 from shared import payload_limits
-from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind, TaskName
-from shared.model import Schedule
+from shared.contract import TASK_BY_TARGET, TargetKind, TaskName
+from shared.execution import Execution, body_problem
+from shared.model import Schedule, Target
 from workers import context, runner
 
 log = logging.getLogger(__name__)
 
-_EXECUTION = {"id": str, "schedule": str, "account": str, "due_ms": int, "attempt": int}
-# The argument each task takes: required keys and their types.
+# The argument of the tasks that take no execution: required keys and their types (an
+# execution's body is checked by ``shared.execution.body_problem``).
 SHAPES: dict[str, dict[str, type]] = {
-    **{task: {**_EXECUTION, "target": dict} for task in TASK_BY_TARGET.values()},
     TaskName.JOB_EVENT: {"id": str, "account": str, "job": int, "entries": list},
     TaskName.JOB_LEASE: {"id": str, "account": str, "job": int, "beacon_name": str},
 }
@@ -108,25 +108,23 @@ def shape_problem(task: str, args: Any, kwargs: Any) -> str | None:
         payload_limits.depth(arg, payload_limits.MESSAGE_MAX_DEPTH, "message")
     except payload_limits.TooDeep as exc:
         return str(exc)
+    problem = body_problem(arg) if task in _KIND_BY_TASK else _shape_problem(task, arg)
+    return f"malformed message: {problem}" if problem else None
+
+
+def _shape_problem(task: str, arg: Any) -> str | None:
     if not isinstance(arg, dict):
-        return "malformed message: its argument is not an object"
+        return "its argument is not an object"
     for key, kind in SHAPES.get(task, {}).items():
         value = arg.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
-            return f"malformed message: {key!r} missing or not {kind.__name__}"
-    target = arg.get("target")
-    if task in _KIND_BY_TASK and (
-        not isinstance(target, dict)
-        or target.get("kind") not in QUEUE_BY_TARGET
-        or not isinstance(target.get("spec"), dict)
-    ):
-        return "malformed message: 'target' is not a target"
+            return f"{key!r} missing or not {kind.__name__}"
     return None
 
 
 def identity(
     task: str, task_id: str, arg: Any, find: Callable[[str], Schedule | None]
-) -> dict[str, Any]:
+) -> Execution:
     """What a refused message says about its execution, read without trusting it: enough to
     record a run and a dead letter (ids, account, attempt), never its payload."""
     arg = arg if isinstance(arg, dict) else {}
@@ -136,15 +134,15 @@ def identity(
     if not account:
         stored = find(schedule)
         account, dialect = (stored.account, stored.dialect) if stored else ("", dialect)
-    return {
-        "id": exec_id,
-        "schedule": schedule,
-        "account": account,
-        "dialect": dialect,
-        "due_ms": _number(arg.get("due_ms")),
-        "attempt": max(1, _number(arg.get("attempt"))),
-        "target": {"kind": _KIND_BY_TASK.get(task, TargetKind.BEACON)},
-    }
+    return Execution(
+        id=exec_id,
+        schedule=schedule,
+        account=account,
+        dialect=dialect,
+        due_ms=_number(arg.get("due_ms")),
+        attempt=max(1, _number(arg.get("attempt"))),
+        target=Target(_KIND_BY_TASK.get(task, TargetKind.BEACON)),  # no spec: not the payload
+    )
 
 
 def _text(value: Any) -> str:

@@ -16,20 +16,21 @@ from typing import Any
 from shared import beacon_jobs
 from shared.celery_app import app
 from shared.contract import TaskName
+from shared.execution import Execution
 from workers.context import config, store
 from workers.runner import Outcome, now_ms, run_execution
 
 log = logging.getLogger(__name__)
 
 
-def create_instance(execution: dict[str, Any]) -> Outcome:
+def create_instance(execution: Execution) -> Outcome:
     job_id = beacon_jobs.spawn_instance(store(), config, execution)
     return Outcome(ok=True, result={"job_id": job_id})
 
 
 @app.task(name=TaskName.JOB_SPAWN, acks_late=True, ignore_result=True)
 def spawn(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, execution, create_instance)
+    return run_execution(store(), config, Execution.from_message(execution), create_instance)
 
 
 @app.task(name=TaskName.JOB_EVENT, acks_late=True, ignore_result=True)

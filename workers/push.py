@@ -23,6 +23,7 @@ import requests
 from shared import push
 from shared.celery_app import app
 from shared.contract import TaskName
+from shared.execution import Execution
 from workers.context import config, secret_key, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
@@ -30,16 +31,16 @@ from workers.runner import Outcome, run_execution
 _session = requests.Session()
 
 
-def pushes(execution: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def pushes(execution: Execution) -> list[tuple[str, dict[str, Any]]]:
     """The pushes of one fire: (part, push document), ``part`` = "<due ms>:<batch>"."""
-    spec = execution["target"]["spec"]
-    document, due_ms = spec["push"], int(execution["due_ms"])
+    spec = execution.spec
+    document, due_ms = spec["push"], execution.due_ms
     if spec.get("zone_type") != 2:
         return [(f"{due_ms}:0", document)]
     zones = zones_of_fire(spec, due_ms)
     account_zone = spec["account_zone"]
     groups = push.by_zone(
-        push.audience_zones(store(), execution["account"], document["to"]), account_zone
+        push.audience_zones(store(), execution.account, document["to"]), account_zone
     )
     devices = [rid for zone_name in zones for rid in groups.get(zone_name, [])]
     return [
@@ -58,10 +59,10 @@ def zones_of_fire(spec: dict[str, Any], due_ms: int) -> list[str]:
     return planned[-1][1] if planned else []
 
 
-def deliver_push(execution: dict[str, Any]) -> Outcome:
+def deliver_push(execution: Execution) -> Outcome:
     if not config.push_gateway_url:
         return Outcome(ok=False, error="SCHEDULER_PUSH_GATEWAY_URL is not set")
-    creds = push.credentials(store(), secret_key(), execution["account"])
+    creds = push.credentials(store(), secret_key(), execution.account)
     if creds is None:
         return Outcome(
             ok=False,
@@ -71,7 +72,7 @@ def deliver_push(execution: dict[str, Any]) -> Outcome:
     parts = pushes(execution)
     if not parts:
         return Outcome(ok=True, result={"msg_ids": [], "note": "no device in this time zone"})
-    sent = store().push_msg_ids(execution["schedule"])
+    sent = store().push_msg_ids(execution.schedule)
     msg_ids = []
     for part, document in parts:
         if part not in sent:
@@ -80,7 +81,7 @@ def deliver_push(execution: dict[str, Any]) -> Outcome:
                 return outcome
             sent[part] = outcome.result["msg_id"]
             store().add_push_msg_id(
-                execution["schedule"], part, sent[part], config.history_retention_s
+                execution.schedule, part, sent[part], config.history_retention_s
             )
         msg_ids.append(sent[part])
     return Outcome(ok=True, result={"msg_ids": msg_ids})
@@ -117,4 +118,4 @@ def _msg_id(body: str) -> str | None:
 
 @app.task(name=TaskName.PUSH_DELIVER, acks_late=True, ignore_result=True)
 def deliver(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, execution, deliver_push)
+    return run_execution(store(), config, Execution.from_message(execution), deliver_push)

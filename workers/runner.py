@@ -1,8 +1,9 @@
 """The life of one attempt, shared by every pool: dedupe, deliver, then record and decide.
 
-A pool's task calls ``run_execution(store, config, execution, deliver)`` with its own ``deliver``
-function. ``deliver`` returns an ``Outcome`` (it may also raise: that counts as a retryable
-failure, unless it is ``InvalidSchedule``; running past ``SCHEDULER_ATTEMPT_TIME_LIMIT_S`` too).
+A pool's task calls ``run_execution(store, config, execution, deliver)`` with the ``Execution``
+its message carries and its own ``deliver`` function. ``deliver`` returns an ``Outcome`` (it may
+also raise: that counts as a retryable failure, unless it is ``InvalidSchedule``; running past
+``SCHEDULER_ATTEMPT_TIME_LIMIT_S`` too).
 The outcome, the run record and what happens next (done, a retry in our own Redis schedule, or a
 dead letter) are written in one atomic step.
 
@@ -25,7 +26,8 @@ from shared import logs, metrics
 from shared.config import Config
 from shared.contract import RunStatus
 from shared.errors import InvalidSchedule
-from shared.model import RunRecord, retry_payload
+from shared.execution import Execution, retry_payload
+from shared.model import RunRecord
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
 from shared.store import Store, dumps
@@ -42,22 +44,22 @@ class Outcome:
     retry_after_s: float | None = None
 
 
-Deliver = Callable[[dict[str, Any]], Outcome]
+Deliver = Callable[[Execution], Outcome]
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def run_execution(store: Store, config: Config, execution: dict[str, Any], deliver: Deliver) -> str:
+def run_execution(store: Store, config: Config, execution: Execution, deliver: Deliver) -> str:
     """Run one attempt of ``execution``; returns what happened (for logs and tests)."""
     # Every line logged meanwhile (ours, the pool's) names the schedule, execution and account.
     with logs.execution_context(**logs.execution_fields(execution)):
         return _run(store, config, execution, deliver)
 
 
-def _run(store: Store, config: Config, execution: dict[str, Any], deliver: Deliver) -> str:
-    exec_id, attempt = execution["id"], int(execution["attempt"])
+def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -> str:
+    exec_id, attempt = execution.id, execution.attempt
     verdict = store.begin_execution(
         exec_id, attempt, config.history_retention_s, config.max_deliveries
     )
@@ -82,11 +84,11 @@ def _run(store: Store, config: Config, execution: dict[str, Any], deliver: Deliv
     return _settle(store, config, execution, _storable(outcome), started)
 
 
-def dead_letter(store: Store, config: Config, execution: dict[str, Any], reason: str) -> str:
+def dead_letter(store: Store, config: Config, execution: Execution, reason: str) -> str:
     """Record ``execution`` as failed for ``reason`` and dead-letter it, without running it:
     the end of a message a pool cannot process (see ``workers.gate``)."""
     with logs.execution_context(**logs.execution_fields(execution)):
-        log.error("execution %s dead-lettered unrun: %s", execution.get("id"), reason)
+        log.error("execution %s dead-lettered unrun: %s", execution.id, reason)
         return _settle(store, config, execution, Outcome(ok=False, error=reason), now_ms())
 
 
@@ -112,9 +114,9 @@ def _storable(outcome: Outcome) -> Outcome:
 
 
 def _settle(
-    store: Store, config: Config, execution: dict[str, Any], outcome: Outcome, started_ms: int
+    store: Store, config: Config, execution: Execution, outcome: Outcome, started_ms: int
 ) -> str:
-    attempt = int(execution["attempt"])
+    attempt = execution.attempt
     finished = now_ms()
     # The tenant reads the error (runs, dead letters): no server paths in it.
     error = without_paths(outcome.error) if outcome.error else outcome.error
@@ -129,17 +131,17 @@ def _settle(
         status = RunStatus.DEAD if outcome.retryable else RunStatus.FAILED
         verdict = "dead"
     record = RunRecord(
-        id=execution["id"],
-        schedule=execution["schedule"],
-        due_ms=execution["due_ms"],
-        claimed_ms=execution.get("claimed_ms"),
+        id=execution.id,
+        schedule=execution.schedule,
+        due_ms=execution.due_ms,
+        claimed_ms=execution.claimed_ms,
         started_ms=started_ms,
         finished_ms=finished,
         status=status,
         attempt=attempt,
         result=outcome.result,
         error=error,
-        late_ms=execution.get("late_ms", 0),
+        late_ms=execution.late_ms,
     )
     retry_at, payload = 0, None
     if verdict == "retry":
@@ -150,13 +152,13 @@ def _settle(
             retry_after_s=outcome.retry_after_s,
         )
         retry_at = finished + int(delay * 1000)
-        payload = retry_payload(execution, attempt + 1)
+        payload = retry_payload(execution.to_message(), attempt + 1)
     elif verdict == "dead":
-        payload = {"execution": execution, "error": error, "died_ms": finished}
+        payload = {"execution": execution.to_message(), "error": error, "died_ms": finished}
     store.finish_execution(
         record,
         verdict,
-        account=execution["account"],
+        account=execution.account,
         now_ms=finished,
         history_cap=config.history_max_runs,
         retention_s=config.history_retention_s,
@@ -164,5 +166,5 @@ def _settle(
         payload=payload,
     )
     metrics.record_attempt(execution, status, finished)
-    log.info("execution %s attempt %d: %s", execution["id"], attempt, status)
+    log.info("execution %s attempt %d: %s", execution.id, attempt, status)
     return verdict

@@ -14,6 +14,7 @@ from typing import Any
 from shared.celery_app import app
 from shared.config import Config
 from shared.contract import TaskName
+from shared.execution import Execution
 from shared.public_errors import without_paths
 from shared.store import Store
 from shared.task_classes import MAX_MESSAGE_CHARS, TaskContext, TaskFailed
@@ -29,31 +30,32 @@ RESULT_GRACE_S = 60  # an on-demand result outlives the API's wait by this much
 
 @app.task(name=TaskName.TASK_RUN, acks_late=True, ignore_result=True)
 def run(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, execution, lambda e: perform(store(), config, e))
+    body = Execution.from_message(execution)
+    return run_execution(store(), config, body, lambda e: perform(store(), config, e))
 
 
-def perform(store: Store, config: Config, execution: dict[str, Any]) -> Outcome:
+def perform(store: Store, config: Config, execution: Execution) -> Outcome:
     """One attempt: resolve the class, run it, and record what happened."""
-    spec = execution["target"]["spec"]
+    spec = execution.spec
     prefix = f"task_id={spec.get('task_id')} task={spec.get('name')}"
     started = time.time_ns() // 1_000_000
     record(store, config, execution, f"{prefix} action=started", LEVEL_INFO, started)
     ctx = TaskContext(
         config=config,
         store=store,
-        account=execution["account"],
+        account=execution.account,
         task_id=str(spec.get("task_id", "")),
         name=str(spec.get("name", "")),
         class_name=spec["class_name"],
         data=spec.get("data"),
-        execution_id=execution["id"],
+        execution_id=execution.id,
     )
     try:
         message = str(resolve(ctx.class_name, config).run(ctx))[:MAX_MESSAGE_CHARS]
     except TaskFailed as exc:
         return failed(store, config, execution, prefix, str(exc), exc.retryable)
     except Exception as exc:  # a bug in a class: recorded, and retried like any failure
-        log.exception("task %s raised", execution["id"])
+        log.exception("task %s raised", execution.id)
         return failed(store, config, execution, prefix, f"{type(exc).__name__}: {exc}", True)
     record(store, config, execution, f"{prefix} action=finished message={message}", LEVEL_INFO)
     answer(store, config, execution, {"ok": True, "message": message})
@@ -63,7 +65,7 @@ def perform(store: Store, config: Config, execution: dict[str, Any]) -> Outcome:
 def failed(
     store: Store,
     config: Config,
-    execution: dict[str, Any],
+    execution: Execution,
     prefix: str,
     error: str,
     retryable: bool,
@@ -77,31 +79,31 @@ def failed(
 def record(
     store: Store,
     config: Config,
-    execution: dict[str, Any],
+    execution: Execution,
     message: str,
     level: int,
     run_started_ms: int | None = None,
 ) -> None:
-    context = execution.get("context") or {}
+    context = execution.context or {}
     entry = {
         "t": time.time_ns() // 1_000_000,
         "level": level,
-        "user_id": execution["target"]["spec"].get("user_id"),
+        "user_id": execution.spec.get("user_id"),
         "message": message,
         "ip": context.get("ip"),
     }
     store.log_task(
-        execution["schedule"],
+        execution.schedule,
         entry,
-        account=execution["account"],
+        account=execution.account,
         cap=config.task_history_max_entries,
         retention_s=config.history_retention_s,
         run_started_ms=run_started_ms,
     )
 
 
-def answer(store: Store, config: Config, execution: dict[str, Any], result: dict[str, Any]) -> None:
+def answer(store: Store, config: Config, execution: Execution, result: dict[str, Any]) -> None:
     """Hand an on-demand run's outcome to the ``executeTask`` call waiting for it."""
-    if execution.get("context"):
+    if execution.context:
         ttl = int(config.task_execute_timeout_s) + RESULT_GRACE_S
-        store.put_task_result(execution["id"], result, ttl)
+        store.put_task_result(execution.id, result, ttl)

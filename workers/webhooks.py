@@ -10,6 +10,7 @@ import requests
 from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
 from shared.contract import TaskName
+from shared.execution import Execution
 from workers.context import config, secret_key, store
 from workers.http import post
 from workers.runner import Outcome, run_execution
@@ -18,9 +19,9 @@ from workers.signing import signature_headers
 _session = requests.Session()
 
 
-def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
+def callback_request(execution: Execution) -> tuple[str, bytes, dict[str, str]]:
     """The URL, body and headers of the callback for ``execution``."""
-    spec = execution["target"]["spec"]
+    spec = execution.spec
     raw = (spec.get("data") or "").encode()
     headers = {"Content-Type": spec.get("content_type") or "application/octet-stream"}
     if spec.get("signature"):
@@ -28,23 +29,23 @@ def callback_request(execution: dict[str, Any]) -> tuple[str, bytes, dict[str, s
     return spec["url"], raw, headers
 
 
-def deliver_webhook(execution: dict[str, Any]) -> Outcome:
+def deliver_webhook(execution: Execution) -> Outcome:
     url, body, headers = callback_request(execution)
     headers.update(_signature(execution, body))
     return post(config, url, body, headers, _session)
 
 
-def _signature(execution: dict[str, Any], body: bytes) -> dict[str, str]:
+def _signature(execution: Execution, body: bytes) -> dict[str, str]:
     """Standard Webhooks headers, signed with the account's active secrets (none if the account
     is gone: the callback still goes out, unsigned, as the schedule asked)."""
-    account = store().get_account(execution["account"])
+    account = store().get_account(execution.account)
     if account is None:
         return {}
     now = int(time.time())
     secrets = active_webhook_secrets(account, secret_key(), now * 1000)
-    return signature_headers(secrets, execution["id"], now, body)
+    return signature_headers(secrets, execution.id, now, body)
 
 
 @app.task(name=TaskName.WEBHOOK_DELIVER, acks_late=True, ignore_result=True)
 def deliver(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, execution, deliver_webhook)
+    return run_execution(store(), config, Execution.from_message(execution), deliver_webhook)

@@ -1,0 +1,150 @@
+"""One execution: a fire (or a run on demand) of one schedule, as the beat hands it to a pool.
+
+``Execution`` is the typed contract between the beat (and ``shared.schedules.run_now``) and the
+workers. On the wire it is the one argument of a Celery task (``to_message``/``from_message``);
+the beat builds that body for every fire and publishes it through ``shared.messages``, and a pool
+reads it back with ``from_message``, which also says what is wrong with a body that breaks the
+contract (``workers.gate`` refuses such a message before any pool process sees it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind
+from shared.model import Schedule, Target
+
+# The fields a body must have, and their types (bool is no int here).
+REQUIRED: dict[str, type] = {
+    "id": str,
+    "schedule": str,
+    "account": str,
+    "due_ms": int,
+    "attempt": int,
+    "target": dict,
+}
+
+
+class MalformedExecution(ValueError):
+    """A message body that is not an execution; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Everything a pool needs to deliver one attempt, without reading the store.
+
+    ``id`` is ``<schedule id>:<due ms>`` for a fire (``execution_id``), ``<schedule>:run-<ms>``
+    for a run on demand; ``context`` says who asked for a run on demand. An execution known only
+    by its ids (a refused message, see ``workers.gate.identity``) has a target without a spec.
+    """
+
+    id: str
+    schedule: str
+    account: str
+    dialect: str
+    due_ms: int
+    target: Target
+    attempt: int = 1
+    claimed_ms: int | None = None
+    late_ms: int = 0
+    context: dict[str, Any] | None = None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.target.spec
+
+    def to_message(self) -> dict[str, Any]:
+        """The task's argument: the beat's wire format (keys in this order, absent when None;
+        a target without a spec is written without one, so redriving it is refused again)."""
+        body: dict[str, Any] = {
+            "id": self.id,
+            "schedule": self.schedule,
+            "account": self.account,
+            "dialect": self.dialect,
+            "due_ms": self.due_ms,
+        }
+        if self.claimed_ms is not None:
+            body["claimed_ms"] = self.claimed_ms
+        body["late_ms"] = self.late_ms
+        body["attempt"] = self.attempt
+        target: dict[str, Any] = {"kind": self.target.kind}
+        if self.target.spec:
+            target["spec"] = self.target.spec
+        body["target"] = target
+        if self.context:
+            body["context"] = self.context
+        return body
+
+    @classmethod
+    def from_message(cls, body: Any) -> Execution:
+        """The execution a task's argument carries; ``MalformedExecution`` naming what is wrong.
+        Optional fields of the wrong type read as absent (they only feed records and logs)."""
+        problem = body_problem(body)
+        if problem:
+            raise MalformedExecution(problem)
+        target = body["target"]
+        return cls(
+            id=body["id"],
+            schedule=body["schedule"],
+            account=body["account"],
+            dialect=_optional(body, "dialect", str) or "",
+            due_ms=body["due_ms"],
+            target=Target(TargetKind(target["kind"]), target["spec"]),
+            attempt=body["attempt"],
+            claimed_ms=_optional(body, "claimed_ms", int),
+            late_ms=_optional(body, "late_ms", int) or 0,
+            context=_optional(body, "context", dict),
+        )
+
+
+def body_problem(body: Any) -> str | None:
+    """Why ``body`` is not an execution's message body, or None."""
+    if not isinstance(body, dict):
+        return "its argument is not an object"
+    for key, kind in REQUIRED.items():
+        value = body.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{key!r} missing or not {kind.__name__}"
+    target = body["target"]
+    if target.get("kind") not in QUEUE_BY_TARGET or not isinstance(target.get("spec"), dict):
+        return "'target' is not a target"
+    return None
+
+
+def _optional(body: dict[str, Any], key: str, kind: type) -> Any:
+    value = body.get(key)
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+
+def execution_id(schedule_id: str, due_ms: int) -> str:
+    """The deterministic id of one fire: also its Celery task id and its webhook-id."""
+    return f"{schedule_id}:{due_ms}"
+
+
+def new_execution(
+    schedule: Schedule, exec_id: str, due_ms: int, claimed_ms: int, late_ms: int = 0
+) -> Execution:
+    """The first attempt of a fire of ``schedule``. Built by the beat for each fire, and by
+    ``shared.schedules.run_now`` for a run on demand."""
+    return Execution(
+        id=exec_id,
+        schedule=schedule.id,
+        account=schedule.account,
+        dialect=schedule.dialect,
+        due_ms=due_ms,
+        target=schedule.target,
+        claimed_ms=claimed_ms,
+        late_ms=late_ms,
+    )
+
+
+def retry_payload(body: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """What the beat needs to publish attempt ``attempt`` of the execution whose message body is
+    ``body`` when it is due (a retry, or a dead letter redriven)."""
+    kind = body["target"]["kind"]
+    return {
+        "task": TASK_BY_TARGET[kind],
+        "queue": QUEUE_BY_TARGET[kind],
+        "execution": {**body, "attempt": attempt},
+    }
