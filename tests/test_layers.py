@@ -82,3 +82,20 @@ def test_every_worker_module_imports_without_redis(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == f"imported {len(names)}"
     assert len(names) >= 8  # the pools, the gate, the runner, the context, http, ...
+
+
+DIALECTS = ("webhook_jobs", "push_schedules", "task_scheduler", "beacon_jobs")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_dialect_never_imports_another(dialect: str) -> None:
+    """What two dialects need goes one layer down (scheduler_api.adapter or shared)."""
+    others = {f"scheduler_api.{other}" for other in DIALECTS if other != dialect}
+    wrong = {}
+    for path in modules(f"scheduler_api/{dialect}"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                hits = {o for o in others if node.module == o or node.module.startswith(o + ".")}
+                if hits:
+                    wrong[str(path.relative_to(ROOT))] = sorted(hits)
+    assert wrong == {}
