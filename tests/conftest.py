@@ -91,3 +91,9 @@ def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClie
 def receiver() -> Iterator[HttpReceiver]:
     with HttpReceiver() as server:
         yield server
+
+
+@pytest.fixture
+def paris(store: Store, local_api: tuple[FlaskClient, dict[str, str]]) -> dict[str, str]:
+    """An account whose time zone is Europe/Paris (on the same API as ``local_api``)."""
+    return create_account(store, "paris", "Europe/Paris", secret_key=b"k" * 32)

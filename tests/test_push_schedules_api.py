@@ -4,7 +4,7 @@ every rule of the document refused with its code and a message naming the field.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,132 +14,21 @@ import redis
 from flask.testing import FlaskClient
 
 from scheduler_api.app import create_app
-from shared import push
 from shared.accounts import create_account
 from shared.config import Config
-from shared.model import InstantsTrigger, trigger_from_dict, trigger_to_dict
 from shared.store import Store
-from shared.timing import next_fire, parse_wall_clock, years_later_ms
+from shared.timing import parse_wall_clock
+from tests.push_support import (
+    JSON,
+    UPDATE_EXAMPLE,
+    doc,
+    example,
+    post,
+    push_with,
+    refused,
+    wall,
+)
 from tests.support import UNLIMITED, basic
-
-# The document's create example, verbatim but for the time ("2022-11-23 19:20:00"), which is put
-# in the future by ``example``.
-CREATE_EXAMPLE = """{
-    "name":"the schedule task example",
-    "enabled":true,
-    "trigger":{
-        "single":{
-            "time":"2022-11-23 19:20:00",
-            "zone_type":1
-        }
-    },
-    "push":{
-        "from":"push",
-        "to":{
-            "registration_id":[
-                "1a0018970ab49abda3e",
-                "100d85590955c1d2793"
-            ]
-        },
-        "body":{
-            "platform":"android",
-            "notification":{
-                "alert":"api schedule task example",
-                "android":{
-                    "title":"api schedule task example",
-                    "extras":{
-                        "key1":"value1"
-                    }
-                }
-            },
-            "message":{
-
-            },
-            "options":{
-                "time_to_live":60
-            }
-        },
-        "request_id":"12345",
-        "custom_args":"business info"
-    }
-}"""
-
-# The document's update example ("RIGHT: update the platform in push to ios"), as a whole doc.
-UPDATE_EXAMPLE = """{
-    "name":"Timed Push Example",
-    "enabled":true,
-    "trigger":{
-        "single":{
-            "time":"2022-11-23 19:20:00",
-            "zone_type":1
-        }
-    },
-    "push":{
-        "from":"push",
-        "to":{
-            "registration_id":[
-                "1a0018970ab49abda3e",
-                "100d85590955c1d2793"
-            ]
-        },
-        "body":{
-            "platform":"ios",
-            "notification":{
-                "alert":"api device scheduled tasks",
-                "ios":{
-                    "title":"api device scheduled tasks",
-                    "extras":{
-                        "key1":"value1"
-                    }
-                }
-            },
-            "message":{
-
-            },
-            "options":{
-                "time_to_live":60
-            }
-        },
-        "request_id":"12345",
-        "custom_args":"business info"
-    }
-}"""
-
-JSON = {"Content-Type": "application/json", "Accept": "application/json"}
-
-
-def wall(delta: timedelta, zone: str = "UTC") -> str:
-    return (datetime.now(ZoneInfo(zone)) + delta).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def example(text: str = CREATE_EXAMPLE, when: str | None = None) -> str:
-    return text.replace("2022-11-23 19:20:00", when or wall(timedelta(hours=1)))
-
-
-def doc(**changes: Any) -> dict[str, Any]:
-    data = json.loads(example())
-    data.update(changes)
-    return data
-
-
-def post(api: FlaskClient, creds: dict[str, str], body: Any, **headers: str) -> Any:
-    data = body if isinstance(body, str | bytes) else json.dumps(body)
-    return api.post("/v4/schedules", data=data, headers={**basic(creds), **JSON, **headers})
-
-
-def refused(response: Any, code: int, status: int, *words: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    error = response.get_json()["error"]
-    assert error["code"] == code
-    for word in words:
-        assert word in error["message"], error["message"]
-
-
-@pytest.fixture
-def paris(store: Store, local_api: tuple[FlaskClient, dict[str, str]]) -> dict[str, str]:
-    """An account whose time zone is Europe/Paris (on the same API as ``local_api``)."""
-    return create_account(store, "paris", "Europe/Paris", secret_key=b"k" * 32)
-
 
 # --- the document's examples -------------------------------------------------------------------
 
@@ -285,12 +174,6 @@ def test_a_schedule_breaking_a_rule_is_refused_naming_the_field(
     api, creds = local_api
     refused(post(api, creds, doc(**change)), 28100, 400, *words)
     assert store.count_schedules(creds["appkey"], "push_schedules") == 0
-
-
-def push_with(**changes: Any) -> dict[str, Any]:
-    push_doc = doc()["push"]
-    body = {**push_doc["body"], **changes.pop("body", {})}
-    return {**push_doc, **changes, "body": body}
 
 
 @pytest.mark.parametrize(
@@ -476,124 +359,3 @@ def test_redis_unreachable_is_a_28203(local_api: tuple[FlaskClient, dict[str, st
     app_store.redis = redis.Redis(port=1, socket_connect_timeout=0.2)
     refused(api.get("/v4/schedules", headers=basic(creds)), 28203, 503)
     refused(post(api, creds, doc()), 28203, 503)
-
-
-# --- zone_type 2 and the device registry --------------------------------------------------------
-
-
-def test_device_registry_put_get_delete(local_api: tuple[FlaskClient, dict[str, str]]) -> None:
-    api, creds = local_api
-    put = api.put(
-        "/v4/devices/1a0018970ab49abda3e",
-        json={"timezone": "Asia/Tokyo", "tags": ["vip"]},
-        headers=basic(creds),
-    )
-    assert put.status_code == 200
-    got = api.get("/v4/devices/1a0018970ab49abda3e", headers=basic(creds)).get_json()
-    assert got == {
-        "registration_id": "1a0018970ab49abda3e",
-        "timezone": "Asia/Tokyo",
-        "tags": ["vip"],
-    }
-    bad = api.put("/v4/devices/x", json={"timezone": "Mars/Olympus"}, headers=basic(creds))
-    refused(bad, 28100, 400, "timezone")
-    refused(
-        api.put("/v4/devices/x", json={"zone": "UTC"}, headers=basic(creds)), 28100, 400, "zone"
-    )
-    other = api.get(
-        "/v4/devices/1a0018970ab49abda3e", headers=basic({**creds, "master_secret": "x"})
-    )
-    assert other.status_code == 401
-    assert api.delete("/v4/devices/1a0018970ab49abda3e", headers=basic(creds)).status_code == 200
-    refused(api.get("/v4/devices/1a0018970ab49abda3e", headers=basic(creds)), 28104, 404)
-
-
-def test_zone_type_2_plans_one_fire_per_distinct_zone_of_the_audience(
-    local_api: tuple[FlaskClient, dict[str, str]], store: Store, paris: dict[str, str]
-) -> None:
-    api, _ = local_api
-    api.put("/v4/devices/tokyo1", json={"timezone": "Asia/Tokyo"}, headers=basic(paris))
-    api.put("/v4/devices/tokyo2", json={"timezone": "Asia/Tokyo"}, headers=basic(paris))
-    api.put("/v4/devices/ny", json={"timezone": "America/New_York"}, headers=basic(paris))
-    when = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d 09:00:00")
-    body = doc(
-        trigger={"single": {"time": when, "zone_type": 2}},
-        push=push_with(to={"registration_id": ["tokyo1", "tokyo2", "ny", "unregistered"]}),
-    )
-    created = post(api, paris, body)
-    assert created.status_code == 200, created.get_data(as_text=True)
-    schedule = store.get_schedule(created.get_json()["schedule_id"])
-    assert schedule is not None
-
-    local = parse_wall_clock(when)
-    expected = {
-        int(local.replace(tzinfo=ZoneInfo(z)).timestamp() * 1000): [z]
-        for z in ("Asia/Tokyo", "Europe/Paris", "America/New_York")  # unregistered: Paris
-    }
-    assert schedule.trigger == InstantsTrigger(at_ms=tuple(sorted(expected)))
-    assert schedule.target.spec["zones"] == {str(at): z for at, z in sorted(expected.items())}
-    assert store.next_fire_ms(schedule.id) == min(expected)
-
-
-def test_zone_type_2_without_a_push_target_is_a_28105(
-    local_api: tuple[FlaskClient, dict[str, str]],
-) -> None:
-    api, creds = local_api
-    later = {"single": {"time": wall(timedelta(hours=30)), "zone_type": 2}}
-    no_devices = post(api, creds, doc(trigger=later, push=push_with(to={"tag": ["vip"]})))
-    refused(no_devices, 28105, 404, "push.to")
-    # a time passed in every zone of the audience
-    api.put("/v4/devices/d1", json={"timezone": "Asia/Tokyo"}, headers=basic(creds))
-    past = {"single": {"time": wall(timedelta(hours=-30)), "zone_type": 2}}
-    passed = post(api, creds, doc(trigger=past, push=push_with(to={"registration_id": ["d1"]})))
-    refused(passed, 28105, 404, "trigger.single.time")
-
-
-# --- core helpers ---------------------------------------------------------------------------------
-
-
-def test_instants_trigger_round_trips_and_fires_at_each_instant() -> None:
-    trigger = InstantsTrigger(at_ms=(1000, 5000, 9000))
-    assert trigger_from_dict(json.loads(json.dumps(trigger_to_dict(trigger)))) == trigger
-    assert [next_fire(trigger, t) for t in (0, 1000, 4999, 5000, 9000)] == [
-        1000,
-        5000,
-        5000,
-        9000,
-        None,
-    ]
-
-
-def test_years_later_keeps_the_wall_clock_and_handles_29_february() -> None:
-    leap = int(datetime(2028, 2, 29, 12, tzinfo=UTC).timestamp() * 1000)
-    assert years_later_ms(leap, 1, "UTC") == int(
-        datetime(2029, 2, 28, 12, tzinfo=UTC).timestamp() * 1000
-    )
-    summer = int(datetime(2026, 7, 1, 10, tzinfo=ZoneInfo("Europe/Paris")).timestamp() * 1000)
-    assert years_later_ms(summer, 1, "Europe/Paris") - summer == 365 * 86_400_000
-
-
-def test_push_credentials_are_sealed_and_only_the_same_key_opens_them(store: Store) -> None:
-    push.set_credentials(store, b"a" * 32, "app1", "gw-key", "gw-secret")
-    sealed = store.sealed_push_credentials("app1")
-    assert sealed and "gw-secret" not in sealed
-    assert push.credentials(store, b"a" * 32, "app1") == ("gw-key", "gw-secret")
-    assert push.credentials(store, b"b" * 32, "app1") is None
-    assert push.credentials(store, b"a" * 32, "nobody") is None
-
-
-def test_audiences_resolve_against_the_registry(store: Store) -> None:
-    store.put_device("acct", "a", {"timezone": "Asia/Tokyo", "tags": ["vip", "beta"]})
-    store.put_device("acct", "b", {"tags": ["vip"], "alias": "bob"})
-    store.put_device("acct", "c", {"timezone": "UTC", "tags": ["muted"]})
-    zones = push.audience_zones
-    assert zones(store, "acct", "all") == {"a": "Asia/Tokyo", "b": None, "c": "UTC"}
-    assert zones(store, "acct", {"tag": ["vip"]}) == {"a": "Asia/Tokyo", "b": None}
-    assert zones(store, "acct", {"tag_and": ["vip", "beta"]}) == {"a": "Asia/Tokyo"}
-    assert zones(store, "acct", {"tag": ["vip"], "tag_not": ["beta"]}) == {"b": None}
-    assert zones(store, "acct", {"alias": ["bob"]}) == {"b": None}
-    assert zones(store, "acct", {"registration_id": ["c", "zz"]}) == {"c": "UTC", "zz": None}
-    assert push.by_zone({"a": "Asia/Tokyo", "b": None, "zz": None}, "Europe/Paris") == {
-        "Asia/Tokyo": ["a"],
-        "Europe/Paris": ["b", "zz"],
-    }
