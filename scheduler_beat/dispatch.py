@@ -20,12 +20,10 @@ from shared.errors import SchedulerError
 from shared.execution import execution_id, new_execution
 from shared.messages import build_message
 from shared.model import RunRecord, Schedule
-from shared.store import ClaimedEntry, Commit, Store, new_token
+from shared.store import ClaimedEntry, Commit, CommitStatus, Store, new_token
 from shared.timing import next_schedule_fire
 
 log = logging.getLogger(__name__)
-
-COMMITTED, LEASE_LOST, DELETED = 1, 0, 2
 
 
 @dataclass(frozen=True)
@@ -67,15 +65,13 @@ class Dispatcher:
             time.sleep(self.config.beat_pause_after_claim_ms / 1000)
         plans = [self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)]
         statuses = self.store.commit(token, [plan.commit for plan in plans])
-        self._record_skips(plans, statuses, now_ms)
-        _record_metrics(plans, statuses)
-        published = sum(
-            1 for p, s in zip(plans, statuses, strict=True) if s == COMMITTED and p.commit.queue
-        )
+        committed = [p for p, s in zip(plans, statuses, strict=True) if s == CommitStatus.COMMITTED]
+        self._record_skips(committed, now_ms)
+        _record_metrics(committed)
         return TickResult(
             claimed=len(claim.entries),
-            published=published,
-            lost=statuses.count(LEASE_LOST),
+            published=sum(1 for p in committed if p.commit.queue),
+            lost=statuses.count(CommitStatus.LEASE_LOST),
             next_wake_ms=claim.next_wake_ms,
             batch_full=full,
         )
@@ -133,9 +129,9 @@ class Dispatcher:
         commit = Commit(entry.member, next_ms, queue, message, purge, retain_s=retain_s)
         return _Plan(commit, due_ms=entry.due_ms, misfire=schedule.misfire if missed else None)
 
-    def _record_skips(self, plans: list[_Plan], statuses: list[int], now_ms: int) -> None:
-        for plan, status in zip(plans, statuses, strict=True):
-            if plan.skipped and status == COMMITTED:
+    def _record_skips(self, committed: list[_Plan], now_ms: int) -> None:
+        for plan in committed:
+            if plan.skipped:
                 log.warning(
                     "misfire skipped: schedule %s due %s was %d ms late",
                     plan.skipped.schedule,
@@ -153,9 +149,8 @@ class Dispatcher:
                 )
 
 
-def _record_metrics(plans: list[_Plan], statuses: list[int]) -> None:
+def _record_metrics(committed: list[_Plan]) -> None:
     """Count what this tick committed: fires published (with their lag) and misfires."""
-    committed = [p for p, s in zip(plans, statuses, strict=True) if s == COMMITTED]
     metrics.record_published(
         (p.commit.queue, p.due_ms) for p in committed if p.commit.queue and p.due_ms is not None
     )

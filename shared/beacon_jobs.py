@@ -38,7 +38,7 @@ from shared.errors import InvalidSchedule, InvalidTrigger, NotFound, SchedulerEr
 from shared.execution import Execution
 from shared.messages import build_message
 from shared.model import CronTrigger, Schedule, Target
-from shared.store import Store, dumps
+from shared.store import LeaseOutcome, Step, Store, Transition, dumps
 from shared.timing import validate_trigger
 
 DIALECT = DialectName.BEACON_JOBS
@@ -395,8 +395,8 @@ def set_cur_task(
     entry = {"event": "cur_task", "time": now_ms // 1000, "cur_task": cur_task}
     appkey = account["appkey"]
     outcome = store.set_job_task(job_id, appkey, cur_task, event_message(appkey, job_id, [entry]))
-    if outcome[0] == "range":
-        raise InvalidJob(f"curtask: {cur_task} is past the job's {outcome[1]} tasks")
+    if outcome.step == Step.RANGE:
+        raise InvalidJob(f"curtask: {cur_task} is past the job's {outcome.detail} tasks")
     _check(outcome, job_id, "updated with a curtask", "started")
     return get_job(store, account, job_id)
 
@@ -423,18 +423,17 @@ def set_schedule_active(
     return get_job(store, account, job_id)
 
 
-def _check(outcome: list[str], job_id: int, done: str, needed: str) -> None:
+def _check(outcome: Transition, job_id: int, done: str, needed: str) -> None:
     """Turn a transition script's refusal into NotFound or a JobConflict that says why."""
-    code = outcome[0]
-    if code == "ok":
+    if outcome.step == Step.OK:
         return
-    if code == "missing":
+    if outcome.step == Step.MISSING:
         raise NotFound(f"no job {job_id}")
-    if code == "early":
+    if outcome.step == Step.EARLY:
         raise JobConflict(
-            f"job {job_id} is queued for q_time {outcome[1]}: it can't be picked up before then"
+            f"job {job_id} is queued for q_time {outcome.detail}: it can't be picked up before then"
         )
-    status = outcome[1] if len(outcome) > 1 else "unknown"
+    status = "unknown" if outcome.detail is None else outcome.detail
     raise JobConflict(
         f"job {job_id} is {status.replace('_', ' ')}: only a {needed} job can be {done}"
     )
@@ -461,8 +460,8 @@ def _lease(
     return member, now_ms + int(seconds * 1000), dumps(payload)
 
 
-def expire_lease(store: Store, config: Config, check: dict[str, Any], now_ms: int) -> str:
-    """Enforce one lease whose deadline came: "requeued", "failed" or "stale" (nothing to do)."""
+def expire_lease(store: Store, config: Config, check: dict[str, Any], now_ms: int) -> LeaseOutcome:
+    """Enforce one lease whose deadline came (see ``LeaseOutcome``)."""
     now_s = now_ms // 1000
     seconds = check.get("seconds")
     requeued = {

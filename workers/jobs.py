@@ -17,6 +17,7 @@ from shared import beacon_jobs
 from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
+from shared.store import LeaseOutcome
 from workers.context import config, store
 from workers.runner import Outcome, now_ms, run_execution
 
@@ -41,6 +42,6 @@ def event(job_event: dict[str, Any]) -> bool:
 @app.task(name=TaskName.JOB_LEASE, acks_late=True, ignore_result=True)
 def expire_lease(check: dict[str, Any]) -> str:
     outcome = beacon_jobs.expire_lease(store(), config, check, now_ms())
-    if outcome != "stale":
+    if outcome != LeaseOutcome.STALE:
         log.info("job %s: %s lease ran out: %s", check.get("job"), check.get("kind"), outcome)
     return outcome

@@ -30,7 +30,7 @@ from shared.execution import Execution, retry_payload
 from shared.model import RunRecord
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
-from shared.store import Store, dumps
+from shared.store import Store, Verdict, dumps
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,9 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
     verdict = store.begin_execution(
         exec_id, attempt, config.history_retention_s, config.max_deliveries
     )
-    if verdict == "poison":
+    if verdict == Verdict.POISON:
         return dead_letter(store, config, execution, _lost_reason(config))
-    if verdict != "run":
+    if verdict != Verdict.RUN:
         log.info("execution %s attempt %d not run: %s", exec_id, attempt, verdict)
         return verdict
     started = now_ms()

@@ -14,21 +14,32 @@ import redis
 
 from shared.store.accounts import AccountVerbs
 from shared.store.base import dumps, new_token
-from shared.store.executions import ExecutionVerbs
+from shared.store.executions import ExecutionVerbs, Verdict
 from shared.store.gauges import GaugeVerbs, StoreGauges
-from shared.store.jobs import JobVerbs
+from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
 from shared.store.keys import Keys
 from shared.store.push import PushVerbs
-from shared.store.schedules import ClaimedEntry, ClaimResult, Commit, ScheduleVerbs
+from shared.store.schedules import (
+    ClaimedEntry,
+    ClaimResult,
+    Commit,
+    CommitStatus,
+    ScheduleVerbs,
+)
 from shared.store.tasks import TaskVerbs
 
 __all__ = [
     "ClaimResult",
     "ClaimedEntry",
     "Commit",
+    "CommitStatus",
     "Keys",
+    "LeaseOutcome",
+    "Step",
     "Store",
     "StoreGauges",
+    "Transition",
+    "Verdict",
     "dumps",
     "new_token",
 ]

@@ -4,6 +4,7 @@ history, dead letters and redrive."""
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Any, cast
 
 from shared.model import RunRecord
@@ -15,19 +16,27 @@ from shared.store.base import (
 ACCOUNT_RUNS_CAP = 200  # run records kept per account for the dashboard's "recent runs"
 
 
+class Verdict(StrEnum):
+    """What ``begin_execution.lua`` answers: whether this attempt runs now, else why not."""
+
+    RUN = "run"
+    DONE = "done"  # the execution finished already: a redelivery
+    STALE = "stale"  # a duplicate of an attempt that ran or is running
+    POISON = "poison"  # delivered ``max_deliveries`` times without finishing: dead-letter it
+
+
 class ExecutionVerbs(StoreBase):
     """One attempt's bookkeeping and what it leaves behind."""
 
     def begin_execution(
         self, execution_id: str, attempt: int, retention_s: int, max_deliveries: int = 3
-    ) -> str:
-        """ "run" if this attempt should run now, else why not: "done", "stale", or "poison"
-        (delivered ``max_deliveries`` times already without finishing: dead-letter it)."""
-        verdict: str = self._scripts["begin_execution"](
+    ) -> Verdict:
+        """Count a delivery of this attempt and say whether it runs (see ``Verdict``)."""
+        reply = self._scripts["begin_execution"](
             keys=[self.keys.execution(execution_id)],
             args=[attempt, retention_s, max_deliveries],
         )
-        return verdict
+        return Verdict(reply)
 
     def finish_execution(
         self,

@@ -4,10 +4,43 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, cast
 
 from shared.contract import Pool
 from shared.store.base import StoreBase
+
+
+class Step(StrEnum):
+    """What a job transition script (``job_pickup``, ``job_start``, ``job_finish``, ``job_task``)
+    answers first."""
+
+    OK = "ok"
+    MISSING = "missing"  # the account has no such job
+    STATE = "state"  # the job is not in the state the step needs; detail: the state it is in
+    EARLY = "early"  # queued for later; detail: its q_time (s)
+    RANGE = "range"  # cur_task past the job's tasks; detail: how many tasks it has
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A job transition script's answer: ``step``, and the detail some refusals carry."""
+
+    step: Step
+    detail: str | None = None
+
+    @classmethod
+    def read(cls, reply: list[str]) -> Transition:
+        return cls(Step(reply[0]), reply[1] if len(reply) > 1 else None)
+
+
+class LeaseOutcome(StrEnum):
+    """What ``job_expire.lua`` did with a lease that ran out."""
+
+    REQUEUED = "requeued"  # picked up, never started: back in its queue
+    FAILED = "failed"  # started, never finished: marked failed
+    STALE = "stale"  # the job moved on, or holds a newer lease: nothing to do
 
 
 class JobVerbs(StoreBase):
@@ -87,12 +120,12 @@ class JobVerbs(StoreBase):
         now_s: int,
         lease: tuple[str, int, str] | None,
         event: str,
-    ) -> list[str]:
+    ) -> Transition:
         """Queued -> picked_up (see job_pickup.lua); ``lease`` is (member, deadline ms, check
         JSON), put in the retry index so the beat hands the check to the jobs pool in time."""
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
-        reply: list[str] = self._scripts["job_pickup"](
+        reply = self._scripts["job_pickup"](
             keys=[
                 k.job(account, job_id),
                 k.job_queue(account, beacon),
@@ -102,37 +135,37 @@ class JobVerbs(StoreBase):
             ],
             args=[account, job_id, now_s, member, deadline, check, event, k.wake_channel()],
         )
-        return reply
+        return Transition.read(reply)
 
     def start_job(
         self, job_id: int, account: str, now_s: int, lease: tuple[str, int, str] | None, event: str
-    ) -> list[str]:
+    ) -> Transition:
         """Picked_up -> started, the pickup lease replaced by a run lease (see job_start.lua)."""
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
-        reply: list[str] = self._scripts["job_start"](
+        reply = self._scripts["job_start"](
             keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue(Pool.JOBS)],
             args=[account, now_s, member, deadline, check, event, k.wake_channel()],
         )
-        return reply
+        return Transition.read(reply)
 
     def finish_job(
         self, job_id: int, account: str, now_s: int, results: str, event: str, retention_s: int
-    ) -> list[str]:
+    ) -> Transition:
         """Started -> finished with its results (see job_finish.lua)."""
         k = self.keys
-        reply: list[str] = self._scripts["job_finish"](
+        reply = self._scripts["job_finish"](
             keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue(Pool.JOBS)],
             args=[account, now_s, results, event, max(1, retention_s)],
         )
-        return reply
+        return Transition.read(reply)
 
-    def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> list[str]:
+    def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> Transition:
         k = self.keys
-        reply: list[str] = self._scripts["job_task"](
+        reply = self._scripts["job_task"](
             keys=[k.job(account, job_id), k.queue(Pool.JOBS)], args=[account, cur_task, event]
         )
-        return reply
+        return Transition.read(reply)
 
     def expire_job_lease(
         self,
@@ -144,11 +177,11 @@ class JobVerbs(StoreBase):
         entries: tuple[str, str],
         cap: int,
         retention_s: int,
-    ) -> str:
-        """Enforce a lease that ran out (see job_expire.lua): "requeued", "failed" or "stale".
-        ``entries`` are the history entries for the requeued and the failed case."""
+    ) -> LeaseOutcome:
+        """Enforce a lease that ran out (see job_expire.lua and ``LeaseOutcome``). ``entries``
+        are the history entries for the requeued and the failed case."""
         k = self.keys
-        outcome: str = self._scripts["job_expire"](
+        reply = self._scripts["job_expire"](
             keys=[
                 k.job(account, job_id),
                 k.job_queue(account, beacon),
@@ -156,7 +189,7 @@ class JobVerbs(StoreBase):
             ],
             args=[member, job_id, now_s, *entries, max(1, cap), max(1, retention_s)],
         )
-        return outcome
+        return LeaseOutcome(reply)
 
     def append_job_history(
         self,

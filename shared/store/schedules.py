@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any, cast
 
 import redis
@@ -19,6 +20,15 @@ from shared.store.base import (
 )
 
 HEARTBEAT_TTL_S = 60
+OVER_QUOTA = -1  # put_schedule.lua's answer when a new schedule would pass the account's quota
+
+
+class CommitStatus(IntEnum):
+    """What ``commit.lua`` answers for each claimed entry."""
+
+    LEASE_LOST = 0  # the claim is not ours (any more): nothing published
+    COMMITTED = 1  # published (when it had a queue) and advanced, unless edited since the claim
+    DELETED = 2  # the definition was deleted since the claim: nothing published
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ class ScheduleVerbs(StoreBase):
         """
         keys, args = self._put_call(schedule, next_ms, quota, new)
         version = self._scripts["put_schedule"](keys=keys, args=args)
-        if version == -1:
+        if version == OVER_QUOTA:
             raise QuotaExceeded(
                 f"account {schedule.account} already has {quota} schedules", limit=quota
             )
@@ -201,7 +211,7 @@ class ScheduleVerbs(StoreBase):
         ]
         return ClaimResult(next_wake_ms=None if wake < 0 else wake, entries=entries)
 
-    def commit(self, token: str, commits: Iterable[Commit]) -> list[int]:
+    def commit(self, token: str, commits: Iterable[Commit]) -> list[CommitStatus]:
         """Publish and advance claimed entries; one status per commit (see commit.lua)."""
         k = self.keys
         keys = [
@@ -237,7 +247,7 @@ class ScheduleVerbs(StoreBase):
             ]
         if len(args) == 1:
             return []
-        return [int(s) for s in self._scripts["commit"](keys=keys, args=args)]
+        return [CommitStatus(int(s)) for s in self._scripts["commit"](keys=keys, args=args)]
 
     def watch_wake(
         self,
