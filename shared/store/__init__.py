@@ -1,11 +1,13 @@
 """The Redis store: every key the service uses, every Lua script, and the verbs over them.
 
 Nothing else in the project spells a key, runs a script or talks to Redis. The package, bottom up:
-``keys`` (the key schema, with the data model on one page), ``base`` (client, scripts, safety),
+``keys`` (the key schema, with the data model on one page), ``scripts`` (the Lua scripts of
+``lua/``, registered once), ``base`` (client, keys and scripts together, the safety check),
 then one module per group of verbs: ``schedules`` (definitions and the beat's claim/commit),
 ``executions`` (attempts, history, dead letters), ``accounts`` (and dashboard sessions), ``gauges``
-(operators' readings, rate-limit storage), and each
-dialect's own records: ``push``, ``tasks``, ``jobs``. ``Store`` is all of them over one client.
+(operators' readings, rate-limit storage), and each dialect's own records: ``push``, ``tasks``,
+``jobs``. ``Store`` is all of them over one client. What a script answers (a status code) is named
+beside the wrapper that reads it (``CommitStatus``, ``Verdict``, ``Transition``, ``LeaseOutcome``).
 """
 
 from __future__ import annotations

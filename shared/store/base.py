@@ -1,19 +1,18 @@
-"""What every group of store verbs shares: the client, the key schema, the Lua scripts (every
-``lua/*.lua``, registered once, each starting with its KEYS/ARGV contract) and the safety check."""
+"""What every group of store verbs shares: the client, the key schema, the Lua scripts and the
+safety check; and the one serialisation of stored values."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from shared.errors import UnsafeRedisConfig
 from shared.store.keys import Keys
+from shared.store.scripts import Scripts
 
-LUA_DIR = Path(__file__).with_name("lua")
 SAFE_EVICTION_POLICIES = ("noeviction",)
 
 
@@ -34,17 +33,11 @@ class StoreBase:
         # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
         self.redis = client
         self.keys = Keys(prefix)
-        self._scripts = {
-            path.stem: client.register_script(path.read_text()) for path in LUA_DIR.glob("*.lua")
-        }
+        self._scripts = Scripts(client)
 
     def load_scripts(self) -> None:
-        """Load every script now (one pipelined round trip), so the first real call does not
-        pay a NOSCRIPT miss and resend its arguments (the beat's first fire would wait on it)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for script in self._scripts.values():
-            pipe.script_load(script.script)
-        pipe.execute()
+        """Load every script now (see ``Scripts.load``): the beat does, before its first tick."""
+        self._scripts.load()
 
     def check_redis_is_safe(self) -> None:
         """Refuse to run on a Redis that may evict keys: a lost due entry is a lost fire."""

@@ -1,0 +1,32 @@
+"""The Lua scripts: every ``lua/*.lua``, each starting with its KEYS/ARGV contract, registered once
+per client and called by name (the file's stem) from the typed wrapper that reads its answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+from redis.commands.core import Script
+
+LUA_DIR = Path(__file__).with_name("lua")
+
+
+class Scripts:
+    """The registered scripts of one client; ``scripts["claim"]`` is ``lua/claim.lua``."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._by_name = {
+            path.stem: client.register_script(path.read_text()) for path in LUA_DIR.glob("*.lua")
+        }
+
+    def __getitem__(self, name: str) -> Script:
+        return self._by_name[name]
+
+    def load(self) -> None:
+        """Load every script now (one pipelined round trip), so the first real call does not
+        pay a NOSCRIPT miss and resend its arguments (the beat's first fire would wait on it)."""
+        pipe = self._client.pipeline(transaction=False)
+        for script in self._by_name.values():
+            pipe.script_load(script.script)
+        pipe.execute()
