@@ -17,8 +17,8 @@ from shared.config import Config
 from shared.errors import InvalidSchedule
 from shared.payload_limits import MAX_DEPTH, check_json, depth
 from shared.store import Store
+from tests.push_support import doc as push_doc
 from tests.support import basic
-from tests.test_push_schedules_api import doc as push_doc
 from tests.test_task_scheduler_api import URL as TASKS_URL
 from tests.test_task_scheduler_api import task_body
 

@@ -18,9 +18,9 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from tests.fake_push_gateway import FakePushGateway
+from tests.push_support import CREATE_EXAMPLE, example
 from tests.support import ProcessGroup, basic, now_ms, wait_until
 from tests.test_cli import scheduler
-from tests.test_push_schedules_api import CREATE_EXAMPLE, example
 
 
 @pytest.fixture
