@@ -50,7 +50,7 @@ def published_names() -> set[str]:
         names.add(TASK_BY_TARGET[schedule.target.kind])
     event = json.loads(beacon_jobs.event_message("a", 1, [{"event": "queued"}]))
     names.add(event["headers"]["task"])  # a beacon job's lifecycle event (the API)
-    lease = beacon_jobs._lease(1, {"appkey": "a"}, "b", "run", 0, 60)
+    lease = beacon_jobs.lifecycle._lease(1, {"appkey": "a"}, "b", "run", 0, 60)
     assert lease is not None
     names.add(json.loads(lease[2])["task"])  # a lease check (the beat, at its deadline)
     return names
