@@ -20,7 +20,7 @@ from shared.config import Config
 from shared.execution import new_execution
 from shared.store import Store
 from shared.timing import next_schedule_fire
-from tests.support import queued_messages
+from tests.support import now_ms, queued_messages
 
 Api = tuple[FlaskClient, dict[str, str]]
 
@@ -100,7 +100,8 @@ def test_list_filters_on_each_property(local_api: Api, store: Store, config: Con
     sched = create(local_api, name="s", schedule="1", min="0")
     schedule = store.get_schedule(beacon_jobs.schedule_id(account["appkey"], sched["id"]))
     execution = new_execution(schedule, "x:1", 1_900_000_000_000, 0)
-    d = beacon_jobs.get_job(store, account, beacon_jobs.spawn_instance(store, config, execution))
+    spawned = beacon_jobs.spawn_instance(store, config, execution, now_ms())
+    d = beacon_jobs.get_job(store, account, spawned)
     a = get(local_api, f"/api/jobs/{a['id']}").get_json()
     everyone = [a["id"], b["id"], c["id"], sched["id"], d["id"]]
     assert ids(get(local_api, "/api/jobs")) == everyone  # list is GET's default action
@@ -189,8 +190,8 @@ def test_spawning_one_fire_twice_creates_one_instance(
     sched = create(local_api, name="s", schedule="1", tasks=TASKS, beacon_name="b1")
     schedule = store.get_schedule(beacon_jobs.schedule_id(local_api[1]["appkey"], sched["id"]))
     execution = new_execution(schedule, "fire:1", 1_900_000_060_000, 0)
-    first = beacon_jobs.spawn_instance(store, config, execution)
-    assert beacon_jobs.spawn_instance(store, config, execution) == first
+    first = beacon_jobs.spawn_instance(store, config, execution, now_ms())
+    assert beacon_jobs.spawn_instance(store, config, execution, now_ms()) == first
     instance = get(local_api, f"/api/jobs/{first}").get_json()
     assert instance["duplicate_of"] == sched["id"]
     assert (instance["status"], instance["q_time"], instance["beacon_name"]) == (

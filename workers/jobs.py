@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def create_instance(execution: Execution) -> Outcome:
-    job_id = beacon_jobs.spawn_instance(store(), config, execution)
+    job_id = beacon_jobs.spawn_instance(store(), config, execution, now_ms())
     return Outcome(ok=True, result={"job_id": job_id})
 
 

@@ -57,7 +57,6 @@ from shared.beacon_jobs.model import (
     JobConflict,
     NewJob,
     event_message,
-    now,
     schedule_id,
 )
 from shared.beacon_jobs.reading import get_job, history, list_jobs, owned, scheduled_jobs, view
@@ -83,7 +82,6 @@ __all__ = [
     "get_job",
     "history",
     "list_jobs",
-    "now",
     "owned",
     "pickup",
     "record_event",

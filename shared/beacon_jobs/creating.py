@@ -12,7 +12,6 @@ from shared.beacon_jobs.model import (
     InvalidJob,
     NewJob,
     event_message,
-    now,
     schedule_id,
 )
 from shared.beacon_jobs.reading import (
@@ -130,7 +129,7 @@ def check_cron_fields(cron: dict[str, str], timezone: str) -> None:
         raise InvalidJob(f"schedule: {exc}") from None
 
 
-def spawn_instance(store: Store, config: Config, execution: Execution) -> int:
+def spawn_instance(store: Store, config: Config, execution: Execution, now_ms: int) -> int:
     """One fire of a scheduled job: a queued instance, eligible at the fire's instant. The
     execution id dedupes, so a redelivered fire returns the instance it already created."""
     spec = execution.spec
@@ -145,6 +144,6 @@ def spawn_instance(store: Store, config: Config, execution: Execution) -> int:
         q_time=execution.due_ms // 1000,
         duplicate_of=spec["job_id"],
     )
-    job = create_job(store, config, account, new, now_ms=now(), dedupe=execution.id)
+    job = create_job(store, config, account, new, now_ms=now_ms, dedupe=execution.id)
     job_id: int = job["id"]
     return job_id

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import schedules
 from shared.contract import DialectName, Pool, TaskName
 from shared.errors import InvalidSchedule, SchedulerError
 from shared.messages import build_message
@@ -69,7 +68,3 @@ def event_message(appkey: str, job_id: int, entries: list[dict[str, Any]]) -> st
     event_id = uuid.uuid4().hex
     event = {"id": event_id, "account": appkey, "job": job_id, "entries": entries}
     return build_message(TaskName.JOB_EVENT, f"job-event:{event_id}", POOL, [event])
-
-
-def now() -> int:
-    return schedules.now_ms()
