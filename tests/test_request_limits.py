@@ -373,7 +373,7 @@ def test_no_refusal_here_was_a_server_error(api: ApiProcess) -> None:
 
 
 def gunicorn_commands() -> list[tuple[str, list[str]]]:
-    from tests.test_deploy import all_commands
+    from tests.deploy_support import all_commands
 
     return [(where, argv) for where, argv in all_commands() if argv[:1] == ["gunicorn"]]
 
