@@ -12,7 +12,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,67 +21,18 @@ import pytest
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
+from tests.raw_http import (
+    FAST_S,
+    MARKER,
+    Answer,
+    exchange,
+    healthy,
+    request_head,
+)
 from tests.support import ProcessGroup, basic, free_port, wait_until
 
-# The real `scheduler api`, gunicorn and Flower processes, started by the tests below.
+# The real `scheduler api` process, started by the module fixture below.
 pytestmark = pytest.mark.e2e
-
-FAST_S = 3.0  # a refused request is answered within this, on a busy 2-core machine
-MARKER = "BODYECHO"
-
-
-@dataclass
-class Answer:
-    status: int
-    head: str
-    body: bytes
-    seconds: float
-
-    def json(self) -> object:
-        return json.loads(self.body)
-
-
-def exchange(port: int, head: bytes, body: bytes | list[bytes] = b"") -> Answer:
-    """Send ``head`` and ``body`` (a list: one chunk each, chunked framing added) on a fresh
-    connection and read the answer as a client does: the head, then Content-Length bytes.
-    Sending runs in a thread: a server that refuses early stops reading, and the answer must
-    still be read."""
-    if isinstance(body, list):
-        body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in body) + b"0\r\n\r\n"
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-
-    def send() -> None:
-        with contextlib.suppress(OSError):  # the server answered and closed before the end
-            sock.sendall(head + body)
-
-    started = time.monotonic()
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    try:
-        reader = sock.makefile("rb")
-        status_line = reader.readline()
-        lines = []
-        while (line := reader.readline()) not in (b"\r\n", b""):
-            lines.append(line.decode("latin-1").strip())
-        length = next(
-            (int(h.split(":")[1]) for h in lines if h.lower().startswith("content-length:")), 0
-        )
-        answer_body = reader.read(length)
-    finally:
-        elapsed = time.monotonic() - started
-        sock.close()
-        sender.join(timeout=10)
-    status = int(status_line.split(b" ", 2)[1]) if status_line else 0
-    return Answer(status, "\n".join([status_line.decode("latin-1"), *lines]), answer_body, elapsed)
-
-
-def request_head(method: str, target: str, headers: dict[str, str]) -> bytes:
-    lines = [
-        f"{method} {target} HTTP/1.1",
-        "Host: 127.0.0.1",
-        *(f"{k}: {v}" for k, v in headers.items()),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 @dataclass
@@ -106,13 +56,6 @@ def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
 @pytest.fixture
 def api_port(api: ApiProcess) -> int:
     return api.port
-
-
-def healthy(port: int) -> bool:
-    try:
-        return exchange(port, request_head("GET", "/healthz", {})).status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -367,82 +310,3 @@ def test_no_refusal_here_was_a_server_error(api: ApiProcess) -> None:
     assert healthy(api.port)
     logs = api.group.logs()
     assert "Traceback" not in logs and "Error on request" not in logs, logs[-3000:]
-
-
-# --- gunicorn, as deploy/ runs it ----------------------------------------------------------------
-
-
-def gunicorn_commands() -> list[tuple[str, list[str]]]:
-    from tests.deploy_support import all_commands
-
-    return [(where, argv) for where, argv in all_commands() if argv[:1] == ["gunicorn"]]
-
-
-def test_every_gunicorn_in_deploy_has_the_configured_caps() -> None:
-    from gunicorn.config import Config as GunicornConfig
-
-    commands = gunicorn_commands()
-    assert {where.split(":")[0] for where, _ in commands} == {"Dockerfile", "compose", "k8s"}
-    defaults = Config()
-    for where, argv in commands:
-        params = vars(GunicornConfig().parser().parse_args(argv[1:]))
-        assert params["limit_request_line"] == defaults.api_max_request_line_bytes, where
-        assert params["limit_request_field_size"] == defaults.api_max_header_line_bytes, where
-        assert params["limit_request_fields"] == defaults.api_max_header_count, where
-
-
-def test_gunicorn_as_deployed_refuses_64_kb_query_strings_and_headers_fast(
-    clean_redis: str, tmp_path: Path
-) -> None:
-    _, argv = next(c for c in gunicorn_commands() if c[0].startswith("compose"))
-    port = free_port()
-    bind = argv.index("--bind")
-    args = [*argv[1 : bind + 1], f"127.0.0.1:{port}", *argv[bind + 2 :], "--workers", "1"]
-    group = ProcessGroup(clean_redis, tmp_path)
-    try:
-        group.start(["gunicorn", *args])
-        wait_until(lambda: healthy(port), timeout_s=30, what="gunicorn up")
-        for head in (
-            request_head("GET", "/1/jobs?" + "a" * 65_000, {}),
-            request_head("GET", "/1/jobs", {"X-Big": "v" * 65_000}),
-            request_head("GET", "/1/jobs", {f"X-Many-{n}": "v" for n in range(150)}),
-        ):
-            answer = exchange(port, head)
-            assert answer.status in (400, 414, 431), answer.head
-            assert answer.seconds < FAST_S
-            assert healthy(port)
-    finally:
-        group.stop_all()
-
-
-# --- Flower, as `scheduler flower` (and so `make run`) starts it ---------------------------------
-
-
-def test_flower_refuses_64_kb_query_strings_and_headers_fast(
-    clean_redis: str, tmp_path: Path
-) -> None:
-    """Tornado, under Flower, has no 414/431: past its head cap it closes the connection without
-    an answer. What matters is the same: refused at once, nothing buffered, the server serves on.
-    Without our cap, tornado's own default (64 KiB) would let the first two requests through."""
-    port = free_port()
-    group = ProcessGroup(clean_redis, tmp_path)
-    try:
-        group.start(["scheduler_cli.main", "flower"], api_host="127.0.0.1", flower_port=port)
-        wait_until(lambda: flower_healthy(port), timeout_s=30, what="Flower up")
-        for head in (
-            request_head("GET", "/healthcheck?" + "a" * 60_000, {}),
-            request_head("GET", "/healthcheck", {"X-Big": "v" * 60_000}),
-        ):
-            answer = exchange(port, head)
-            assert answer.status in (0, 400, 414, 431), answer.head  # 0: closed, no answer
-            assert answer.seconds < FAST_S
-            assert flower_healthy(port)
-    finally:
-        group.stop_all()
-
-
-def flower_healthy(port: int) -> bool:
-    try:
-        return exchange(port, request_head("GET", "/healthcheck", {})).status == 200
-    except OSError:
-        return False
