@@ -115,13 +115,7 @@ class ScheduleVerbs(StoreBase):
     ) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of ``put_schedule.lua`` for one schedule."""
         k = self.keys
-        keys = [
-            k.definitions(),
-            k.versions(),
-            k.due(),
-            k.account_index(schedule.account, schedule.dialect),
-            k.run_counts(),
-        ]
+        keys = self._definition_keys(schedule)
         args = [
             schedule.id,
             dumps(schedule.to_dict()),
@@ -132,6 +126,17 @@ class ScheduleVerbs(StoreBase):
             1 if new else 0,
         ]
         return keys, args
+
+    def _definition_keys(self, schedule: Schedule) -> list[str]:
+        """The KEYS that ``put_schedule.lua`` and ``delete_schedule.lua`` share, in their order."""
+        k = self.keys
+        return [
+            k.definitions(),
+            k.versions(),
+            k.due(),
+            k.account_index(schedule.account, schedule.dialect),
+            k.run_counts(),
+        ]
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
         raw = self.redis.hget(self.keys.definitions(), schedule_id)
@@ -148,16 +153,8 @@ class ScheduleVerbs(StoreBase):
         return [Schedule.from_dict(json.loads(raw)) for raw in raws if raw]
 
     def delete_schedule(self, schedule: Schedule) -> bool:
-        k = self.keys
         deleted = self._scripts["delete_schedule"](
-            keys=[
-                k.definitions(),
-                k.versions(),
-                k.due(),
-                k.account_index(schedule.account, schedule.dialect),
-                k.run_counts(),
-            ],
-            args=[schedule.id],
+            keys=self._definition_keys(schedule), args=[schedule.id]
         )
         return bool(deleted)
 
