@@ -30,7 +30,6 @@ from measure import (
     Dispatch,
     Idle,
     measure_idle,
-    now_ms,
     redis_url,
     say,
     used_memory,
@@ -45,6 +44,7 @@ from scheduler_beat.dispatch import Dispatcher
 from shared.config import Config
 from shared.model import CronTrigger, Schedule, Target
 from shared.store import Store
+from shared.timing import now_ms
 
 # --- our engine ---------------------------------------------------------------------------------
 

@@ -32,10 +32,6 @@ REDBEAT_QUEUE = "redbeat"
 REDBEAT_PREFIX = "redbeat:"
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def say(line: str) -> None:
     print(line, flush=True)
 

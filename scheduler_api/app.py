@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import redis
 from flask import Flask, jsonify
@@ -27,6 +26,7 @@ from shared.config import Config
 from shared.public_errors import without_paths
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
+from shared.timing import now_ms
 
 BEAT_STALE_MS = 30_000
 HEALTH = openapi.Reply(
@@ -90,9 +90,7 @@ def create_app(config: Config | None = None) -> Flask:
         return body, 200, {"Content-Type": content_type}
 
     @app.get("/healthz")
-    @openapi.documented(
-        summary="Liveness: the process is up", security="", responses={200: HEALTH}
-    )
+    @openapi.documented(summary="Liveness: the process is up", security="", responses={200: HEALTH})
     def healthz():  # the process is up
         return jsonify(status="ok")
 
@@ -107,7 +105,7 @@ def create_app(config: Config | None = None) -> Flask:
             last_beat = store.last_beat_ms()
         except redis.RedisError as exc:
             return jsonify(status="unavailable", redis=without_paths(str(exc))), 503
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         beat_ok = last_beat is not None and now - last_beat < BEAT_STALE_MS
         body = jsonify(status="ok" if beat_ok else "degraded", redis="ok", beat_fresh=beat_ok)
         return body, 200 if beat_ok else 503

@@ -52,7 +52,7 @@ from shared.model import (
     Trigger,
 )
 from shared.store import Store
-from shared.timing import format_iso_utc, next_schedule_fire
+from shared.timing import format_iso_utc, next_schedule_fire, now_ms
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 errors(blueprint, HTML_PAGE, RATE_LIMITED)  # the dashboard counts per client address
@@ -113,7 +113,7 @@ def overview() -> str | Response:
         return redirect(url_for("dashboard.login"))
     appkey = account["appkey"]
     owned = account_schedules(appkey)
-    now = schedules.now_ms()
+    now = now_ms()
     return render_template(
         "dashboard/overview.html",
         account=account,
@@ -173,7 +173,7 @@ def redrive(execution_id: str) -> Response:
     if account is None:
         abort(401)
     check_csrf()
-    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=schedules.now_ms()):
+    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=now_ms()):
         abort(404)
     return redirect(url_for("dashboard.overview"))
 

@@ -25,13 +25,10 @@ from scheduler_beat.dispatch import Dispatcher
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
+from shared.timing import now_ms
 
 log = logging.getLogger(__name__)
 REDIS_RETRY_S = 2.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class RedisScheduler(Scheduler):

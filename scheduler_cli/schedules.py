@@ -19,7 +19,7 @@ from shared.errors import NotFound
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target, Trigger
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
-from shared.timing import format_iso_utc, parse_iso8601
+from shared.timing import format_iso_utc, now_ms, parse_iso8601
 
 
 def open_store(config: Config) -> Store:
@@ -31,7 +31,7 @@ def trigger_from_args(args: argparse.Namespace, account: dict[str, Any]) -> Trig
         return CronTrigger(expr=args.cron, timezone=args.timezone or account["timezone"])
     if args.at:
         return OnceTrigger(at_ms=parse_iso8601(args.at, "--at"))
-    return OnceTrigger(at_ms=schedules.now_ms() + int(args.in_seconds * 1000))
+    return OnceTrigger(at_ms=now_ms() + int(args.in_seconds * 1000))
 
 
 def cmd_add_webhook(args: argparse.Namespace, config: Config) -> int:
@@ -47,7 +47,7 @@ def cmd_add_webhook(args: argparse.Namespace, config: Config) -> int:
         target=Target(
             TargetKind.WEBHOOK, {"url": args.url, "data": args.data, "content_type": args.type}
         ),
-        created_ms=schedules.now_ms(),
+        created_ms=now_ms(),
     )
     next_ms = schedules.create(store, config, schedule, now_ms=schedule.created_ms)
     print(json.dumps({"id": schedule.id, "next": next_ms and format_iso_utc(next_ms)}))
@@ -77,7 +77,7 @@ def cmd_dead_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_dead_redrive(args: argparse.Namespace, config: Config) -> int:
-    if not schedules.redrive(open_store(config), args.execution_id, now_ms=schedules.now_ms()):
+    if not schedules.redrive(open_store(config), args.execution_id, now_ms=now_ms()):
         raise NotFound(f"no dead letter {args.execution_id!r}")
     print(f"redriven: {args.execution_id}")
     return 0

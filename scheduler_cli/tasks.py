@@ -13,12 +13,11 @@ from typing import Any
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
-from shared.timing import format_iso_utc
+from shared.timing import format_iso_utc, now_ms
 
 
 def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     from shared.backup import read_backup, restore_backup
-    from shared.schedules import now_ms
 
     store = Store.from_url(resolve_redis_url(config), config.key_prefix)
     store.check_redis_is_safe()

@@ -17,7 +17,7 @@ from shared.config import Config
 from shared.errors import ConfigError, InvalidSchedule
 from shared.model import Schedule
 from shared.store import Store
-from shared.timing import next_schedule_fire
+from shared.timing import next_schedule_fire, now_ms
 
 if TYPE_CHECKING:  # the registry imports this module for its built-in class
     from shared.task_classes import TaskContext
@@ -30,7 +30,7 @@ class BackupTask:
     folder, atomically, keeping the newest ``SCHEDULER_BACKUP_KEEP`` per account."""
 
     def run(self, ctx: TaskContext) -> str:
-        snapshot = take_snapshot(ctx.store, ctx.account, _now_ms())
+        snapshot = take_snapshot(ctx.store, ctx.account, now_ms())
         path, removed = write_backup(ctx.config, snapshot)
         count = len(snapshot["schedules"])
         # The file name only: the tenant reads this message, the folder is the server's business.
@@ -132,7 +132,3 @@ def restore_backup(
     store.restore_schedules(items)
     store.raise_task_counters(appkey, {k: int(v) for k, v in doc.get("task_counters", {}).items()})
     return [(schedule, next_ms) for schedule, next_ms, _ in items]
-
-
-def _now_ms() -> int:
-    return int(datetime.now(UTC).timestamp() * 1000)

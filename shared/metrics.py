@@ -26,7 +26,6 @@ import logging
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -48,6 +47,7 @@ from shared.config import Config
 from shared.contract import POOLS, QUEUE_BY_TARGET, RunStatus
 from shared.execution import Execution
 from shared.store import Store
+from shared.timing import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -103,18 +103,14 @@ def _metrics() -> _Metrics:
     return _Metrics()
 
 
-def wall_ms() -> int:
-    # Lag is real elapsed time, so it is measured on the real clock, not on a tick's ``now``.
-    return time.time_ns() // 1_000_000
-
-
 # --- recording -------------------------------------------------------------------------------
 
 
 def record_published(fires: Iterable[tuple[str, int]], published_ms: int | None = None) -> None:
     """The beat committed these ``(queue, due_ms)`` fires: count them and observe their lag."""
     m = _metrics()
-    published_ms = wall_ms() if published_ms is None else published_ms
+    # Lag is real elapsed time, so it is measured on the real clock, not on a tick's ``now``.
+    published_ms = now_ms() if published_ms is None else published_ms
     lags: dict[str, list[float]] = {}
     for queue, due_ms in fires:
         lags.setdefault(queue, []).append(max(0, published_ms - due_ms) / 1000)
@@ -239,7 +235,7 @@ class StoreCollector:
             depth.add_metric([pool], gauges.queue_depths[pool])
         yield depth
         if gauges.beat_ms is not None:
-            age = max(0, wall_ms() - gauges.beat_ms) / 1000
+            age = max(0, now_ms() - gauges.beat_ms) / 1000
             yield GaugeMetricFamily(
                 "scheduler_beat_heartbeat_age_seconds", "Since the last beat tick", value=age
             )

@@ -7,7 +7,6 @@ live here once.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
@@ -26,12 +25,6 @@ from shared.timing import next_schedule_fire, validate_trigger
 # The whole stored definition: the client's JSON fields (each at most SCHEDULER_JSON_MAX_BYTES)
 # and what an adapter adds (a push's zone plan, the dialect's own fields) stay well below this.
 STORED_MAX_BYTES = 1024 * 1024
-
-
-def now_ms() -> int:
-    """The clock, read where a request or a task begins (adapters, CLI, workers) and passed
-    down: no verb of the core reads it itself."""
-    return time.time_ns() // 1_000_000
 
 
 def first_fire(schedule: Schedule, at_ms: int) -> int | None:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import redis
 
 from scheduler_api.serving import CappedHead, capped_server
+from shared.timing import now_ms
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,10 +63,6 @@ def free_port() -> int:
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def queued_messages(redis_url: str, queue: str) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
 from shared.store import LeaseOutcome
+from shared.timing import now_ms
 from workers.context import config, store
-from workers.runner import Outcome, now_ms, run_execution
+from workers.runner import Outcome, run_execution
 
 log = logging.getLogger(__name__)
 

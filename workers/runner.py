@@ -15,7 +15,6 @@ past ``SCHEDULER_MAX_DELIVERIES``, the execution is dead-lettered instead of run
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +30,7 @@ from shared.model import RunRecord
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
 from shared.store import Store, Verdict, dumps
+from shared.timing import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ class Outcome:
 
 
 Deliver = Callable[[Execution], Outcome]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def run_execution(store: Store, config: Config, execution: Execution, deliver: Deliver) -> str:

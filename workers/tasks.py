@@ -8,7 +8,6 @@ message) or ``failed`` (with the error) to the task's history. A run on demand c
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from shared.celery_app import app
@@ -18,6 +17,7 @@ from shared.execution import Execution
 from shared.public_errors import without_paths
 from shared.store import Store
 from shared.task_classes import MAX_MESSAGE_CHARS, TaskContext, TaskFailed
+from shared.timing import now_ms
 from workers.context import config, store
 from workers.runner import Outcome, run_execution
 from workers.task_classes import resolve
@@ -38,7 +38,7 @@ def perform(store: Store, config: Config, execution: Execution) -> Outcome:
     """One attempt: resolve the class, run it, and record what happened."""
     spec = execution.spec
     prefix = f"task_id={spec.get('task_id')} task={spec.get('name')}"
-    started = time.time_ns() // 1_000_000
+    started = now_ms()
     record(store, config, execution, f"{prefix} action=started", LEVEL_INFO, started)
     ctx = TaskContext(
         config=config,
@@ -86,7 +86,7 @@ def record(
 ) -> None:
     context = execution.context or {}
     entry = {
-        "t": time.time_ns() // 1_000_000,
+        "t": now_ms(),
         "level": level,
         "user_id": execution.spec.get("user_id"),
         "message": message,

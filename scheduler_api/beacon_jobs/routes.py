@@ -22,7 +22,7 @@ from scheduler_api.beacon_jobs.schemas import (
 )
 from scheduler_api.openapi import Reply, documented, errors
 from shared import beacon_jobs
-from shared.schedules import now_ms
+from shared.timing import now_ms
 
 SCHEDULE_ONLY = ("start_date", "end_date", *beacon_jobs.CRON_FIELDS)
 

@@ -21,7 +21,7 @@ from scheduler_api.push_schedules.render import DIALECT, answer, dialect, not_fo
 from scheduler_api.push_schedules.schemas import DeviceSchema, PageQuery, ScheduleSchema
 from shared import schedules
 from shared.errors import NotFound
-from shared.timing import zone
+from shared.timing import now_ms, zone
 
 PAGE_SIZE = 50
 SCHEDULE = Reply("the schedule as sent", replies.PushSchedule)
@@ -42,7 +42,7 @@ def create_schedule() -> Response:
     doc = read_document(ScheduleSchema)
     if not doc["enabled"]:
         raise DialectError(400, "enabled: must be true when a schedule is created")
-    now = schedules.now_ms()
+    now = now_ms()
     schedule = build(doc, account, str(uuid.uuid4()), now)
     schedules.create(store(), config(), schedule, now_ms=now)
     return answer({"schedule_id": schedule.id, "name": doc["name"]})
@@ -106,7 +106,7 @@ def msg_ids_underscore(schedule_id: str) -> Response:
 )
 def update_schedule(schedule_id: str) -> Response:
     account = dialect.basic_account()
-    now = schedules.now_ms()
+    now = now_ms()
     current = find_updatable(account, schedule_id, now)
     doc = read_document(ScheduleSchema)
     was = current.target.spec.get("zone_type")

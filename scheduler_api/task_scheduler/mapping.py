@@ -21,6 +21,7 @@ from shared.errors import (
 from shared.model import CalendarTrigger, RepeatItem, Schedule, Target
 from shared.public_errors import without_paths
 from shared.task_classes import canonical, registered, unknown_class_message
+from shared.timing import now_ms
 
 DIALECT = DialectName.TASK_SCHEDULER
 LOG_INFO = 6
@@ -86,7 +87,7 @@ def build_schedule(account: dict[str, Any], number: int, first_item: int, task: 
         dialect=DIALECT,
         trigger=CalendarTrigger(task.items, account.get("timezone", "UTC")),
         target=Target(TargetKind.TASK, spec),
-        created_ms=schedules.now_ms(),
+        created_ms=now_ms(),
         enabled=task.active,
         doc={
             "task_id": number,
@@ -135,7 +136,7 @@ def find(account: dict[str, Any], number: str) -> Schedule:
 
 def log_api(schedule: Schedule, user_id: int, message: str) -> None:
     entry = {
-        "t": schedules.now_ms(),
+        "t": now_ms(),
         "level": LOG_INFO,
         "user_id": str(user_id),
         "message": message,

@@ -24,6 +24,7 @@ from scheduler_api.task_scheduler.render import (
 )
 from scheduler_api.task_scheduler.schemas import TARGET, ActionQuery, TaskDocument, WholeNumber
 from shared import schedules
+from shared.timing import now_ms
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -95,7 +96,7 @@ def execute_task(account: dict[str, Any]) -> Response:
     task = find(account, task_id_param())
     context = {"ip": request.remote_addr, "by": "executeTask"}
     with current_app.extensions["scheduler.waits"].hold(account["appkey"]):
-        exec_id = schedules.run_now(store(), task, schedules.now_ms(), context)
+        exec_id = schedules.run_now(store(), task, now_ms(), context)
         result = store().wait_task_result(exec_id, config().task_execute_timeout_s)
     label = f'Task "{task.doc["name"]}" ({task.doc["task_id"]})'
     if result is None:

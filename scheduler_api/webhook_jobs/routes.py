@@ -34,6 +34,7 @@ from scheduler_api.webhook_jobs.render import (
 )
 from scheduler_api.webhook_jobs.schemas import MAX_DATA_BYTES, JobDocument
 from shared import schedules
+from shared.timing import now_ms
 
 DEAD_LETTERS_SHOWN = 100
 XML_TEXT = (*formats.XML_TYPES, formats.TEXT)
@@ -92,9 +93,9 @@ def update_job(job_id: str) -> Response:
     account = dialect.basic_account()
     chosen = negotiate(CREATE_TYPES)
     current = find(account, job_id)
-    now_ms = schedules.now_ms()
-    job = build_job(read_document(), account, current.id, now_ms)
-    next_ms = schedules.replace_schedule(store(), config(), job, now_ms=now_ms)
+    now = now_ms()
+    job = build_job(read_document(), account, current.id, now)
+    next_ms = schedules.replace_schedule(store(), config(), job, now_ms=now)
     return render_created(job, account, chosen, next_ms)
 
 
@@ -164,15 +165,15 @@ def list_dead_letters() -> Response:
 def redrive_dead_letter(execution_id: str) -> Response:
     """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
     account = dialect.basic_account()
-    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=schedules.now_ms()):
+    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=now_ms()):
         raise DialectError(404, f"no dead letter {execution_id!r}")
     return formats.respond(b"", formats.TEXT, 202)
 
 
 def create_and_render(doc: dict[str, Any], account: dict[str, Any], chosen: str) -> Response:
-    now_ms = schedules.now_ms()
-    job = build_job(doc, account, str(uuid.uuid4()), now_ms)
-    next_ms = schedules.create(store(), config(), job, now_ms=now_ms)
+    now = now_ms()
+    job = build_job(doc, account, str(uuid.uuid4()), now)
+    next_ms = schedules.create(store(), config(), job, now_ms=now)
     return render_created(job, account, chosen, next_ms)
 
 

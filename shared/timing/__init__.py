@@ -1,13 +1,14 @@
-"""The one package that owns time: zones, ISO 8601, and when a trigger fires next.
+"""The one package that owns time: the clock, zones, ISO 8601, and when a trigger fires next.
 
-This package does no I/O and reads no clock. Its modules, bottom up: ``zones`` (IANA zones,
-instants, ISO 8601, THE DST RULE), ``plan`` (the wall-clock plan of local dates and times),
-``cron`` (Unix and Quartz expressions), ``calendar`` (the task scheduler's repeat items) and
-``fires`` (the public verbs). Import from ``shared.timing``, not from its modules.
+This package does no I/O. Its modules, bottom up: ``clock`` (``now_ms``, the only reader of the
+wall clock in the whole system), ``zones`` (IANA zones, instants, ISO 8601, THE DST RULE),
+``plan`` (the wall-clock plan of local dates and times), ``cron`` (Unix and Quartz expressions),
+``calendar`` (the task scheduler's repeat items) and ``fires`` (the public verbs). Import from
+``shared.timing``, not from its modules.
 
 Every instant that goes in or comes out is an ``int`` of UTC milliseconds since the epoch. Every
-function is pure: nothing here reads a clock, so the beat passes "now" in and the tests pass literal
-datetimes in.
+other function is pure: none of them reads the clock, so the beat passes "now" in and the tests
+pass literal datetimes in.
 
 How a trigger is evaluated
 --------------------------
@@ -53,6 +54,7 @@ every ``interval_min`` elapsed minutes from local midnight of ``start`` (or 1970
 arithmetic from that anchor like ``IntervalTrigger``, until the end of its ``end`` date.
 """
 
+from shared.timing.clock import now_ms
 from shared.timing.fires import (
     iter_fires,
     min_gap_ms,
@@ -79,6 +81,7 @@ __all__ = [
     "min_gap_ms",
     "next_fire",
     "next_schedule_fire",
+    "now_ms",
     "parse_iso8601",
     "parse_wall_clock",
     "validate_trigger",
