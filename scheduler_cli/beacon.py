@@ -34,6 +34,7 @@ import requests
 
 from shared.config import Config
 from shared.retry import compute_backoff, parse_retry_after
+from shared.timing import now_ms
 
 OUTPUT_CAP = 4096  # characters of stdout/stderr/body kept per task result
 REQUEST_TIMEOUT_S = 10.0
@@ -88,7 +89,7 @@ class Agent:
         listed = self.call("GET", "/api/jobs", params)
         if listed is None or listed.status_code != 200:
             return None
-        now_s = time.time()
+        now_s = now_ms() / 1000
         queued = sorted(listed.json(), key=lambda j: (j.get("q_time") or 0, j["id"]))
         for job in queued:
             if (job.get("q_time") or 0) > now_s or self.stop.is_set():
@@ -204,7 +205,8 @@ class Agent:
                 if response.status_code < 500 and response.status_code != 429:
                     return response
                 problem = describe(response)
-                retry_after_s = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = response.headers.get("Retry-After")
+                retry_after_s = parse_retry_after(retry_after, now_ms=now_ms())
             except requests.RequestException as exc:
                 problem, retry_after_s = type(exc).__name__, None
             attempt += 1

@@ -24,6 +24,7 @@ from shared.contract import POOLS
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
+from shared.timing import now_ms
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BEAT_SCHEDULER = "scheduler_beat.scheduler:RedisScheduler"
@@ -124,7 +125,9 @@ def cmd_accounts_create(args: argparse.Namespace, config: Config) -> int:
     accounts.valid_timezone(args.timezone)  # before touching Redis: a typo needs no server
     store = open_store(config)
     key = accounts.load_secret_key(config)
-    creds = accounts.create_account(store, args.name, args.timezone, secret_key=key)
+    creds = accounts.create_account(
+        store, args.name, args.timezone, secret_key=key, now_ms=now_ms()
+    )
     if args.json:
         print(json.dumps({"name": args.name, "timezone": args.timezone, **creds}))
         return 0

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +93,7 @@ def create_account(
     timezone: str = "UTC",
     *,
     secret_key: bytes | str,
-    now_ms: int | None = None,
+    now_ms: int,
 ) -> dict[str, str]:
     """Create an account; return its credentials, which exist nowhere else in clear."""
     name = _valid_name(name)
@@ -108,7 +107,7 @@ def create_account(
         "name": name,
         "appkey": appkey,
         "timezone": timezone,
-        "created_ms": int(time.time() * 1000) if now_ms is None else now_ms,
+        "created_ms": now_ms,
         "master_secret_sha256": digest(master_secret),
         "userkey_sha256": digest(userkey),
         "webhook_secret_generation": 1,
@@ -197,7 +196,7 @@ def rotate_webhook_secret(
     secret_key: bytes | str,
     *,
     overlap_s: int = ROTATION_OVERLAP_S,
-    now_ms: int | None = None,
+    now_ms: int,
 ) -> str:
     """Move the account to the next generation and return its new signing secret.
 
@@ -207,9 +206,8 @@ def rotate_webhook_secret(
     account = store.get_account(appkey)
     if account is None:
         raise NotFound(f"no account with appkey {appkey!r}")
-    now = int(time.time() * 1000) if now_ms is None else now_ms
     account["webhook_secret_generation"] = int(account.get("webhook_secret_generation", 1)) + 1
-    account["webhook_previous_secret_until_ms"] = now + overlap_s * 1000
+    account["webhook_previous_secret_until_ms"] = now_ms + overlap_s * 1000
     store.put_account(account)
     return webhook_secret_for(account, secret_key)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email.utils
 import random
-import time
 
 
 def compute_backoff(
@@ -30,8 +29,8 @@ def compute_backoff(
     return min(delay, max_s)
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
+def parse_retry_after(value: str | None, *, now_ms: int) -> float | None:
+    """``Retry-After`` as seconds from ``now_ms``: delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
@@ -41,4 +40,4 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, when.timestamp() - now_ms / 1000)

@@ -18,7 +18,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import UNLIMITED, HttpReceiver, ProcessGroup
+from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, now_ms
 
 # Fixtures that start OS processes or a browser. A test using one, itself or through another
 # fixture, is an end-to-end test (marker ``e2e``); tests that start processes by hand carry the
@@ -83,7 +83,7 @@ def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClie
         target_allowlist=("127.0.0.0/8",),
         **UNLIMITED,
     )
-    creds = create_account(store, "example", secret_key=load_secret_key(config))
+    creds = create_account(store, "example", secret_key=load_secret_key(config), now_ms=now_ms())
     return create_app(config).test_client(), creds
 
 
@@ -96,4 +96,4 @@ def receiver() -> Iterator[HttpReceiver]:
 @pytest.fixture
 def paris(store: Store, local_api: tuple[FlaskClient, dict[str, str]]) -> dict[str, str]:
     """An account whose time zone is Europe/Paris (on the same API as ``local_api``)."""
-    return create_account(store, "paris", "Europe/Paris", secret_key=b"k" * 32)
+    return create_account(store, "paris", "Europe/Paris", secret_key=b"k" * 32, now_ms=now_ms())

@@ -21,6 +21,7 @@ from shared.store import Store
 pytestmark = pytest.mark.timeout(30)
 
 KEY = b"k" * 32
+NOW = 1_700_000_000_000  # accounts read no clock: the caller says when it is
 
 
 def every_stored_string(client: redis.Redis) -> str:
@@ -53,13 +54,13 @@ def test_create_returns_the_four_credentials(store: Store) -> None:
 
 
 def test_each_account_gets_fresh_credentials(store: Store) -> None:
-    a = accounts.create_account(store, "a", secret_key=KEY)
-    b = accounts.create_account(store, "b", secret_key=KEY)
+    a = accounts.create_account(store, "a", secret_key=KEY, now_ms=NOW)
+    b = accounts.create_account(store, "b", secret_key=KEY, now_ms=NOW)
     assert all(a[field] != b[field] for field in a)
 
 
 def test_no_secret_is_stored_in_clear(store: Store) -> None:
-    creds = accounts.create_account(store, "acme", secret_key=KEY)
+    creds = accounts.create_account(store, "acme", secret_key=KEY, now_ms=NOW)
     everything = every_stored_string(store.redis)
     assert creds["appkey"] in everything  # the search does see what is stored
     for field in ("master_secret", "userkey", "webhook_secret"):
@@ -68,8 +69,8 @@ def test_no_secret_is_stored_in_clear(store: Store) -> None:
 
 
 def test_basic_auth_accepts_the_right_secret_only(store: Store) -> None:
-    creds = accounts.create_account(store, "acme", secret_key=KEY)
-    other = accounts.create_account(store, "other", secret_key=KEY)
+    creds = accounts.create_account(store, "acme", secret_key=KEY, now_ms=NOW)
+    other = accounts.create_account(store, "other", secret_key=KEY, now_ms=NOW)
     account = accounts.authenticate_basic(store, creds["appkey"], creds["master_secret"])
     assert account is not None and account["name"] == "acme"
     assert accounts.authenticate_basic(store, creds["appkey"], other["master_secret"]) is None
@@ -79,7 +80,7 @@ def test_basic_auth_accepts_the_right_secret_only(store: Store) -> None:
 
 
 def test_userkey_auth_accepts_the_right_key_only(store: Store) -> None:
-    creds = accounts.create_account(store, "acme", secret_key=KEY)
+    creds = accounts.create_account(store, "acme", secret_key=KEY, now_ms=NOW)
     account = accounts.authenticate_userkey(store, creds["userkey"])
     assert account is not None and account["appkey"] == creds["appkey"]
     assert accounts.authenticate_userkey(store, creds["master_secret"]) is None
@@ -88,7 +89,7 @@ def test_userkey_auth_accepts_the_right_key_only(store: Store) -> None:
 
 
 def test_webhook_secret_is_derived_stably_per_appkey_and_generation(store: Store) -> None:
-    creds = accounts.create_account(store, "acme", secret_key=KEY)
+    creds = accounts.create_account(store, "acme", secret_key=KEY, now_ms=NOW)
     account = store.get_account(creds["appkey"])
     assert account is not None
     assert accounts.webhook_secret_for(account, KEY) == creds["webhook_secret"]
@@ -100,26 +101,26 @@ def test_webhook_secret_is_derived_stably_per_appkey_and_generation(store: Store
 
 
 def test_rotation_moves_to_the_next_generation(store: Store) -> None:
-    creds = accounts.create_account(store, "acme", secret_key=KEY)
-    rotated = accounts.rotate_webhook_secret(store, creds["appkey"], KEY)
+    creds = accounts.create_account(store, "acme", secret_key=KEY, now_ms=NOW)
+    rotated = accounts.rotate_webhook_secret(store, creds["appkey"], KEY, now_ms=NOW)
     assert rotated == accounts.webhook_secret(KEY, creds["appkey"], 2)
     account = store.get_account(creds["appkey"])
     assert account is not None and account["webhook_secret_generation"] == 2
     assert accounts.authenticate_userkey(store, creds["userkey"]) is not None
     with pytest.raises(NotFound):
-        accounts.rotate_webhook_secret(store, "no-such-appkey", KEY)
+        accounts.rotate_webhook_secret(store, "no-such-appkey", KEY, now_ms=NOW)
 
 
 @pytest.mark.parametrize("zone", ["Not/AZone", "", "../etc/passwd"])
 def test_unknown_time_zone_is_refused_before_anything_is_stored(store: Store, zone: str) -> None:
     with pytest.raises(ConfigError, match="time zone"):
-        accounts.create_account(store, "acme", zone, secret_key=KEY)
+        accounts.create_account(store, "acme", zone, secret_key=KEY, now_ms=NOW)
     assert store.list_accounts() == []
 
 
 def test_blank_name_is_refused(store: Store) -> None:
     with pytest.raises(ConfigError, match="name"):
-        accounts.create_account(store, "  ", secret_key=KEY)
+        accounts.create_account(store, "  ", secret_key=KEY, now_ms=NOW)
 
 
 def test_secret_key_from_the_environment_wins(tmp_path: Path) -> None:

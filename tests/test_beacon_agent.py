@@ -23,7 +23,7 @@ from scheduler_api.serving import capped_server
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, wait_until
+from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, now_ms, wait_until
 
 
 class ApiServer:
@@ -61,7 +61,7 @@ def served(clean_redis: str, tmp_path: Path, store: Store) -> Iterator[tuple[Api
         target_allowlist=("127.0.0.0/8",),
         **UNLIMITED,  # the test polls the job far faster than a client may
     )
-    creds = create_account(store, "example", secret_key=load_secret_key(config))
+    creds = create_account(store, "example", secret_key=load_secret_key(config), now_ms=now_ms())
     server = ApiServer(create_app(config))
     try:
         yield server, creds["userkey"]

@@ -281,7 +281,7 @@ def test_pickup_waits_for_q_time_and_checks_the_beacon(local_api: Api) -> None:
 
 def test_another_accounts_userkey_gets_nothing(local_api: Api, store: Store) -> None:
     job = create(local_api, name="mine", q="1", schedule="1")
-    other = create_account(store, "other", secret_key=b"k" * 32)
+    other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     client = local_api[0]
     theirs = (client, other)
     assert ids(get(theirs, "/api/jobs")) == []

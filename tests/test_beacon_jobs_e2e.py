@@ -35,7 +35,7 @@ def api(clean_redis: str, tmp_path: Path, store: Store) -> tuple[FlaskClient, st
         job_run_timeout_s=LEASE_S,
         **UNLIMITED,
     )
-    creds = create_account(store, "example", secret_key=load_secret_key(config))
+    creds = create_account(store, "example", secret_key=load_secret_key(config), now_ms=now_ms())
     return create_app(config).test_client(), creds["userkey"]
 
 
@@ -203,7 +203,7 @@ def test_results_and_progress_land_in_the_history(
         [0, 1],
         [1, 0],  # two workers may write two events in either order; each entry has its time
     )
-    other = create_account(store, "other", secret_key=b"k" * 32)
+    other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     assert (
         client.get(
             path, query_string={"userkey": other["userkey"], "action": "history"}

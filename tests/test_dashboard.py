@@ -117,7 +117,7 @@ def test_another_account_sees_nothing_and_cannot_redrive(
     ).get_data(as_text=True)
     execution_id = kill_one_execution(store, job_id, creds["appkey"])
 
-    other = create_account(store, "other", secret_key=b"k" * 32)
+    other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     page = sign_in(api, other)
     assert job_id not in page and execution_id not in page
     redrive = f"/dashboard/dead-letters/{execution_id}/redrive"
@@ -152,5 +152,5 @@ def test_recent_runs_include_schedules_already_gone(
     page = sign_in(api, creds)
     assert job_id not in page.split('id="runs"')[0]  # no longer among the schedules
     assert execution_id in page.split('id="runs"')[1]
-    other = create_account(store, "other", secret_key=b"k" * 32)
+    other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     assert execution_id not in sign_in(api, other)

@@ -40,7 +40,7 @@ def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
         target_allowlist=("127.0.0.0/8",),
         **UNLIMITED,
     )
-    creds = create_account(store, "acme", secret_key=load_secret_key(config))
+    creds = create_account(store, "acme", secret_key=load_secret_key(config), now_ms=now_ms())
     app = create_app(config)
     api = app.test_client()
     with HttpReceiver(statuses=[500, 200]) as receiver, ServedApp(app) as served:

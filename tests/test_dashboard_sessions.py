@@ -18,7 +18,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, digest, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import UNLIMITED
+from tests.support import UNLIMITED, now_ms
 from tests.test_dashboard import csrf_of, login_form, sign_in
 
 SESSION_COOKIE = "session"
@@ -133,7 +133,10 @@ def test_cookie_flags_and_secure_behind_https(
 ) -> None:
     app = app_with(clean_redis, tmp_path)
     creds = create_account(
-        store, "acme", secret_key=load_secret_key(app.extensions["scheduler.config"])
+        store,
+        "acme",
+        secret_key=load_secret_key(app.extensions["scheduler.config"]),
+        now_ms=now_ms(),
     )
     plain = set_cookie_header(sign_in_answer(app.test_client(), creds))
     assert "HttpOnly" in plain and "SameSite=Lax" in plain and "Secure" not in plain

@@ -271,14 +271,14 @@ def test_callbacks_are_signed_with_the_accounts_secrets_across_a_rotation(
     from shared.accounts import create_account, load_secret_key, rotate_webhook_secret
 
     key = load_secret_key(config)  # the same data dir as the worker's: the same server key
-    creds = create_account(store, "acme", secret_key=key)
+    creds = create_account(store, "acme", secret_key=key, now_ms=now_ms())
     processes.beat()
     processes.worker("webhooks")
     first_due = now_ms() + 300
     schedule = webhook_schedule(every(1000, first_due), receiver.url, account=creds["appkey"])
     store.put_schedule(schedule, first_due)
     wait_until(lambda: receiver.count() >= 1, what="a signed callback")
-    new_secret = rotate_webhook_secret(store, creds["appkey"], key)
+    new_secret = rotate_webhook_secret(store, creds["appkey"], key, now_ms=now_ms())
     wait_until(lambda: receiver.count() >= 3, what="callbacks after the rotation")
     store.delete_schedule(schedule)
 

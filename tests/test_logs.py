@@ -157,7 +157,7 @@ def test_processes_log_json_with_execution_fields_and_no_secret(
     config: Config, store: Store, processes: ProcessGroup, receiver: HttpReceiver
 ) -> None:
     secret_key = load_secret_key(config)  # the key file every process of the test reads
-    creds = create_account(store, "logged", secret_key=secret_key)
+    creds = create_account(store, "logged", secret_key=secret_key, now_ms=now_ms())
     port = free_port()
     api_log = start_cli(processes, "api", api_port=port)
     beat_log = start_cli(processes, "beat")

@@ -18,7 +18,7 @@ from shared.errors import InvalidSchedule
 from shared.payload_limits import MAX_DEPTH, check_json, depth
 from shared.store import Store
 from tests.push_support import doc as push_doc
-from tests.support import basic
+from tests.support import basic, now_ms
 from tests.test_task_scheduler_api import URL as TASKS_URL
 from tests.test_task_scheduler_api import task_body
 
@@ -84,7 +84,7 @@ def api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClient, di
     config = Config.from_env(
         {}, redis_url=clean_redis, data_dir=str(tmp_path), json_max_bytes=LIMIT_BYTES
     )
-    creds = create_account(store, "tenant", secret_key=b"k" * 32)
+    creds = create_account(store, "tenant", secret_key=b"k" * 32, now_ms=now_ms())
     return create_app(config).test_client(), creds
 
 

@@ -115,8 +115,8 @@ class Tarpit:
 
 @pytest.fixture
 def tenants(store: Store) -> tuple[dict[str, str], dict[str, str]]:
-    a = create_account(store, "tenant-a", secret_key=b"k" * 32)
-    b = create_account(store, "tenant-b", secret_key=b"k" * 32)
+    a = create_account(store, "tenant-a", secret_key=b"k" * 32, now_ms=now_ms())
+    b = create_account(store, "tenant-b", secret_key=b"k" * 32, now_ms=now_ms())
     return a, b
 
 
@@ -185,7 +185,7 @@ def test_webhooks_tarpits_and_a_deep_message_leave_another_tenants_callback_on_t
 
 # --- tasks -------------------------------------------------------------------------------------
 
-HOSTILE_CLASSES = '''
+HOSTILE_CLASSES = """
 import os, time
 
 class Exit:  # ends its process: nothing in it can record anything
@@ -203,7 +203,7 @@ class Hang:  # swallows the soft time limit, so only the hard kill ends it
                 time.sleep(0.05)
             except BaseException:
                 pass
-'''
+"""
 
 
 @pytest.fixture

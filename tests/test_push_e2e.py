@@ -61,7 +61,7 @@ def test_zone_type_1_is_pushed_at_the_accounts_wall_time_with_its_msg_id_listed(
     secret_key: bytes,
 ) -> None:
     api, _ = local_api
-    creds = create_account(store, "india", "Asia/Kolkata", secret_key=secret_key)
+    creds = create_account(store, "india", "Asia/Kolkata", secret_key=secret_key, now_ms=now_ms())
     cli = scheduler(
         "push-credentials",
         creds["appkey"],
@@ -109,7 +109,7 @@ def test_zone_type_2_fires_once_per_zone_to_that_zones_devices_only(
     secret_key: bytes,
 ) -> None:
     api, _ = local_api
-    creds = create_account(store, "india", "Asia/Kolkata", secret_key=secret_key)
+    creds = create_account(store, "india", "Asia/Kolkata", secret_key=secret_key, now_ms=now_ms())
     push.set_credentials(store, secret_key, creds["appkey"], gateway.key, gateway.secret)
     devices = {"np1": "Asia/Kathmandu", "in2": "Asia/Kolkata", "np2": "Asia/Kathmandu"}
     for rid, zone in devices.items():
@@ -155,7 +155,7 @@ def test_a_failing_gateway_is_retried_and_the_push_sent_once(
     secret_key: bytes,
 ) -> None:
     api, _ = local_api
-    creds = create_account(store, "utc", secret_key=secret_key)
+    creds = create_account(store, "utc", secret_key=secret_key, now_ms=now_ms())
     with FakePushGateway(statuses=[503]) as gateway:
         push.set_credentials(store, secret_key, creds["appkey"], gateway.key, gateway.secret)
         start(processes, store, gateway, retry_base_s=0.2, retry_max_s=0.5, max_attempts=3)

@@ -28,7 +28,7 @@ from tests.push_support import (
     refused,
     wall,
 )
-from tests.support import UNLIMITED, basic
+from tests.support import UNLIMITED, basic, now_ms
 
 # --- the document's examples -------------------------------------------------------------------
 
@@ -268,7 +268,7 @@ def test_the_quota_counts_unexpired_schedules(
         **UNLIMITED,
     )
     api = create_app(config).test_client()
-    creds = create_account(store, "small", secret_key=b"k" * 32)
+    creds = create_account(store, "small", secret_key=b"k" * 32, now_ms=now_ms())
     ids = [post(api, creds, doc()).get_json()["schedule_id"] for _ in range(3)]
     refused(post(api, creds, doc()), 28100, 400, "3 unexpired schedules")
     api.delete(f"/v4/schedules/{ids[0]}", headers=basic(creds))
@@ -324,7 +324,7 @@ def test_another_accounts_schedule_is_a_404_everywhere(
 ) -> None:
     api, creds = local_api
     sid = post(api, creds, doc()).get_json()["schedule_id"]
-    other = create_account(store, "other", secret_key=b"k" * 32)
+    other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     refused(api.get(f"/v4/schedules/{sid}", headers=basic(other)), 28104, 404)
     refused(api.get(f"/v4/schedules/{sid}/msg-ids", headers=basic(other)), 28104, 404)
     refused(api.put(f"/v4/schedules/{sid}", json=doc(), headers=basic(other)), 28104, 404)

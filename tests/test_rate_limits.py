@@ -19,7 +19,7 @@ from shared.accounts import create_account
 from shared.config import Config
 from shared.errors import ConfigError
 from shared.store import Store
-from tests.support import UNLIMITED, basic, wait_until
+from tests.support import UNLIMITED, basic, now_ms, wait_until
 from tests.test_dashboard import csrf_of
 
 TASKS = "/api/v1/api.php?target=scheduler&action="
@@ -45,7 +45,7 @@ def client(app: Flask, address: str = "127.0.0.1") -> FlaskClient:
 
 
 def account(store: Store, name: str = "acme") -> dict[str, str]:
-    return create_account(store, name, secret_key=KEY)
+    return create_account(store, name, secret_key=KEY, now_ms=now_ms())
 
 
 def wrong(creds: dict[str, str]) -> dict[str, str]:

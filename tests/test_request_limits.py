@@ -29,7 +29,7 @@ from tests.raw_http import (
     healthy,
     request_head,
 )
-from tests.support import ProcessGroup, basic, free_port, wait_until
+from tests.support import ProcessGroup, basic, free_port, now_ms, wait_until
 
 # The real `scheduler api` process, started by the module fixture below.
 pytestmark = pytest.mark.e2e
@@ -62,7 +62,7 @@ def api_port(api: ApiProcess) -> int:
 def creds(clean_redis: str, tmp_path: Path) -> dict[str, str]:
     config = Config.from_env({}, redis_url=clean_redis, data_dir=str(tmp_path))
     store = Store.from_url(clean_redis, config.key_prefix)
-    return create_account(store, "limits", secret_key=load_secret_key(config))
+    return create_account(store, "limits", secret_key=load_secret_key(config), now_ms=now_ms())
 
 
 # --- request line and headers ----------------------------------------------------------------

@@ -28,8 +28,9 @@ def test_retry_after_is_a_floor_but_still_capped() -> None:
 
 
 def test_retry_after_header_forms() -> None:
-    assert parse_retry_after("120") == 120
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("\u00b2") is None  # a digit to str.isdigit, not to float()
-    assert parse_retry_after(None) is None
+    now = 1445412480_000  # 2015-10-21 07:28:00 UTC
+    assert parse_retry_after("120", now_ms=now) == 120
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now_ms=now) == 10
+    assert parse_retry_after("soon", now_ms=now) is None
+    assert parse_retry_after("\u00b2", now_ms=now) is None  # a digit to str.isdigit, not to float()
+    assert parse_retry_after(None, now_ms=now) is None

@@ -32,7 +32,7 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from tests.ssrf_corpus import BLOCKED, CORPUS, DNS, LOOPBACK, MALFORMED, PUBLIC, Case, spelled
-from tests.support import HttpReceiver, basic
+from tests.support import HttpReceiver, basic, now_ms
 from workers.http import post
 
 LOOPBACK_ONLY = ("127.0.0.0/8",)
@@ -94,7 +94,7 @@ def expected_to_pass(case: Case, allowlist: tuple[str, ...]) -> bool:
 
 @pytest.fixture
 def account(store: Store, config: Config) -> dict[str, str]:
-    return create_account(store, "example", secret_key=load_secret_key(config))
+    return create_account(store, "example", secret_key=load_secret_key(config), now_ms=now_ms())
 
 
 def api_with(config: Config, allowlist: tuple[str, ...]) -> FlaskClient:

@@ -21,7 +21,7 @@ from shared.errors import InvalidSchedule
 from shared.model import CalendarTrigger, RepeatItem
 from shared.store import Store
 from shared.timing import validate_trigger, zone
-from tests.support import UNLIMITED, basic
+from tests.support import UNLIMITED, basic, now_ms
 
 URL = "/api/v1/api.php?target=scheduler&action="
 BACKUP = "\\scheduler\\Tasks\\BackupTask"
@@ -117,7 +117,7 @@ def app_config(redis_url: str, data_dir: Path, **settings: Any) -> Config:
 
 
 def new_account(store: Store, config: Config, name: str, tz: str) -> dict[str, str]:
-    return create_account(store, name, tz, secret_key=load_secret_key(config))
+    return create_account(store, name, tz, secret_key=load_secret_key(config), now_ms=now_ms())
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import basic
+from tests.support import basic, now_ms
 
 UUID_LEN = 36
 
@@ -32,7 +32,7 @@ def api(config: Config, store: Store) -> FlaskClient:
 
 @pytest.fixture
 def acme(config: Config, store: Store) -> dict[str, str]:
-    return create_account(store, "example", secret_key=load_secret_key(config))
+    return create_account(store, "example", secret_key=load_secret_key(config), now_ms=now_ms())
 
 
 @pytest.fixture
@@ -258,7 +258,9 @@ def test_authentication_and_isolation(api, auth, config, store) -> None:
     assert api.get("/1/jobs").status_code == 401
     wrong = basic({"appkey": "nope", "master_secret": "nope"})
     assert api.get("/1/jobs", headers=wrong).status_code == 401
-    other = basic(create_account(store, "other", secret_key=load_secret_key(config)))
+    other = basic(
+        create_account(store, "other", secret_key=load_secret_key(config), now_ms=now_ms())
+    )
     assert api.get(f"/1/jobs/{job_id}", headers=other).status_code == 404
     assert api.delete(f"/1/jobs/{job_id}", headers=other).status_code == 404
     assert api.get("/1/jobs", headers={**other, "Accept": "application/json"}).get_json() == []

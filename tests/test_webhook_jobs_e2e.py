@@ -62,7 +62,7 @@ def test_a_when_job_fires_once_signed_and_disappears(
         what="the run record of the purged job",
     )
     assert [run["status"] for run in runs] == ["succeeded"]
-    other = create_account(store, "other", secret_key=b"k" * 32)
+    other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     assert api.get(f"/1/jobs/{job_id}/runs", headers=basic(other)).status_code == 404
     seen = now_ms()
     wait_until(lambda: (store.last_beat_ms() or 0) > seen + 1000, what="more ticks")
@@ -127,7 +127,7 @@ def test_a_failing_callback_is_retried_signed_then_dead_lettered_and_redriven(
             Webhook(creds["webhook_secret"]).verify(hit.body, hit.headers, json_parse=False)
         assert {hit.headers["webhook-id"] for hit in receiver.requests} == {listed[0]["execution"]}
 
-        other = create_account(store, "other", secret_key=b"k" * 32)
+        other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
         execution = listed[0]["execution"]
         path = f"/1/jobs/dead-letters/{execution}/redrive"
         assert api.get("/1/jobs/dead-letters", headers=basic(other)).get_json() == []

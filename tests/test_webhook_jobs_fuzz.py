@@ -19,7 +19,7 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import basic
+from tests.support import basic, now_ms
 
 SEED = 20261123
 ROUNDS = 600
@@ -111,7 +111,7 @@ def test_random_hostile_requests_get_clear_answers_and_never_corrupt_a_job(
     api: FlaskClient, config: Config, store: Store
 ) -> None:
     rng = random.Random(SEED)
-    auth = basic(create_account(store, "fuzz", secret_key=load_secret_key(config)))
+    auth = basic(create_account(store, "fuzz", secret_key=load_secret_key(config), now_ms=now_ms()))
     kept = api.post(
         "/1/jobs",
         data='{"url": "https://example.com/kept", "cron": "0 15 10 ? * *"}',

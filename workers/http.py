@@ -29,6 +29,7 @@ from requests.adapters import HTTPAdapter
 from shared.config import Config
 from shared.netguard import IPAddress, ParsedUrl, Unresolvable, UnsafeTarget, check_target
 from shared.retry import parse_retry_after
+from shared.timing import now_ms
 from workers.runner import Outcome
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -80,7 +81,7 @@ def post(
         retryable=retryable,
         result=result,
         error=f"HTTP {response.status_code}",
-        retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+        retry_after_s=parse_retry_after(response.headers.get("Retry-After"), now_ms=now_ms()),
     )
 
 

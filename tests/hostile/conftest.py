@@ -12,7 +12,7 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from tests.hostile.support import Api
-from tests.support import UNLIMITED
+from tests.support import UNLIMITED, now_ms
 
 
 @pytest.fixture(scope="package")
@@ -22,5 +22,5 @@ def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     data_dir = tmp_path_factory.mktemp("hostile")
     config = Config.from_env({}, redis_url=redis_url, data_dir=str(data_dir), **UNLIMITED)
     store = Store.from_url(redis_url, config.key_prefix)
-    creds = create_account(store, "hostile", secret_key=load_secret_key(config))
+    creds = create_account(store, "hostile", secret_key=load_secret_key(config), now_ms=now_ms())
     yield Api(create_app(config), creds)
