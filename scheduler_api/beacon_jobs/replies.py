@@ -4,47 +4,44 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, fields
 
-from scheduler_api.replies import Strict
+from scheduler_api.replies import Strict, boolean, integer, list_of, string
 
 STATUSES = ["created", "scheduled", "queued", "picked_up", "started", "finished", "failed"]
 
 
-def _time() -> fields.Integer:
-    return fields.Integer(required=True, allow_none=True)
-
-
 class BeaconJob(Strict):
-    id = fields.Integer(required=True)
-    user = fields.String(required=True)
-    name = fields.String(required=True)
-    beacon_name = fields.String(required=True)
-    status = fields.String(required=True, metadata={"enum": STATUSES})
-    tasks = fields.List(fields.Dict(), required=True)
-    cur_task = _time()
-    total_tasks = fields.Integer(required=True)
-    add_time = fields.Integer(required=True)
-    q_time = _time()
-    pickup_time = _time()
-    start_time = _time()
-    end_time = _time()
-    result = fields.List(fields.Raw(allow_none=True), required=True, allow_none=True)
-    duplicate_of = fields.Integer(required=True, allow_none=True)
-    schedule = fields.Boolean(required=True)
-    schedule_active = fields.Boolean(required=True, allow_none=True)
-    min = fields.String(allow_none=True)
-    hour = fields.String(allow_none=True)
-    dom = fields.String(allow_none=True)
-    month = fields.String(allow_none=True)
-    dow = fields.String(allow_none=True)
-    start_date = fields.Integer(allow_none=True)
-    end_date = fields.Integer(allow_none=True)
+    id = integer()
+    user = string()
+    name = string()
+    beacon_name = string()
+    status = string(enum=STATUSES)
+    tasks = list_of(fields.Dict())
+    cur_task = integer(nullable=True)
+    total_tasks = integer()
+    add_time = integer()
+    q_time = integer(nullable=True)
+    pickup_time = integer(nullable=True)
+    start_time = integer(nullable=True)
+    end_time = integer(nullable=True)
+    result = list_of(fields.Raw(allow_none=True), nullable=True)
+    duplicate_of = integer(nullable=True)
+    schedule = boolean()
+    schedule_active = boolean(nullable=True)
+    # A scheduled job's cron fields and date range: absent on any other job.
+    min = string(optional=True, nullable=True)
+    hour = string(optional=True, nullable=True)
+    dom = string(optional=True, nullable=True)
+    month = string(optional=True, nullable=True)
+    dow = string(optional=True, nullable=True)
+    start_date = integer(optional=True, nullable=True)
+    end_date = integer(optional=True, nullable=True)
 
 
 class ScheduledJob(Strict):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    active = fields.Boolean(required=True)
-    next_time = fields.Integer(required=True, allow_none=True)
+    id = integer()
+    name = string()
+    active = boolean()
+    next_time = integer(nullable=True)
 
 
 class Event(Strict):
@@ -53,8 +50,8 @@ class Event(Strict):
     class Meta:
         unknown = INCLUDE
 
-    event = fields.String(required=True)
+    event = string()
 
 
 class Error(Strict):
-    error = fields.String(required=True)
+    error = string()

@@ -4,49 +4,49 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from scheduler_api.replies import Strict
+from scheduler_api.replies import Strict, boolean, integer, json_object, list_of, nested, string
 
 CODES = [28100, 28101, 28104, 28105, 28129, 28200, 28203]
 
 
 class Created(Strict):
-    schedule_id = fields.String(required=True)
-    name = fields.String(required=True)
+    schedule_id = string()
+    name = string()
 
 
 class PushSchedule(Strict):
     """The schedule as the client sent it (``trigger`` and ``push`` verbatim)."""
 
-    schedule_id = fields.String(required=True)
-    name = fields.String(required=True)
-    enabled = fields.Boolean(required=True)
-    trigger = fields.Dict(required=True)
-    push = fields.Dict(required=True)
+    schedule_id = string()
+    name = string()
+    enabled = boolean()
+    trigger = json_object()
+    push = json_object()
 
 
 class Page(Strict):
-    total_count = fields.Integer(required=True)
-    total_pages = fields.Integer(required=True)
-    page = fields.Integer(required=True)
-    schedules = fields.List(fields.Nested(PushSchedule), required=True)
+    total_count = integer()
+    total_pages = integer()
+    page = integer()
+    schedules = list_of(fields.Nested(PushSchedule))
 
 
 class MsgIds(Strict):
-    count = fields.Integer(required=True)
-    msgids = fields.List(fields.String(), required=True)
+    count = integer()
+    msgids = list_of(fields.String())
 
 
 class Device(Strict):
-    registration_id = fields.String(required=True)
-    timezone = fields.String()
-    tags = fields.List(fields.String())
-    alias = fields.String()
+    registration_id = string()
+    timezone = string(optional=True)
+    tags = list_of(fields.String(), optional=True)
+    alias = string(optional=True)
 
 
 class ErrorDetail(Strict):
-    code = fields.Integer(required=True, metadata={"enum": CODES})
-    message = fields.String(required=True)
+    code = integer(enum=CODES)
+    message = string()
 
 
 class Error(Strict):
-    error = fields.Nested(ErrorDetail, required=True)
+    error = nested(ErrorDetail)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from scheduler_api.replies import Strict
+from scheduler_api.replies import Strict, integer, string
 
 
 class Envelope(Strict):
     """``{"success":1,"message":...,"data":...}``; executeTask's failed run is a 200 with
     ``{"success":0,"message":...}``."""
 
-    success = fields.Integer(required=True, metadata={"enum": [0, 1]})
-    message = fields.String()
+    success = integer(enum=[0, 1])
+    message = string(optional=True)
     data = fields.Raw(allow_none=True)
 
 
 class Failure(Strict):
-    success = fields.Integer(required=True, metadata={"enum": [0]})
-    message = fields.String(required=True)
+    success = integer(enum=[0])
+    message = string()

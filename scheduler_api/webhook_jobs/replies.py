@@ -2,43 +2,42 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
-
-from scheduler_api.replies import Strict
+from scheduler_api.replies import Strict, integer, string
+from shared.contract import RunStatus
 
 
 class Job(Strict):
-    id = fields.String(required=True)
-    account = fields.String(required=True)
-    url = fields.String(required=True)
-    signature = fields.String()
-    contentType = fields.String()  # noqa: N815 (the document's field name)
-    data = fields.String()
-    when = fields.String()
-    cron = fields.String()
-    next = fields.String(allow_none=True)
+    id = string()
+    account = string()
+    url = string()
+    signature = string(optional=True)
+    contentType = string(optional=True)  # noqa: N815 (the document's field name)
+    data = string(optional=True)
+    when = string(optional=True)
+    cron = string(optional=True)
+    next = string(optional=True, nullable=True)
 
 
 class Run(Strict):
-    execution = fields.String(required=True)
-    attempt = fields.Integer(required=True)
-    status = fields.String(required=True)
-    due = fields.String(required=True)
-    finished = fields.String()
-    httpStatus = fields.Integer()  # noqa: N815
-    latencyMs = fields.Integer()  # noqa: N815
-    lateMs = fields.Integer(required=True)  # noqa: N815
-    error = fields.String()
+    execution = string()
+    attempt = integer()
+    status = string(enum=[str(status) for status in RunStatus])
+    due = string()
+    finished = string(optional=True)
+    httpStatus = integer(optional=True)  # noqa: N815
+    latencyMs = integer(optional=True)  # noqa: N815
+    lateMs = integer()  # noqa: N815
+    error = string(optional=True)
 
 
 class DeadLetter(Strict):
-    execution = fields.String(required=True)
-    job = fields.String(required=True)
-    attempts = fields.Integer(required=True, allow_none=True)
-    due = fields.String(required=True)
-    died = fields.String(required=True)
-    error = fields.String(required=True, allow_none=True)
+    execution = string()
+    job = string()
+    attempts = integer(nullable=True)
+    due = string()
+    died = string()
+    error = string(nullable=True)
 
 
 class Error(Strict):
-    error = fields.String(required=True)
+    error = string()
