@@ -42,6 +42,7 @@ from shared import schedules
 from shared.accounts import digest, load_secret_key
 from shared.config import Config
 from shared.contract import DIALECTS
+from shared.errors import NotFound
 from shared.model import (
     CalendarTrigger,
     CronTrigger,
@@ -173,7 +174,9 @@ def redrive(execution_id: str) -> Response:
     if account is None:
         abort(401)
     check_csrf()
-    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=now_ms()):
+    try:
+        schedules.redrive(store(), execution_id, account["appkey"], now_ms=now_ms())
+    except NotFound:
         abort(404)
     return redirect(url_for("dashboard.overview"))
 

@@ -77,8 +77,7 @@ def cmd_dead_list(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_dead_redrive(args: argparse.Namespace, config: Config) -> int:
-    if not schedules.redrive(open_store(config), args.execution_id, now_ms=now_ms()):
-        raise NotFound(f"no dead letter {args.execution_id!r}")
+    schedules.redrive(open_store(config), args.execution_id, now_ms=now_ms())
     print(f"redriven: {args.execution_id}")
     return 0
 

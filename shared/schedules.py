@@ -124,13 +124,15 @@ def run_now(
     return exec_id
 
 
-def redrive(store: Store, execution_id: str, account: str | None = None, *, now_ms: int) -> bool:
+def redrive(store: Store, execution_id: str, account: str | None = None, *, now_ms: int) -> None:
     """Send a dead letter back for a fresh series of attempts, starting at ``now_ms``. With
-    ``account``, only that account's dead letter (another account's is reported as not
-    found)."""
+    ``account``, only that account's dead letter: another account's is NotFound, like one that
+    does not exist (or was redriven meanwhile)."""
     letter = store.dead_letter(execution_id)
-    if letter is None:
-        return False
-    if account is not None and letter["execution"].get("account") != account:
-        return False
-    return store.redrive(execution_id, now_ms, retry_payload(letter["execution"], 1))
+    redriven = (
+        letter is not None
+        and account in (None, letter["execution"].get("account"))
+        and store.redrive(execution_id, now_ms, retry_payload(letter["execution"], 1))
+    )
+    if not redriven:
+        raise NotFound(f"no dead letter {execution_id!r}")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from scheduler_api import formats
-from scheduler_api.adapter import DialectError, config, store
+from scheduler_api.adapter import config, store
 from scheduler_api.body import read_capped
 from scheduler_api.openapi import Reply, documented, errors
 from scheduler_api.webhook_jobs import replies
@@ -163,10 +163,10 @@ def list_dead_letters() -> Response:
     responses={202: "queued again", 404: "no such dead letter"},
 )
 def redrive_dead_letter(execution_id: str) -> Response:
-    """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued."""
+    """Extension: run a dead execution again from attempt 1 (same webhook-id); 202 if queued,
+    404 (the core's NotFound) if the account has no such dead letter."""
     account = dialect.basic_account()
-    if not schedules.redrive(store(), execution_id, account["appkey"], now_ms=now_ms()):
-        raise DialectError(404, f"no dead letter {execution_id!r}")
+    schedules.redrive(store(), execution_id, account["appkey"], now_ms=now_ms())
     return formats.respond(b"", formats.TEXT, 202)
 
 
