@@ -28,6 +28,13 @@ class Flag(fields.Field):
         raise ValidationError("must be true, 1, false or 0")
 
 
+class Text(fields.String):
+    """A text parameter: a name, an id, a cron field; 1 to ``MAX_TEXT`` characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Length(1, MAX_TEXT), **kwargs)
+
+
 class Timestamp(params.Integer):
     """A unix timestamp in seconds."""
 
@@ -80,21 +87,21 @@ class CreateParams(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(1, MAX_TEXT))
-    user_id = fields.String(validate=validate.Length(1, MAX_TEXT))
-    user_guid = fields.String(validate=validate.Length(1, MAX_TEXT))
-    beacon_name = fields.String(validate=validate.Length(1, MAX_TEXT))
+    name = Text(required=True)
+    user_id = Text()
+    user_guid = Text()
+    beacon_name = Text()
     tasks = Tasks()
     q_time = Timestamp()
     q = Flag()
     schedule = Flag()
     start_date = Timestamp()
     end_date = Timestamp()
-    min = fields.String(validate=validate.Length(1, MAX_TEXT))
-    hour = fields.String(validate=validate.Length(1, MAX_TEXT))
-    dom = fields.String(validate=validate.Length(1, MAX_TEXT))
-    dow = fields.String(validate=validate.Length(1, MAX_TEXT))
-    month = fields.String(validate=validate.Length(1, MAX_TEXT))
+    min = Text()
+    hour = Text()
+    dom = Text()
+    dow = Text()
+    month = Text()
 
 
 FILTERS: dict[str, fields.Field] = {
@@ -117,7 +124,7 @@ class PickupParams(Schema):
     class Meta:
         unknown = RAISE
 
-    beacon_name = fields.String(validate=validate.Length(1, MAX_TEXT))
+    beacon_name = Text()
 
 
 class NoParams(Schema):

@@ -34,6 +34,9 @@ CALENDAR_FIELDS = ("year", "month", "day", "week", "weekday", "hour", "minute")
 class Calendar(fields.Field):
     """A calendar value: a whole number (or its digits as a string), or ``*`` / null = any."""
 
+    def __init__(self) -> None:
+        super().__init__(allow_none=True)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | None:
         if value is None or value == "*":
             return None
@@ -71,14 +74,14 @@ class RepeatItemDocument(Schema):
 
     repeat_start = Date()
     repeat_end = Date()
-    repeat_interval = Calendar(allow_none=True)
-    repeat_year = Calendar(allow_none=True)
-    repeat_month = Calendar(allow_none=True)
-    repeat_day = Calendar(allow_none=True)
-    repeat_week = Calendar(allow_none=True)
-    repeat_weekday = Calendar(allow_none=True)
-    repeat_hour = Calendar(allow_none=True)
-    repeat_minute = Calendar(allow_none=True)
+    repeat_interval = Calendar()
+    repeat_year = Calendar()
+    repeat_month = Calendar()
+    repeat_day = Calendar()
+    repeat_week = Calendar()
+    repeat_weekday = Calendar()
+    repeat_hour = Calendar()
+    repeat_minute = Calendar()
     id: fields.Field = fields.Raw(load_only=True, allow_none=True)
     task_id = fields.Raw(load_only=True, allow_none=True)
 
