@@ -20,6 +20,7 @@ from scheduler_api import (
     task_scheduler,
     webhook_jobs,
 )
+from scheduler_api.head_cap import HeadersCap
 from scheduler_api.waits import WaitSlots
 from shared import logs, metrics
 from shared.config import Config
@@ -62,6 +63,8 @@ def create_app(config: Config | None = None) -> Flask:
     )
     # Callback URLs travel inside paths (POST /1/jobs/<when>/<callback>): keep their "//".
     app.url_map.merge_slashes = False
+    # All header lines together, whatever server parsed them (gunicorn caps only each one).
+    app.wsgi_app = HeadersCap(app.wsgi_app, config.api_max_headers_bytes)  # type: ignore[method-assign]
     if config.proxy_count:  # only a declared proxy may say the client's address and scheme
         hops = config.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

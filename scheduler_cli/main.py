@@ -64,11 +64,16 @@ def cmd_redis(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_api(args: argparse.Namespace, config: Config) -> int:
-    from scheduler_api.app import create_app
-    from scheduler_api.serving import serve
-
     setup_logs(config)
-    serve(create_app(config), config)  # werkzeug's server, with the request caps of config
+    if args.dev_server:  # werkzeug's server, with the request caps of config
+        from scheduler_api.app import create_app
+        from scheduler_api.serving import serve
+
+        serve(create_app(config), config)
+        return 0
+    from scheduler_api import production
+
+    production.serve(config)  # gunicorn, as deploy/ runs it; exits the process when stopped
     return 0
 
 
@@ -190,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--loglevel", type=str.upper, choices=LOG_LEVELS, default="INFO")
 
     add("redis", cmd_redis, "run the embedded Redis in the foreground")
-    add("api", cmd_api, "serve the REST API")
+    api = add("api", cmd_api, "serve the REST API (gunicorn)")
+    api.add_argument(
+        "--dev-server",
+        action="store_true",
+        help="serve with werkzeug's one-process development server instead (a debugger's choice)",
+    )
     loglevel(add("beat", cmd_beat, "run the beat: dispatch due schedules"))
     worker = add("worker", cmd_worker, "run a worker pool")
     worker.add_argument("--pool", required=True, choices=POOLS, help="the queue to consume")

@@ -38,6 +38,11 @@ class Config:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     flower_port: int = 5555
+    # `scheduler api` (and so `make run`) serves with gunicorn: this many worker processes of this
+    # many threads each (1 thread: gunicorn's sync worker). Sized for 2 cores; README "Settings".
+    api_workers: int = 2
+    api_threads: int = 4
+    api_access_log: bool = True  # one log line per request (through the process's log handler)
 
     # Request limits of every server the project starts (`scheduler api`, gunicorn in deploy/,
     # test servers): beyond them a request is refused (414/431/413) before the app reads it.
@@ -206,6 +211,8 @@ class Config:
             "api_max_header_count",
             "api_max_body_bytes",
             "api_max_form_parts",
+            "api_workers",
+            "api_threads",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -1,4 +1,5 @@
-"""Request limits over real HTTP: the real ``scheduler api`` process, raw sockets.
+"""Request limits over real HTTP: the real ``scheduler api`` process (gunicorn, and werkzeug's
+development server with ``--dev-server``), raw sockets.
 
 Head caps (request line 414, header lines 431) answer fast and the server goes on serving; body
 caps count the bytes read, so chunked bodies (no Content-Length) and Content-Lengths that lie are
@@ -41,11 +42,18 @@ class ApiProcess:
     port: int
 
 
-@pytest.fixture(scope="module")
-def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
-    """The real ``scheduler api`` process (werkzeug's server with the caps), for the module."""
+# `scheduler api`'s flags of each server it can serve with; every test runs against each.
+SERVERS = {"gunicorn": [], "werkzeug": ["--dev-server"]}
+
+
+@pytest.fixture(scope="module", params=list(SERVERS))
+def api(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiProcess]:
+    """The real ``scheduler api`` process, with the caps, for the module (once per server)."""
     served = ApiProcess(ProcessGroup(redis_url, tmp_path_factory.mktemp("api")), free_port())
-    served.group.start(["scheduler_cli.main", "api"], api_port=served.port, log_format="text")
+    argv = ["scheduler_cli.main", "api", *SERVERS[request.param]]
+    served.group.start(argv, api_port=served.port, log_format="text")
     try:
         wait_until(lambda: healthy(served.port), timeout_s=30, what="scheduler api up")
         yield served

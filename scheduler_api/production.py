@@ -1,0 +1,144 @@
+"""The production server of ``scheduler api`` (and so of ``make run``): gunicorn, as in deploy/.
+
+gunicorn runs in this process as its arbiter (``BaseApplication``), with ``api_workers`` worker
+processes of ``api_threads`` threads each (gunicorn's gthread worker; one thread is its plain
+sync worker). Each worker builds the app itself after the fork (no preload), so no Redis
+connection is shared across a fork. The request caps are gunicorn's own flags, set from the
+``api_max_*`` settings as deploy/ sets them, and two things gunicorn does not do alone:
+
+- a request line over the cap is answered 414, not gunicorn's 400 (``ApiThreadWorker`` and
+  ``ApiSyncWorker``), as ``scheduler_api.serving`` answers it;
+- all header lines together are capped (431) by ``scheduler_api.app``'s head check, which every
+  server gets;
+- a connection whose request body the app left unread (refused early: 401, 413, ...) is closed
+  after the answer: gunicorn would otherwise read and discard all of that body, however long,
+  before the next request on the connection, holding a thread as long as the client sends.
+
+gunicorn's own log lines go through the process's handler (``shared.logs``: JSON or text, secrets
+redacted), not a handler of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn import glogging, util
+from gunicorn.app.base import BaseApplication
+from gunicorn.http.body import ChunkedReader, LengthReader
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.workers.base import Worker
+from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.sync import SyncWorker
+
+from shared.accounts import load_secret_key
+from shared.config import Config
+from shared.redis_url import resolve_redis_url
+from shared.store import Store
+
+GRACEFUL_TIMEOUT_S = 30  # requests in flight may finish this long after SIGTERM (as deploy/)
+
+
+def gunicorn_settings(config: Config) -> dict[str, Any]:
+    """gunicorn's settings for ``config``, by gunicorn's names."""
+    threaded = config.api_threads > 1
+    return {
+        "bind": [f"{_host(config.api_host)}:{config.api_port}"],
+        "workers": config.api_workers,
+        "threads": config.api_threads,
+        "worker_class": ApiThreadWorker if threaded else ApiSyncWorker,
+        "graceful_timeout": GRACEFUL_TIMEOUT_S,
+        "limit_request_line": config.api_max_request_line_bytes,
+        "limit_request_fields": config.api_max_header_count,
+        "limit_request_field_size": config.api_max_header_line_bytes,
+        "logger_class": ProcessLogger,
+        "errorlog": "-",
+        "accesslog": "-" if config.api_access_log else None,
+        "proc_name": "scheduler-api",
+    }
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host  # an IPv6 literal
+
+
+class ApiServer(BaseApplication):
+    """gunicorn serving ``create_app(config)``; ``run()`` returns only by exiting."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        super().__init__(prog="scheduler api")
+
+    def load_config(self) -> None:
+        for name, value in gunicorn_settings(self.config).items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        from scheduler_api.app import create_app
+
+        return create_app(self.config)
+
+
+def serve(config: Config) -> None:
+    """Serve the API on the configured host and port until SIGTERM or SIGINT (then exit)."""
+    check_before_serving(config)
+    ApiServer(config).run()
+
+
+def check_before_serving(config: Config) -> None:
+    """What every worker's ``create_app`` needs, checked once here: a mistake is then one line
+    and exit 2 (``scheduler_cli``), not a traceback from each worker and gunicorn's exit 3. The
+    key file, when there is none yet, is also written once, before the workers race to."""
+    load_secret_key(config)
+    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    try:
+        store.check_redis_is_safe()
+    finally:
+        store.redis.close()  # the workers open their own after the fork
+
+
+class _Answers414(Worker):
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if not isinstance(exc, LimitRequestLine):
+            super().handle_error(req, client, addr, exc)
+            return
+        # RFC 9110 names this 414; gunicorn says 400. Nothing of the line is echoed back.
+        self.log.warning("Invalid request from ip=%s: request line too long", (addr or ("",))[0])
+        try:
+            util.write_error(client, 414, "URI Too Long", "Request line too long")
+        except OSError:
+            self.log.debug("Failed to send error message.")
+
+
+class ApiThreadWorker(_Answers414, ThreadWorker):
+    """gunicorn's gthread worker, answering 414 to a long request line, and closing a kept-alive
+    connection whose request body was left unread. (The sync worker closes every connection.)"""
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        asked = req.should_close  # consulted once the answer is written
+        req.should_close = lambda: asked() or body_left(req)
+        return bool(super().handle_request(req, conn))
+
+
+def body_left(req: Any) -> bool:
+    """Whether part of ``req``'s body is still unread, by the state of gunicorn's readers."""
+    reader = getattr(req.body, "reader", None)
+    if isinstance(reader, LengthReader):
+        return bool(reader.length > 0)
+    if isinstance(reader, ChunkedReader):
+        return reader.parser is not None  # None once the last chunk was read
+    return False  # no body, or read to the end of the connection (which then closes anyway)
+
+
+class ApiSyncWorker(_Answers414, SyncWorker):
+    """gunicorn's sync worker, answering 414 to a long request line."""
+
+
+class ProcessLogger(glogging.Logger):
+    """gunicorn's loggers, handing their records to the root logger's handler."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.handlers.clear()
+            log.propagate = True
