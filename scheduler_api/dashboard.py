@@ -91,6 +91,13 @@ class CookieSessions(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
 
+    def open_session(self, app: Flask, request: Any) -> Any:
+        # No cookie at all (API calls): the empty session Flask would make, without building its
+        # signing serializer and parsing cookies first (~60 µs a request).
+        if not request.environ.get("HTTP_COOKIE"):
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 def configure_sessions(app: Flask, config: Config) -> None:
     app.secret_key = session_key(load_secret_key(config))

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared import payload_limits
+from shared.callback_check import check_callback
 from shared.config import Config
 from shared.contract import TASK_BY_TARGET, TargetKind
 from shared.errors import NoFutureFire, NotFound
@@ -18,7 +19,6 @@ from shared.execution import new_execution, retry_payload
 from shared.header_values import check_header_value
 from shared.messages import build_message
 from shared.model import Schedule
-from shared.netguard import check_url
 from shared.store import Store
 from shared.timing import next_schedule_fire, validate_trigger
 
@@ -40,9 +40,7 @@ def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
         for name in ("content_type", "signature"):
             if name in schedule.target.spec:
                 check_header_value(name, schedule.target.spec[name])
-        check_url(
-            schedule.target.spec.get("url", ""), config.target_allowlist, unresolvable_ok=True
-        )
+        check_callback(schedule.target.spec.get("url", ""), tuple(config.target_allowlist))
     next_ms = first_fire(schedule, at_ms)
     if next_ms is None:
         raise NoFutureFire(

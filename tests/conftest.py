@@ -15,6 +15,7 @@ import redis
 from flask.testing import FlaskClient
 
 from scheduler_api.app import create_app
+from shared import callback_check
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
@@ -30,6 +31,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def forget_checked_callbacks() -> Iterator[None]:
+    """Each test starts with no remembered create-time URL verdicts (shared.callback_check): a
+    test's scripted DNS answers must not outlive it."""
+    callback_check.forget()
+    yield
+    callback_check.forget()
 
 
 @pytest.fixture(scope="session")
