@@ -142,3 +142,20 @@ class ProcessLogger(glogging.Logger):
         for log in (self.error_log, self.access_log):
             log.handlers.clear()
             log.propagate = True
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        """One short line per request: client, request line, status, bytes sent, milliseconds.
+        gunicorn's own builds a dict of every header and environ value per line first, which
+        cost as much as a third of a small request's CPU."""
+        if not self.cfg.accesslog:
+            return
+        self.access_log.info(
+            '%s "%s %s %s" %s %s %.1f ms',
+            environ.get("REMOTE_ADDR", "-"),
+            environ.get("REQUEST_METHOD", "-"),
+            environ.get("RAW_URI", "-"),
+            environ.get("SERVER_PROTOCOL", "-"),
+            str(resp.status).split(" ", 1)[0],
+            getattr(resp, "sent", "-"),
+            request_time.total_seconds() * 1000,
+        )

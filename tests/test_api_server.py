@@ -80,7 +80,11 @@ def test_scheduler_api_runs_the_configured_workers_and_stops_on_sigterm(
     group = ProcessGroup(clean_redis, tmp_path)
     try:
         api = group.start(
-            ["scheduler_cli.main", "api"], api_port=port, api_workers=3, api_threads=threads
+            ["scheduler_cli.main", "api"],
+            api_port=port,
+            api_workers=3,
+            api_threads=threads,
+            log_format="text",
         )
         wait_until(lambda: healthy(port), timeout_s=30, what="scheduler api up")
         wait_until(lambda: len(children(api.pid)) == 3, timeout_s=30, what="3 gunicorn workers")
@@ -90,11 +94,17 @@ def test_scheduler_api_runs_the_configured_workers_and_stops_on_sigterm(
             (request_head("GET", "/1/jobs", {}), 401),
         ):
             assert exchange(port, head).status == status
+        secret = "s3cr3t-" + "u" * 30
+        assert exchange(port, request_head("GET", f"/api/jobs?userkey={secret}", {})).status == 401
         workers = children(api.pid)
         api.send_signal(signal.SIGTERM)
         assert api.wait(timeout=STOP_S) == 0
         wait_until(lambda: not any(alive(pid) for pid in workers), timeout_s=5, what="workers gone")
-        assert "Traceback" not in group.logs()
+        logs = group.logs()
+        assert "Traceback" not in logs
+        # One access line per request, through our handler: the userkey redacted.
+        assert '"GET /api/jobs?userkey=[redacted] HTTP/1.1" 401' in logs, logs[-2000:]
+        assert secret not in logs
     finally:
         group.stop_all()
 
