@@ -134,8 +134,11 @@ def _decode(raw: bytes) -> str:
 def choose(request: Request, offered: tuple[str, ...]) -> str | None:
     """The offered type the client prefers by its ``Accept`` quality factors (the first offered
     when it sends none); None when it accepts none of them."""
-    if not request.headers.get("Accept"):
+    accept = request.headers.get("Accept")
+    if not accept:
         return offered[0]
+    if accept in offered:  # one plain type, as most clients send: what parsing would choose
+        return accept
     return request.accept_mimetypes.best_match(offered)
 
 
