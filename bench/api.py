@@ -28,6 +28,7 @@ from shared.accounts import create_account
 from shared.contract import DialectName
 from shared.embedded_redis import free_port, start_redis_server
 from shared.store import Store
+from shared.timing import now_ms
 
 SERVERS = {"gunicorn": [], "werkzeug": ["--dev-server"]}  # `scheduler api` flags of each
 START_TIMEOUT_S = 60.0
@@ -120,7 +121,7 @@ def create_request(creds: dict[str, str], when: str) -> bytes:
 def measure_server(
     server: str, store: Store, redis_url: str, tmp: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    creds = create_account(store, f"bench-{server}", secret_key=b"k" * 32)
+    creds = create_account(store, f"bench-{server}", secret_key=b"k" * 32, now_ms=now_ms())
     when = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     request = create_request(creds, when)
     extra_env = {"SCHEDULER_SECRET_KEY": "k" * 32}
