@@ -32,19 +32,28 @@ REDIS_RETRY_S = 2.0
 
 
 class RedisScheduler(Scheduler):
+    # Set by setup_schedule(): a lazy scheduler (Celery's banner) never has them.
+    store: Store
+    dispatcher: Dispatcher
+    _wake: WakeWatcher
+
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
         self.config = Config.from_env()
+        kwargs["max_interval"] = self.config.beat_max_sleep_s
+        super().__init__(app, *args, **kwargs)  # calls setup_schedule() unless lazy
+
+    def setup_schedule(self) -> None:
+        """Connect and start listening; Celery calls it for the scheduler that will tick, never
+        for the ``lazy`` one it builds just to print its banner. (That one used to connect too;
+        when it was dropped, its client's finaliser closed the connection pool under its wake
+        thread: "wake channel error (Connection closed by server.)" at every start, and a
+        second subscriber left running.) Celery's own schedule (beat_schedule) is not used:
+        ours is in Redis."""
         self.store = Store.from_url(resolve_redis_url(self.config), self.config.key_prefix)
         self.store.check_redis_is_safe()
         self.store.load_scripts()
         self.dispatcher = Dispatcher(self.store, self.config)
         self._wake = WakeWatcher(self.store)
-        kwargs["max_interval"] = self.config.beat_max_sleep_s
-        super().__init__(app, *args, **kwargs)
-
-    # Celery's own schedule (beat_schedule entries) is not used: ours is in Redis.
-    def setup_schedule(self) -> None:
-        pass
 
     @property  # Celery's is a property too; celery-types spells it a plain attribute
     def schedule(self) -> dict[str, Any]:  # type: ignore[override]
@@ -83,7 +92,8 @@ class RedisScheduler(Scheduler):
         self._wake.wait(wake_ms, timeout)
 
     def close(self) -> None:
-        self._wake.close()
+        if hasattr(self, "_wake"):
+            self._wake.close()
         super().close()
 
 

@@ -156,16 +156,22 @@ def test_missed_fires_are_coalesced_by_default_and_skipped_on_request(
         assert next_ms > now_ms() - 1000 and next_ms % 60_000 == 0
 
 
-def test_a_sooner_schedule_wakes_a_sleeping_beat(store: Store, processes: ProcessGroup) -> None:
+def test_a_schedule_for_the_next_second_wakes_a_sleeping_beat_on_time(
+    store: Store, processes: ProcessGroup
+) -> None:
     processes.beat(beat_max_sleep_s=120)
-    wait_until(store.last_beat_ms, what="beat asleep")
-    due = now_ms() + 300
+    wait_until(store.last_beat_ms, what="beat asleep")  # its first tick, then a long sleep
+    due = now_ms() + 1000
     store.put_schedule(webhook_schedule(once(due)), due)
-    wait_until(
-        lambda: queued_task_ids(store_url(store), "webhooks"),
+    messages = wait_until(
+        lambda: queued_messages(store_url(store), "webhooks"),
         timeout_s=10,  # far below the 120 s the beat would otherwise sleep
         what="the fire, well before the beat's longest sleep",
     )
+    # The announcement woke the beat, which then slept until the due instant exactly.
+    assert execution_of(messages[0])["late_ms"] < 250
+    # Only the scheduler that ticks subscribes (Celery's banner builds a lazy one too).
+    assert "wake channel error" not in processes.logs()
 
 
 def test_failing_callbacks_are_retried_with_backoff_then_dead_lettered(
