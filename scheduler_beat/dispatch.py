@@ -3,7 +3,8 @@
 ``Dispatcher.tick(now_ms)`` is the whole algorithm and takes ``now`` as an argument, so tests and
 the benchmark drive it directly. Per tick: one ``claim.lua`` call (an idle tick ends there), Python
 computes each claimed schedule's next fire and builds its message, one ``commit.lua`` call
-publishes and advances everything atomically per entry.
+publishes, records in the ledger and advances everything atomically per entry. When the claim
+says a ledger deadline has passed, one ``republish.lua`` call publishes those messages again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from shared.errors import SchedulerError
 from shared.execution import execution_id, new_execution
 from shared.messages import build_message
 from shared.model import RunRecord, Schedule
-from shared.store import ClaimedEntry, Commit, CommitStatus, Store, new_token
+from shared.store import (
+    ClaimedEntry,
+    ClaimResult,
+    Commit,
+    CommitStatus,
+    RepublishOutcome,
+    Store,
+    new_token,
+)
 from shared.timing import next_schedule_fire
 
 log = logging.getLogger(__name__)
@@ -33,6 +42,7 @@ class TickResult:
     lost: int  # claims another beat took over (lease expired): not published by us
     next_wake_ms: int | None
     batch_full: bool  # more may be due right now: tick again without sleeping
+    republished: int = 0  # messages published again: no worker began them in time
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,8 @@ class _Plan:
 # The first claim after an idle spell is small, so the first fire goes out within milliseconds
 # even when thousands fall due at once; each full batch doubles the next, up to beat_batch.
 FIRST_BATCH = 100
+# Overdue ledger entries taken per republish.lua call (each may scan its queue's oldest end).
+REPUBLISH_BATCH = 200
 
 
 class Dispatcher:
@@ -64,17 +76,53 @@ class Dispatcher:
         if claim.entries and self.config.beat_pause_after_claim_ms:
             time.sleep(self.config.beat_pause_after_claim_ms / 1000)
         plans = [self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)]
-        statuses = self.store.commit(token, [plan.commit for plan in plans])
+        statuses = self.store.commit(
+            token,
+            [plan.commit for plan in plans],
+            now_ms=now_ms,
+            republish_after_ms=self._bound_ms,
+        )
         committed = [p for p, s in zip(plans, statuses, strict=True) if s == CommitStatus.COMMITTED]
         self._record_skips(committed, now_ms)
         _record_metrics(committed)
+        republished, republish_ms, more = self._republish(claim, now_ms)
+        published = sum(1 for p in committed if p.commit.queue)
+        if published:  # what this tick recorded falls due then, unless begun before
+            republish_ms = _earliest(republish_ms, now_ms + self._bound_ms)
         return TickResult(
             claimed=len(claim.entries),
-            published=sum(1 for p in committed if p.commit.queue),
+            published=published,
             lost=statuses.count(CommitStatus.LEASE_LOST),
-            next_wake_ms=claim.next_wake_ms,
-            batch_full=full,
+            next_wake_ms=_earliest(claim.next_wake_ms, republish_ms),
+            batch_full=full or more,
+            republished=republished,
         )
+
+    @property
+    def _bound_ms(self) -> int:
+        return int(self.config.republish_after_s * 1000)
+
+    def _republish(self, claim: ClaimResult, now_ms: int) -> tuple[int, int | None, bool]:
+        """Publish again what no worker began in time, if the claim saw a deadline pass:
+        (copies published, the ledger's next deadline, whether more may be overdue)."""
+        if claim.republish_ms is None or claim.republish_ms > now_ms:
+            return 0, claim.republish_ms, False
+        result = self.store.republish_overdue(now_ms, REPUBLISH_BATCH, self._bound_ms)
+        copies = 0
+        for entry in result.entries:
+            if entry.outcome == RepublishOutcome.REPUBLISHED:
+                copies += 1
+                metrics.record_republished(entry.queue)
+                log.warning(
+                    "republished %s on %s (copy %d): no worker began it within its deadline",
+                    entry.ledger_id,
+                    entry.queue,
+                    entry.copies,
+                    extra={"execution": entry.ledger_id},
+                )
+            elif entry.outcome == RepublishOutcome.UNKNOWN:
+                log.error("ledger entry %s has no message or queue: dropped", entry.ledger_id)
+        return copies, result.next_deadline_ms, len(result.entries) >= REPUBLISH_BATCH
 
     def _plan(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
         try:
@@ -92,7 +140,13 @@ class Dispatcher:
         execution = retry["execution"]
         task_id = f"{execution['id']}/{execution['attempt']}"
         message = build_message(retry["task"], task_id, retry["queue"], [execution], tag)
-        return Commit(member=entry.member, next_ms=None, queue=retry["queue"], message=message)
+        return Commit(
+            member=entry.member,
+            next_ms=None,
+            queue=retry["queue"],
+            message=message,
+            ledger_id=entry.member,  # a retry's execution id, or a job lease check's id
+        )
 
     def _plan_fire(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
         schedule = Schedule.from_dict(json.loads(entry.body))
@@ -126,7 +180,9 @@ class Dispatcher:
         task = TASK_BY_TARGET[schedule.target.kind]
         message = build_message(task, exec_id, queue, [execution.to_message()], tag)
         retain_s = self.config.history_retention_s
-        commit = Commit(entry.member, next_ms, queue, message, purge, retain_s=retain_s)
+        commit = Commit(
+            entry.member, next_ms, queue, message, purge, retain_s=retain_s, ledger_id=exec_id
+        )
         return _Plan(commit, due_ms=entry.due_ms, misfire=schedule.misfire if missed else None)
 
     def _record_skips(self, committed: list[_Plan], now_ms: int) -> None:
@@ -147,6 +203,11 @@ class Dispatcher:
                     history_cap=self.config.history_max_runs,
                     retention_s=self.config.history_retention_s,
                 )
+
+
+def _earliest(*instants: int | None) -> int | None:
+    present = [t for t in instants if t is not None]
+    return min(present) if present else None
 
 
 def _record_metrics(committed: list[_Plan]) -> None:

@@ -43,7 +43,7 @@ def create_celery(config: Config) -> Celery:
         # is killed a quarter of the limit (+1 s) later and its message goes back as a lost
         # worker's does, counted per delivery (SCHEDULER_MAX_DELIVERIES): never forever.
         task_soft_time_limit=config.attempt_time_limit_s,
-        task_time_limit=config.attempt_time_limit_s * 1.25 + 1,
+        task_time_limit=config.attempt_hard_limit_s,
         task_acks_on_timeout=False,
         worker_prefetch_multiplier=1,
         broker_transport_options={

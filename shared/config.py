@@ -62,6 +62,10 @@ class Config:
     beat_lease_ms: int = 30_000  # a claim not committed by then is re-claimed by any beat
     beat_max_sleep_s: float = 5.0  # longest sleep between ticks when nothing is due
     misfire_grace_ms: int = 60_000  # later than this = a misfire (coalesced or skipped)
+    # Every published execution is in a ledger until it finishes: one that no worker has begun
+    # this long after its publish (or whose worker died: its attempt's hard limit plus this) is
+    # published again, whatever the broker did with the message (see README "Durability").
+    republish_after_s: float = 10.0
     # Testing only: hold claims this long before committing, so crash tests can SIGKILL a beat
     # between claim and publish. Leave at 0.
     beat_pause_after_claim_ms: int = 0
@@ -201,6 +205,7 @@ class Config:
             "history_max_runs",
             "visibility_timeout_s",
             "attempt_time_limit_s",
+            "republish_after_s",
             "max_deliveries",
             "message_max_bytes",
             "json_max_bytes",
@@ -217,6 +222,13 @@ class Config:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"SCHEDULER_{name.upper()} must be > 0")
+        if self.visibility_timeout_s <= self.attempt_hard_limit_s:
+            # The broker would hand a live attempt's own message to a second worker.
+            raise ConfigError(
+                f"SCHEDULER_VISIBILITY_TIMEOUT_S={self.visibility_timeout_s} must exceed the "
+                f"attempt's hard limit ({self.attempt_hard_limit_s:g} s: "
+                "SCHEDULER_ATTEMPT_TIME_LIMIT_S x 1.25 + 1)"
+            )
 
     def _validate_rate_limits(self) -> None:
         for name in RATE_LIMIT_SETTINGS:
@@ -228,6 +240,17 @@ class Config:
                     f"SCHEDULER_{name.upper()}={value!r}: write limits such as "
                     '"20/second;600/minute", or leave it empty for no limit'
                 ) from exc
+
+    @property
+    def attempt_hard_limit_s(self) -> float:
+        """When Celery kills a pool process whose attempt ignored the soft limit."""
+        return self.attempt_time_limit_s * 1.25 + 1
+
+    @property
+    def attempt_lease_ms(self) -> int:
+        """How long a begun attempt holds its execution: past this its worker is known dead (the
+        hard limit ends any live attempt before), so the execution is published again."""
+        return int((self.attempt_hard_limit_s + self.republish_after_s) * 1000)
 
     @property
     def data_path(self) -> Path:

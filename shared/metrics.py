@@ -6,7 +6,8 @@ Three kinds of process, three ways of serving, each the simplest that is correct
   stored, schedules in the due index, retries waiting, dead letters, each pool's queue depth, the
   age of the beat's heartbeat. Every API process answers the same, however many gunicorn runs.
 - **Beat** (``SCHEDULER_BEAT_METRICS_PORT``): one process, so prometheus_client's ordinary
-  in-process registry: fires dispatched by queue, the due -> published lag, misfires.
+  in-process registry: fires dispatched by queue, the due -> published lag, misfires, messages
+  published again (no worker began them in time).
 - **Worker** (``SCHEDULER_WORKER_METRICS_PORT`` + the pool's index in ``POOLS``): Celery's prefork
   pool runs tasks in child processes, so the counters are kept in prometheus_client's multiprocess
   mode. The parent, before it forks its pool (``prepare_worker``, on ``celeryd_init``), points
@@ -79,6 +80,18 @@ class _Metrics:
             "Fires found later than SCHEDULER_MISFIRE_GRACE_MS, by the schedule's policy",
             ["policy"],
         )
+        self.republished = Counter(
+            "scheduler_republished",
+            "Messages the beat published again: no worker began them within their deadline "
+            "(SCHEDULER_REPUBLISH_AFTER_S; a begun attempt's hard limit more)",
+            ["queue"],
+        )
+        self.deliveries = Counter(
+            "scheduler_deliveries",
+            "Messages of executions a worker began, by what it found: run, rerun (its previous "
+            "worker was lost), done, stale or running (a copy: skipped), poison",
+            ["pool", "verdict"],
+        )
         self.attempts = Counter(
             "scheduler_attempts_finished",
             "Delivery attempts a worker finished, by pool and run status",
@@ -123,6 +136,15 @@ def record_published(fires: Iterable[tuple[str, int]], published_ms: int | None 
 
 def record_misfire(policy: str) -> None:
     _metrics().misfires.labels(policy).inc()
+
+
+def record_republished(queue: str) -> None:
+    _metrics().republished.labels(queue).inc()
+
+
+def record_delivery(execution: Execution, verdict: str) -> None:
+    """A worker began a message of ``execution``; ``verdict`` is what it found."""
+    _metrics().deliveries.labels(QUEUE_BY_TARGET[execution.target.kind], verdict).inc()
 
 
 def record_attempt(execution: Execution, status: str, finished_ms: int) -> None:
@@ -226,6 +248,11 @@ class StoreCollector:
             ("scheduler_schedules_due_index", "Schedules with a next fire", gauges.due),
             ("scheduler_retries_waiting", "Retries waiting for their instant", gauges.retries),
             ("scheduler_dead_letters_stored", "Dead letters kept", gauges.dead),
+            (
+                "scheduler_published_unfinished",
+                "Published messages no worker has finished yet (the ledger)",
+                gauges.published,
+            ),
         ):
             yield GaugeMetricFamily(name, doc, value=value)
         depth = GaugeMetricFamily(

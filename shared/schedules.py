@@ -108,17 +108,24 @@ def delete(store: Store, account: str, schedule_id: str) -> Schedule:
 
 
 def run_now(
-    store: Store, schedule: Schedule, at_ms: int, context: dict[str, Any] | None = None
+    store: Store,
+    config: Config,
+    schedule: Schedule,
+    at_ms: int,
+    context: dict[str, Any] | None = None,
 ) -> str:
     """Run ``schedule`` once now, outside its trigger (enabled or not): one Celery message on
     its target's queue, execution id ``<schedule id>:run-<at_ms>`` (never the id of a fire, so
     deduplication can't confuse the two), the same body a fire has, plus the caller's ``context``
-    (who asked). Returns the execution id."""
+    (who asked); recorded in the ledger like a fire. Returns the execution id."""
     exec_id = f"{schedule.id}:run-{at_ms}"
     execution = replace(new_execution(schedule, exec_id, at_ms, at_ms), context=context)
     queue = schedule.target.queue
-    task = TASK_BY_TARGET[schedule.target.kind]
-    store.publish(queue, build_message(task, exec_id, queue, [execution.to_message()]))
+    message = build_message(
+        TASK_BY_TARGET[schedule.target.kind], exec_id, queue, [execution.to_message()]
+    )
+    deadline = at_ms + int(config.republish_after_s * 1000)
+    store.publish_recorded(exec_id, queue, message, deadline)
     return exec_id
 
 

@@ -60,7 +60,7 @@ def kill_one_execution(store: Store, job_id: str, account: str) -> str:
         attempt=5,
         error="HTTP 503",
     )
-    store.begin_execution(execution_id, 5, 60)
+    store.begin_execution(execution_id, 5, 60, now_ms=now_ms(), lease_ms=60_000)
     store.finish_execution(
         record,
         "dead",

@@ -250,25 +250,6 @@ def test_config_reads_the_environment() -> None:
     assert (config.redis_url, config.beat_batch) == ("redis://h:1/2", 5)
 
 
-def test_a_delivery_lost_with_its_worker_is_redelivered(
-    store: Store, processes: ProcessGroup
-) -> None:
-    with HttpReceiver(hold_first=True) as receiver:
-        processes.beat()
-        doomed = processes.worker("webhooks", visibility_timeout_s=3)
-        due = now_ms() + 200
-        schedule = webhook_schedule(once(due), receiver.url)
-        store.put_schedule(schedule, due)
-        wait_until(lambda: receiver.count() == 1, what="the first delivery, stuck in flight")
-        processes.kill(doomed)  # the worker dies before it could acknowledge the message
-
-        processes.worker("webhooks", visibility_timeout_s=3)
-        wait_until(lambda: receiver.count() == 2, timeout_s=30, what="the redelivery")
-        runs = wait_until(lambda: store.history(schedule.id), what="the run record")
-        assert [(r.status, r.attempt) for r in runs] == [("succeeded", 1)]
-        assert store.execution_state(execution_id(schedule.id, due)) == "done|1"
-
-
 def test_callbacks_are_signed_with_the_accounts_secrets_across_a_rotation(
     store: Store, config: Config, processes: ProcessGroup, receiver: HttpReceiver
 ) -> None:

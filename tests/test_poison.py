@@ -16,6 +16,8 @@ from shared.store import Store
 from workers.gate import identity, shape_problem
 from workers.runner import Outcome, run_execution
 
+RUN_AT = {"now_ms": 1_800_000_000_000, "lease_ms": 60_000}  # a worker's clock, attempt lease
+
 
 def execution(**changes: Any) -> dict[str, Any]:
     schedule = Schedule(
@@ -91,19 +93,20 @@ def test_identity_keeps_ids_never_the_payload(store: Store) -> None:
 
 
 def test_deliveries_of_one_attempt_are_counted_then_poison(store: Store) -> None:
-    assert [store.begin_execution("e1", 1, 60, max_deliveries=3) for _ in range(4)] == [
+    assert [store.begin_execution("e1", 1, 60, 3, **RUN_AT) for _ in range(4)] == [
         "run",
-        "run",
-        "run",
+        "rerun",
+        "rerun",
         "poison",
     ]
-    assert store.execution_state("e1") == "running|1|3"
+    lease_until = RUN_AT["now_ms"] + RUN_AT["lease_ms"]
+    assert store.execution_state("e1") == f"running|1|3|{lease_until}|"
     # A new attempt starts its own count; finished ones are still skipped.
-    assert store.begin_execution("e1", 2, 60, max_deliveries=3) == "run"
-    assert store.execution_state("e1") == "running|2|1"
+    assert store.begin_execution("e1", 2, 60, 3, **RUN_AT) == "run"
+    assert store.execution_state("e1") == f"running|2|1|{lease_until}|"
     store.redis.set(store.keys.execution("e2"), "running|1")  # written before counting existed
-    assert store.begin_execution("e2", 1, 60, max_deliveries=2) == "run"
-    assert store.begin_execution("e2", 1, 60, max_deliveries=2) == "poison"
+    assert store.begin_execution("e2", 1, 60, 2, **RUN_AT) == "rerun"
+    assert store.begin_execution("e2", 1, 60, 2, **RUN_AT) == "poison"
 
 
 def settings(**more: Any) -> Config:
@@ -114,8 +117,8 @@ def test_a_message_that_kills_its_process_is_dead_lettered_after_max_deliveries(
     store: Store,
 ) -> None:
     config, e = settings(), execution()
-    store.begin_execution(e["id"], 1, 60, config.max_deliveries)  # two deliveries that died
-    store.begin_execution(e["id"], 1, 60, config.max_deliveries)
+    for _ in range(2):  # two deliveries that died
+        store.begin_execution(e["id"], 1, 60, config.max_deliveries, **RUN_AT)
     ran: list[str] = []
     verdict = run_execution(
         store, config, Execution.from_message(e), lambda _: ran.append("x") or Outcome(ok=True)

@@ -12,6 +12,8 @@ from shared.store import Commit, Store
 from tests.factories import once, webhook_schedule
 
 T0 = 1_800_000_000_000  # a fixed "now" in ms
+AT = {"now_ms": T0, "republish_after_ms": 10_000}  # a commit's clock and ledger bound
+RUN_AT = {"now_ms": T0, "lease_ms": 60_000}  # a worker's clock and attempt lease
 
 
 def put_due(store: Store, due_ms: int, **fields):
@@ -56,15 +58,15 @@ def test_an_expired_lease_is_reclaimed_with_its_original_due(store: Store) -> No
     assert [(e.member, e.due_ms) for e in retaken] == [(schedule.id, T0)]
     # the dead beat's token can no longer commit: nothing is published twice
     commit = Commit(schedule.id, None, "webhooks", "m1")
-    assert store.commit("dead-beat", [commit]) == [0]
-    assert store.commit("b", [Commit(schedule.id, None, "webhooks", "m2")]) == [1]
+    assert store.commit("dead-beat", [commit], **AT) == [0]
+    assert store.commit("b", [Commit(schedule.id, None, "webhooks", "m2")], **AT) == [1]
     assert store.redis.lrange("webhooks", 0, -1) == ["m2"]
 
 
 def test_commit_publishes_and_advances(store: Store) -> None:
     schedule = put_due(store, T0)
     store.claim(T0, 1000, 10, "a")
-    assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "msg")]) == [1]
+    assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "msg")], **AT) == [1]
     assert store.redis.lrange("webhooks", 0, -1) == ["msg"]
     assert store.next_fire_ms(schedule.id) == T0 + 60_000
     assert store.run_count(schedule.id) == 1
@@ -81,6 +83,7 @@ def test_commit_without_next_fire_retires_or_purges(store: Store) -> None:
             Commit(kept.id, None, "webhooks", "m1"),
             Commit(purged.id, None, "webhooks", "m2", purge_from=("other", "test")),
         ],
+        **AT,
     )
     assert statuses == [1, 1]
     assert store.get_schedule(kept.id) is not None and store.next_fire_ms(kept.id) is None
@@ -93,7 +96,7 @@ def test_a_purged_definition_is_kept_retired_for_its_history(store: Store) -> No
     schedule = put_due(store, T0, account="other")
     store.claim(T0, 1000, 10, "a")
     commit = Commit(schedule.id, None, "webhooks", "m", ("other", "test"), retain_s=60)
-    assert store.commit("a", [commit]) == [1]
+    assert store.commit("a", [commit], **AT) == [1]
     assert store.get_schedule(schedule.id) is None
     assert store.retired_schedule(schedule.id) == schedule
     assert 0 < store.redis.ttl(store.keys.retired(schedule.id)) <= 60
@@ -103,7 +106,7 @@ def test_delete_during_claim_publishes_nothing(store: Store) -> None:
     schedule = put_due(store, T0)
     store.claim(T0, 1000, 10, "a")
     assert store.delete_schedule(schedule)
-    assert store.commit("a", [Commit(schedule.id, T0 + 1, "webhooks", "m")]) == [2]
+    assert store.commit("a", [Commit(schedule.id, T0 + 1, "webhooks", "m")], **AT) == [2]
     assert store.redis.llen("webhooks") == 0
     assert store.next_fire_ms(schedule.id) is None
 
@@ -114,7 +117,7 @@ def test_edit_during_claim_keeps_the_edits_next_fire(store: Store) -> None:
     store.put_schedule(schedule, T0 + 5_000, new=False)
     # the fire that was due under the old definition still goes out, but the old plan's next
     # fire must not overwrite the edit's
-    assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "m")]) == [1]
+    assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "m")], **AT) == [1]
     assert store.next_fire_ms(schedule.id) == T0 + 5_000
 
 
@@ -162,7 +165,7 @@ def _record(attempt: int, status: str = "retrying") -> RunRecord:
 
 
 def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> None:
-    assert store.begin_execution("s1:1", 1, 60) == "run"
+    assert store.begin_execution("s1:1", 1, 60, **RUN_AT) == "run"
     store.finish_execution(
         _record(1),
         "retry",
@@ -173,15 +176,15 @@ def test_execution_runs_once_and_retries_go_through_the_claim(store: Store) -> N
         retry_at_ms=T0 + 100,
         payload={"task": "t", "queue": "webhooks", "execution": {"id": "s1:1", "attempt": 2}},
     )
-    assert store.begin_execution("s1:1", 1, 60) == "stale"  # a duplicate of attempt 1
+    assert store.begin_execution("s1:1", 1, 60, **RUN_AT) == "stale"  # a duplicate of attempt 1
     retry = store.claim(T0 + 100, 1000, 10, "a").entries
     assert [(e.kind, e.member) for e in retry] == [("r", "s1:1")]
-    assert store.commit("a", [Commit("s1:1", None, "webhooks", "retry-msg")]) == [1]
-    assert store.begin_execution("s1:1", 2, 60) == "run"
+    assert store.commit("a", [Commit("s1:1", None, "webhooks", "retry-msg")], **AT) == [1]
+    assert store.begin_execution("s1:1", 2, 60, **RUN_AT) == "run"
     store.finish_execution(
         _record(2, "succeeded"), "done", account="a", now_ms=T0, history_cap=10, retention_s=60
     )
-    assert store.begin_execution("s1:1", 2, 60) == "done"
+    assert store.begin_execution("s1:1", 2, 60, **RUN_AT) == "done"
     assert [r.attempt for r in store.history("s1")] == [2, 1]
 
 
@@ -215,7 +218,7 @@ def test_an_accounts_runs_are_kept_across_its_schedules_and_capped(
 
 def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
     owner = {"account": "a", "dialect": "d"}
-    store.begin_execution("s1:1", 3, 60)
+    store.begin_execution("s1:1", 3, 60, **RUN_AT)
     store.finish_execution(
         _record(3, "dead"),
         "dead",
@@ -233,7 +236,7 @@ def test_dead_letters_are_listed_and_redriven(store: Store) -> None:
     assert store.dead_letters() == [] and store.dead_letters(owner=("a", "d")) == []
     assert not store.redrive("s1:1", T0, retry)
     assert [e.member for e in store.claim(T0, 1000, 10, "a").entries] == ["s1:1"]
-    assert store.begin_execution("s1:1", 1, 60) == "run"
+    assert store.begin_execution("s1:1", 1, 60, **RUN_AT) == "run"
 
 
 def test_refuses_a_redis_that_may_evict(store: Store) -> None:

@@ -5,7 +5,8 @@ events to each job's history, and enforces pickup and run leases.
   dedupes twice over (the runner's execution mark, and the create script's own record), so a
   redelivered fire never creates a second instance.
 - ``workers.jobs.event``: one lifecycle event the API published with its transition.
-- ``workers.jobs.expire_lease``: a lease check the beat publishes at the lease's deadline.
+- ``workers.jobs.expire_lease``: a lease check the beat publishes at the lease's deadline (and
+  records in the ledger, like an execution: a lost one is published again).
 """
 
 from __future__ import annotations
@@ -45,4 +46,7 @@ def expire_lease(check: dict[str, Any]) -> str:
     outcome = beacon_jobs.expire_lease(store(), config, check, now_ms())
     if outcome != LeaseOutcome.STALE:
         log.info("job %s: %s lease ran out: %s", check.get("job"), check.get("kind"), outcome)
+    # The beat recorded the check in the ledger when it published it (a lost check would leave
+    # its job held forever); it is enforced (idempotent: a copy finds it STALE), so settle it.
+    store().settle(check["id"])
     return outcome

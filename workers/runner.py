@@ -10,6 +10,11 @@ dead letter) are written in one atomic step.
 Poison: an attempt whose process dies every time (a crash, out of memory, killed at the hard time
 limit) comes back with its message each time; ``begin_execution`` counts those deliveries and,
 past ``SCHEDULER_MAX_DELIVERIES``, the execution is dead-lettered instead of run again.
+
+Copies: the beat publishes an execution again when no worker began it in time (or its worker
+died: the attempt's lease ran out), so two messages of one attempt may exist; ``begin_execution``
+tells them apart by the broker's delivery tag of the message being run (``_delivery_tag``) and
+runs an attempt at most once at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from celery import current_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared import logs, metrics
@@ -57,13 +63,24 @@ def run_execution(store: Store, config: Config, execution: Execution, deliver: D
 def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -> str:
     exec_id, attempt = execution.id, execution.attempt
     verdict = store.begin_execution(
-        exec_id, attempt, config.history_retention_s, config.max_deliveries
+        exec_id,
+        attempt,
+        config.history_retention_s,
+        config.max_deliveries,
+        now_ms=now_ms(),
+        lease_ms=config.attempt_lease_ms,
+        delivery_tag=_delivery_tag(),
     )
+    metrics.record_delivery(execution, verdict)
     if verdict == Verdict.POISON:
         return dead_letter(store, config, execution, _lost_reason(config))
-    if verdict != Verdict.RUN:
+    if not verdict.runs:
         log.info("execution %s attempt %d not run: %s", exec_id, attempt, verdict)
         return verdict
+    if verdict == Verdict.RERUN:
+        log.warning(
+            "execution %s attempt %d runs again: its last delivery was lost", exec_id, attempt
+        )
     started = now_ms()
     try:
         outcome = deliver(execution)
@@ -78,6 +95,12 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
         log.exception("execution %s attempt %d raised", exec_id, attempt)
         outcome = Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
     return _settle(store, config, execution, _storable(outcome), started)
+
+
+def _delivery_tag() -> str:
+    """The broker's tag of the message the current Celery task runs ("" outside one)."""
+    properties = getattr(getattr(current_task, "request", None), "properties", None)
+    return str((properties or {}).get("delivery_tag") or "")
 
 
 def dead_letter(store: Store, config: Config, execution: Execution, reason: str) -> str:

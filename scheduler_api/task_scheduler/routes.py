@@ -96,7 +96,7 @@ def execute_task(account: dict[str, Any]) -> Response:
     task = find(account, task_id_param())
     context = {"ip": request.remote_addr, "by": "executeTask"}
     with current_app.extensions["scheduler.waits"].hold(account["appkey"]):
-        exec_id = schedules.run_now(store(), task, now_ms(), context)
+        exec_id = schedules.run_now(store(), config(), task, now_ms(), context)
         result = store().wait_task_result(exec_id, config().task_execute_timeout_s)
     label = f'Task "{task.doc["name"]}" ({task.doc["task_id"]})'
     if result is None:

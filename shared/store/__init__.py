@@ -4,10 +4,12 @@ Nothing else in the project spells a key, runs a script or talks to Redis. The p
 ``keys`` (the key schema, with the data model on one page), ``scripts`` (the Lua scripts of
 ``lua/``, registered once), ``base`` (client, keys and scripts together, the safety check),
 then one module per group of verbs: ``schedules`` (definitions and the beat's claim/commit),
-``executions`` (attempts, history, dead letters), ``accounts`` (and dashboard sessions), ``gauges``
+``executions`` (attempts, history, dead letters), ``ledger`` (what was published and not
+finished, re-published when overdue), ``accounts`` (and dashboard sessions), ``gauges``
 (operators' readings, rate-limit storage), and each dialect's own records: ``push``, ``tasks``,
 ``jobs``. ``Store`` is all of them over one client. What a script answers (a status code) is named
-beside the wrapper that reads it (``CommitStatus``, ``Verdict``, ``Transition``, ``LeaseOutcome``).
+beside the wrapper that reads it (``CommitStatus``, ``Verdict``, ``RepublishOutcome``,
+``Transition``, ``LeaseOutcome``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from shared.store.executions import ExecutionVerbs, Verdict
 from shared.store.gauges import GaugeVerbs, StoreGauges
 from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
 from shared.store.keys import Keys
+from shared.store.ledger import LedgerVerbs, Republished, RepublishOutcome, RepublishResult
 from shared.store.push import PushVerbs
 from shared.store.schedules import (
     ClaimedEntry,
@@ -37,6 +40,9 @@ __all__ = [
     "CommitStatus",
     "Keys",
     "LeaseOutcome",
+    "RepublishOutcome",
+    "RepublishResult",
+    "Republished",
     "Step",
     "Store",
     "StoreGauges",
@@ -48,7 +54,14 @@ __all__ = [
 
 
 class Store(
-    TaskVerbs, ScheduleVerbs, ExecutionVerbs, AccountVerbs, PushVerbs, JobVerbs, GaugeVerbs
+    TaskVerbs,
+    ScheduleVerbs,
+    ExecutionVerbs,
+    LedgerVerbs,
+    AccountVerbs,
+    PushVerbs,
+    JobVerbs,
+    GaugeVerbs,
 ):
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 

@@ -20,21 +20,47 @@ class Verdict(StrEnum):
     """What ``begin_execution.lua`` answers: whether this attempt runs now, else why not."""
 
     RUN = "run"
-    DONE = "done"  # the execution finished already: a redelivery
-    STALE = "stale"  # a duplicate of an attempt that ran or is running
+    RERUN = "rerun"  # run again: the process or worker that ran it was lost (counted)
+    DONE = "done"  # the execution finished already: a redelivery or a re-published copy
+    STALE = "stale"  # a duplicate of an attempt that finished, or older than one started
+    RUNNING = "running"  # a copy of the attempt a live worker runs now (its lease lasts)
     POISON = "poison"  # delivered ``max_deliveries`` times without finishing: dead-letter it
+
+    @property
+    def runs(self) -> bool:
+        return self in (Verdict.RUN, Verdict.RERUN)
 
 
 class ExecutionVerbs(StoreBase):
     """One attempt's bookkeeping and what it leaves behind."""
 
     def begin_execution(
-        self, execution_id: str, attempt: int, retention_s: int, max_deliveries: int = 3
+        self,
+        execution_id: str,
+        attempt: int,
+        retention_s: int,
+        max_deliveries: int = 3,
+        *,
+        now_ms: int,
+        lease_ms: int,
+        delivery_tag: str = "",
     ) -> Verdict:
-        """Count a delivery of this attempt and say whether it runs (see ``Verdict``)."""
+        """Count a delivery of this attempt and say whether it runs (see ``Verdict``); one that
+        runs holds the execution for ``lease_ms`` (its ledger deadline). ``delivery_tag`` is the
+        broker's tag of the message being run: the same message handed back means its holder
+        was lost, another one is a copy (see begin_execution.lua)."""
+        k = self.keys
         reply = self._scripts["begin_execution"](
-            keys=[self.keys.execution(execution_id)],
-            args=[attempt, retention_s, max_deliveries],
+            keys=[k.execution(execution_id), k.published(), k.published_messages()],
+            args=[
+                execution_id,
+                attempt,
+                retention_s,
+                max_deliveries,
+                now_ms,
+                lease_ms,
+                delivery_tag,
+            ],
         )
         return Verdict(reply)
 
@@ -65,6 +91,8 @@ class ExecutionVerbs(StoreBase):
                 k.dead_index(),
                 self._dead_index_of((payload or {}).get("execution", {})),
                 k.account_runs(account),
+                k.published(),
+                k.published_messages(),
             ],
             args=[
                 record.id,

@@ -17,6 +17,7 @@ class StoreGauges:
     due: int  # schedules with a next fire
     retries: int  # retries waiting for their instant
     dead: int  # dead letters kept
+    published: int  # published messages not finished yet (the ledger)
     beat_ms: int | None  # the last beat tick, None if no beat ticked lately
     queue_depths: dict[str, int]  # messages waiting, per pool
 
@@ -32,15 +33,17 @@ class GaugeVerbs(StoreBase):
         pipe.zcard(k.due())
         pipe.zcard(k.retries())
         pipe.zcard(k.dead_index())
+        pipe.zcard(k.published())
         pipe.get(k.beat_heartbeat())
         for pool in POOLS:
             pipe.llen(Keys.queue(pool))
-        stored, due, retries, dead, beat, *depths = pipe.execute()
+        stored, due, retries, dead, published, beat, *depths = pipe.execute()
         return StoreGauges(
             stored=int(stored),
             due=int(due),
             retries=int(retries),
             dead=int(dead),
+            published=int(published),
             beat_ms=int(beat) if beat else None,
             queue_depths={pool: int(n) for pool, n in zip(POOLS, depths, strict=True)},
         )

@@ -20,6 +20,10 @@ key (``Keys`` method)   type    contents                                        
                                 newest first, capped (the dashboard's recent runs)
 ``execution(e)``        STRING  "state|attempt[|deliveries]" of one execution   retention
                                 (dedupe; deliveries bound a crash loop)
+``published``           ZSET    execution id -> deadline (ms): published, not    never (drained)
+                                finished; re-published once the deadline passes
+``published_messages``  HASH    execution id -> "copies|queue|message" (the last  never (drained)
+                                copy published)
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
 ``account_dead_index``  ZSET    execution id -> died at, per account+dialect      never
@@ -109,6 +113,15 @@ class Keys:
 
     def execution(self, execution_id: str) -> str:
         return f"{self.base}:execution:{execution_id}"
+
+    def published(self) -> str:
+        """The ledger of published executions: each until it finishes, scored by when it must
+        have been begun (then: finished) or is published again."""
+        return f"{self.base}:published"
+
+    def published_messages(self) -> str:
+        """The message of each execution in ``published``, to publish it again as it was."""
+        return f"{self.base}:published_messages"
 
     def dead_letters(self) -> str:
         return f"{self.base}:dead_letters"

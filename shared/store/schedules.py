@@ -47,6 +47,7 @@ class ClaimedEntry:
 class ClaimResult:
     next_wake_ms: int | None
     entries: list[ClaimedEntry]
+    republish_ms: int | None = None  # the ledger's earliest deadline (None: nothing published)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Commit:
     purge_from: tuple[str, str] | None = None
     counts_as_run: bool = True
     retain_s: int = 0  # keep a purged definition this long as ``retired`` (0 = not at all)
+    # The published message's id in the ledger of published executions ("" = not recorded)
+    ledger_id: str = ""
 
 
 class WakeWatch:
@@ -191,10 +194,11 @@ class ScheduleVerbs(StoreBase):
                 k.run_counts(),
                 k.retry_payloads(),
                 k.beat_heartbeat(),
+                k.published(),
             ],
             args=[now_ms, lease_ms, limit, token, HEARTBEAT_TTL_S],
         )
-        wake = int(raw[0])
+        wake, republish = int(raw[0]), int(raw[1])
         entries = [
             ClaimedEntry(
                 kind=raw[i],
@@ -204,12 +208,20 @@ class ScheduleVerbs(StoreBase):
                 body=raw[i + 4],
                 runs=int(raw[i + 5]),
             )
-            for i in range(1, len(raw), 6)
+            for i in range(2, len(raw), 6)
         ]
-        return ClaimResult(next_wake_ms=None if wake < 0 else wake, entries=entries)
+        return ClaimResult(
+            next_wake_ms=None if wake < 0 else wake,
+            entries=entries,
+            republish_ms=None if republish < 0 else republish,
+        )
 
-    def commit(self, token: str, commits: Iterable[Commit]) -> list[CommitStatus]:
-        """Publish and advance claimed entries; one status per commit (see commit.lua)."""
+    def commit(
+        self, token: str, commits: Iterable[Commit], *, now_ms: int, republish_after_ms: int
+    ) -> list[CommitStatus]:
+        """Publish and advance claimed entries, recording each published message that has a
+        ``ledger_id`` with the deadline ``now_ms + republish_after_ms``; one status per commit
+        (see commit.lua)."""
         k = self.keys
         keys = [
             k.due(),
@@ -219,6 +231,8 @@ class ScheduleVerbs(StoreBase):
             k.versions(),
             k.run_counts(),
             k.retry_payloads(),
+            k.published(),
+            k.published_messages(),
         ]
         positions: dict[str, int] = {}
 
@@ -230,7 +244,7 @@ class ScheduleVerbs(StoreBase):
 
         for pool in POOLS:
             position(k.queue(pool))
-        args: list[Any] = [token]
+        args: list[Any] = [token, now_ms, republish_after_ms]
         for c in commits:
             args += [
                 c.member,
@@ -241,8 +255,9 @@ class ScheduleVerbs(StoreBase):
                 1 if c.counts_as_run else 0,
                 position(k.retired(c.member)) if c.purge_from and c.retain_s else 0,
                 c.retain_s,
+                c.ledger_id,
             ]
-        if len(args) == 1:
+        if len(args) == 3:
             return []
         return [CommitStatus(int(s)) for s in self._scripts["commit"](keys=keys, args=args)]
 

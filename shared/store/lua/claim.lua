@@ -9,18 +9,21 @@
 -- KEYS[7] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[8] retry_payloads HASH  execution id -> retry JSON
 -- KEYS[9] beat_heartbeat STRING last tick (ms), expires after ARGV[5] seconds
+-- KEYS[10] published     ZSET  execution id -> deadline (ms): the ledger (see commit.lua)
 -- ARGV[1] now (ms)   ARGV[2] lease (ms)   ARGV[3] most entries to claim   ARGV[4] claim token
 -- ARGV[5] heartbeat lifetime (s)
 --
--- Returns {next_wake_ms, kind, member, due_ms, version, body, runs, kind, member, ...}
+-- Returns {next_wake_ms, republish_ms, kind, member, due_ms, version, body, runs, kind, ...}
 --   next_wake_ms: earliest due, retry or lease expiry still pending (-1 = nothing at all)
+--   republish_ms: the ledger's earliest deadline (-1 = empty): once it has passed, the beat
+--                 runs republish.lua (so an idle tick stays this one call)
 --   kind "s": a schedule fire (body = definition JSON); kind "r": a retry (body = retry JSON)
 -- Claimed members move from due/retries into leases. A lease that expired (its beat died between
 -- claim and commit) is claimed again first, keeping its original due instant: no fire is lost,
 -- and the old token can no longer commit, so no fire is published twice.
 local now, lease_ms, limit, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local expiry = now + lease_ms
-local out = {0}
+local out = {0, 0}
 -- the tick itself is the beat's sign of life (readiness probes read it): no extra round trip
 redis.call('SET', KEYS[9], ARGV[1], 'EX', ARGV[5])
 
@@ -45,7 +48,7 @@ local function take(member, kind, due, version)
     kind, member, due, version, body, runs
 end
 
-local function claimed() return (#out - 1) / 6 end
+local function claimed() return (#out - 2) / 6 end
 
 -- 1. leases that expired: their beat is gone
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)) do
@@ -84,4 +87,6 @@ for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
   end
 end
 out[1] = wake
+local first = redis.call('ZRANGE', KEYS[10], 0, 0, 'WITHSCORES')
+out[2] = first[2] and tonumber(first[2]) or -1
 return out

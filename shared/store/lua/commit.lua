@@ -7,22 +7,36 @@
 -- KEYS[5] versions       HASH  schedule id -> edit counter
 -- KEYS[6] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[7] retry_payloads HASH  execution id -> retry JSON
--- KEYS[8..] Celery queue lists and account indexes, referenced by position from ARGV
--- ARGV[1] claim token
--- ARGV[2..] groups of 8: member, next_ms (-1 = no future fire), queue key position (0 = publish
---           nothing), message, account index key position (0 = keep the definition; else purge it),
---           counts_as_run (1/0), retired key position (STRING: a purged definition is kept there,
---           so its owner can still read its history), seconds to keep it
+-- KEYS[8] published      ZSET  execution id -> deadline (ms): the ledger of what was published
+-- KEYS[9] published_messages HASH execution id -> "<copies>|<queue key>|<message>"
+-- KEYS[10..] Celery queue lists and account indexes, referenced by position from ARGV
+-- ARGV[1] claim token   ARGV[2] now (ms)   ARGV[3] ms a published execution may wait unbegun
+-- ARGV[4..] groups of 9: member, next_ms (-1 = no future fire), queue key position (0 = publish
+--           nothing), message, account index key position (0 = keep the definition; else purge
+--           it), counts_as_run (1/0), retired key position (STRING: a purged definition is kept
+--           there, so its owner can still read its history), seconds to keep it, the published
+--           message's ledger id ("" = not recorded)
 --
 -- Returns one status per group: 1 committed, 0 lease lost (another beat owns it now: nothing
 -- published), 2 schedule deleted meanwhile (nothing published).
 -- Messages are LPUSHed onto kombu's Redis list for the queue, exactly as kombu's own publish
--- does, so the publish and the advance of the schedule happen in one atomic step.
+-- does, so the publish and the advance of the schedule happen in one atomic step; the same step
+-- records each in the ledger, which republish.lua reads if no worker begins it in time.
 local token = ARGV[1]
+local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local statuses = {}
 
+local function publish(queue_pos, message, ledger_id)
+  if queue_pos == 0 then return end
+  redis.call('LPUSH', KEYS[queue_pos], message)
+  if ledger_id ~= '' then
+    redis.call('ZADD', KEYS[8], deadline, ledger_id)
+    redis.call('HSET', KEYS[9], ledger_id, '0|' .. KEYS[queue_pos] .. '|' .. message)
+  end
+end
+
 local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
-                      retain_s)
+                      retain_s, ledger_id)
   local claim = redis.call('HGET', KEYS[3], member)
   if not claim then return 0 end
   local owner, kind, _, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -32,13 +46,13 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
 
   if kind == 'r' then
     redis.call('HDEL', KEYS[7], member)
-    if queue_pos > 0 then redis.call('LPUSH', KEYS[queue_pos], message) end
+    publish(queue_pos, message, ledger_id)
     return 1
   end
 
   local current = redis.call('HGET', KEYS[5], member)
   if not current then return 2 end
-  if queue_pos > 0 then redis.call('LPUSH', KEYS[queue_pos], message) end
+  publish(queue_pos, message, ledger_id)
   if current ~= version then return 1 end  -- edited since the claim: the edit set its next fire
   if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
   if next_ms >= 0 then
@@ -55,9 +69,9 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
   return 1
 end
 
-for i = 2, #ARGV, 8 do
+for i = 4, #ARGV, 9 do
   statuses[#statuses + 1] = commit(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
     ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]),
-    tonumber(ARGV[i + 7]))
+    tonumber(ARGV[i + 7]), ARGV[i + 8])
 end
 return statuses

@@ -8,13 +8,19 @@
 -- KEYS[6] dead_index       ZSET   execution id -> died at (ms)
 -- KEYS[7] account dead index ZSET execution id -> died at (ms), the execution's account+dialect
 -- KEYS[8] account runs     LIST   run record JSON, newest first (one list per account)
+-- KEYS[9] published        ZSET   execution id -> deadline (ms): the ledger (see commit.lua)
+-- KEYS[10] published_messages HASH execution id -> "<copies>|<queue key>|<message>"
 -- ARGV[1] execution id   ARGV[2] outcome: "done" | "retry" | "dead"   ARGV[3] run record JSON
 -- ARGV[4] attempt        ARGV[5] history cap   ARGV[6] retention (s)   ARGV[7] now (ms)
 -- ARGV[8] retry at (ms, outcome "retry")      ARGV[9] retry or dead-letter JSON
 -- ARGV[10] wake channel        ARGV[11] account runs cap
 --
 -- Returns 1. "done" and "dead" are final: the execution is never run again unless redriven.
+-- Every outcome takes the execution out of the ledger: a retry is recorded again when the beat
+-- publishes it.
 local exec_id, outcome = ARGV[1], ARGV[2]
+redis.call('ZREM', KEYS[9], exec_id)
+redis.call('HDEL', KEYS[10], exec_id)
 local retention = tonumber(ARGV[6])
 redis.call('LPUSH', KEYS[2], ARGV[3])
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
