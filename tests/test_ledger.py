@@ -191,6 +191,7 @@ def test_a_message_still_in_its_queue_is_not_copied(store: Store) -> None:
     store.redis.delete("webhooks")
     store.redis.lpush("webhooks", *(f"other-{n}" for n in range(QUEUE_SCAN_DEPTH + 1)))
     assert sweep(store, T0 + 2 * BOUND) == [("s1:1", RepublishOutcome.QUEUED, 0)]
+    assert store.ledger_deadline("s1:1") == T0 + 4 * BOUND  # a bound per QUEUE_SCAN_DEPTH queued
 
 
 def test_an_entry_without_its_message_is_dropped(store: Store) -> None:

@@ -19,7 +19,7 @@ from shared.store.base import StoreBase
 
 # How far into a queue republish.lua looks for a message that may still be waiting there (from
 # the oldest end); a queue deeper than this is a backlog, where an overdue message most likely
-# waits too: it is not copied, only looked at again one bound later.
+# waits too: it is not copied, only looked at again after one bound per this many queued.
 QUEUE_SCAN_DEPTH = 1000
 # The longest wait between two copies of one message, in bounds: the wait doubles per copy.
 MAX_BACKOFF_BOUNDS = 32

@@ -13,9 +13,11 @@
 --                          so the broker and the workers tell copies apart); the next deadline
 --                          is the bound doubled per copy, at most ARGV[4], so a message that
 --                          keeps vanishing is retried without flooding the queue
---           "queued":      the message is still waiting in its queue (among the ARGV[5] oldest),
---                          or the queue is deeper than that (a backlog: it is most likely
---                          there): no copy; looked at again one bound later
+--           "queued":      the message is still waiting in its queue (among the ARGV[5] oldest):
+--                          no copy, looked at again one bound later; or the queue is deeper than
+--                          that (a backlog: it most likely waits there too): no copy, looked at
+--                          again after one bound per ARGV[5] messages queued (at most ARGV[4]),
+--                          so a deep backlog costs the sweep about the same whatever its depth
 --           "unknown":     no message or no such queue: dropped from the ledger
 local now, limit, bound = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local longest, depth = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -33,10 +35,12 @@ local function retagged(message, copies)
   end, 1))
 end
 
+-- How long to wait before looking again if the message may still be queued, else nil.
 local function still_queued(queue, message)
-  if redis.call('LLEN', queue) > depth then return true end
+  local queued = redis.call('LLEN', queue)
+  if queued > depth then return math.min(bound * math.ceil(queued / depth), longest) end
   -- the oldest messages are at the tail: look from there
-  return redis.call('LPOS', queue, message, 'RANK', -1, 'MAXLEN', depth) ~= false
+  if redis.call('LPOS', queue, message, 'RANK', -1, 'MAXLEN', depth) then return bound end
 end
 
 local function republish(id)
@@ -50,8 +54,9 @@ local function republish(id)
     return name or '', 'unknown', 0
   end
   copies = tonumber(copies)
-  if still_queued(queue, message) then
-    redis.call('ZADD', KEYS[1], now + bound, id)
+  local wait = still_queued(queue, message)
+  if wait then
+    redis.call('ZADD', KEYS[1], now + wait, id)
     return queue, 'queued', copies
   end
   copies = copies + 1
