@@ -204,14 +204,16 @@ def test_an_entry_without_its_message_is_dropped(store: Store) -> None:
     assert store.ledger_size() == 0
 
 
-def test_beats_sweeping_at_once_publish_each_overdue_message_once(store: Store) -> None:
+def test_beats_sweeping_at_once_publish_each_overdue_message_once(
+    store: Store, clean_redis: str
+) -> None:
     pipe = store.redis.pipeline()
     for n in range(300):
         exec_id = f"s{n}:1"
         pipe.zadd(store.keys.published(), {exec_id: T0})
         pipe.hset(store.keys.published_messages(), exec_id, f"0|webhooks|{message(exec_id, 't')}")
     pipe.execute()
-    beats = [Store.from_url(store_url(store)) for _ in range(4)]
+    beats = [Store.from_url(clean_redis) for _ in range(4)]
     taken: list[list[tuple[str, str, int]]] = [[] for _ in beats]
 
     def run(n: int) -> None:
@@ -245,8 +247,3 @@ def test_a_tick_sweeps_only_once_a_deadline_passed_and_wakes_for_the_next(store:
     again = dispatcher.tick(T0 + BOUND)
     assert (again.republished, again.next_wake_ms) == (1, T0 + 2 * BOUND)
     assert store.redis.llen("webhooks") == 1
-
-
-def store_url(store: Store) -> str:
-    kwargs = store.redis.connection_pool.connection_kwargs
-    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"

@@ -126,7 +126,7 @@ def test_a_republished_copy_of_a_completed_execution_is_skipped(
 
 
 def test_two_beats_sweeping_at_once_publish_each_lost_message_once(
-    store: Store, processes: ProcessGroup
+    store: Store, processes: ProcessGroup, clean_redis: str
 ) -> None:
     ids = [f"lost{n}:1" for n in range(50)]
     for exec_id in ids:  # published, then lost before any worker took them
@@ -135,12 +135,10 @@ def test_two_beats_sweeping_at_once_publish_each_lost_message_once(
         store.redis.zadd(store.keys.published(), {exec_id: now_ms()})
     processes.beat(**SETTINGS)
     processes.beat(**SETTINGS)
-    url = store.redis.connection_pool.connection_kwargs
-    redis_url = f"redis://{url['host']}:{url['port']}/{url.get('db', 0)}"
-    wait_until(lambda: len(queued_messages(redis_url, "webhooks")) >= 50, what="the copies")
+    wait_until(lambda: len(queued_messages(clean_redis, "webhooks")) >= 50, what="the copies")
     # Several bounds more: each copy waits in its queue (no worker), so none is copied again.
     seen = now_ms()
     wait_until(lambda: (store.last_beat_ms() or 0) > seen + 3 * BOUND_S * 1000, what="ticks")
-    messages = queued_messages(redis_url, "webhooks")
+    messages = queued_messages(clean_redis, "webhooks")
     assert sorted(m["headers"]["id"] for m in messages) == sorted(ids)
     assert {m["properties"]["delivery_tag"] for m in messages} == {"t~1"}

@@ -20,9 +20,10 @@ key (``Keys`` method)   type    contents                                        
                                 newest first, capped (the dashboard's recent runs)
 ``execution(e)``        STRING  "state|attempt[|deliveries]" of one execution   retention
                                 (dedupe; deliveries bound a crash loop)
-``published``           ZSET    execution id -> deadline (ms): published, not    never (drained)
-                                finished; re-published once the deadline passes
-``published_messages``  HASH    execution id -> "copies|queue|message" (the last  never (drained)
+``published``           ZSET    execution id (or job lease check id) -> deadline never (drained)
+                                (ms): published, not finished; published again
+                                once the deadline passes (the ledger)
+``published_messages``  HASH    the same id -> "copies|queue|message" (the last  never (drained)
                                 copy published)
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
