@@ -31,7 +31,8 @@ SLACK_MS = 10_000  # beat ticks, a worker starting, forks and polling on a busy 
 
 def signed_account(store: Store, config: Config) -> str:
     """An account whose callbacks carry Standard Webhooks headers (webhook-id = execution id)."""
-    return create_account(store, "acme", secret_key=load_secret_key(config))["appkey"]
+    key = load_secret_key(config)
+    return create_account(store, "acme", secret_key=key, now_ms=now_ms())["appkey"]
 
 
 def delivered_ids(receiver: HttpReceiver) -> Counter[str]:
