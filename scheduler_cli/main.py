@@ -20,7 +20,7 @@ import redis
 from scheduler_cli import beacon, push, schedules, tasks
 from shared import accounts, embedded_redis, logs
 from shared.config import Config
-from shared.contract import POOLS
+from shared.contract import DELIVERY_POOLS, POOLS
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
@@ -28,6 +28,7 @@ from shared.timing import now_ms
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BEAT_SCHEDULER = "scheduler_beat.scheduler:RedisScheduler"
+DEFAULT_PROCESSES = 2  # worker processes of a pool that runs prefork (tasks, jobs)
 # What `scheduler dev` sets unless the environment already does (README, "Metrics and logs").
 DEV_DEFAULTS = {
     "SCHEDULER_LOG_FORMAT": "text",
@@ -91,11 +92,34 @@ def cmd_worker(args: argparse.Namespace, config: Config) -> int | None:
     open_store(config).check_redis_is_safe()
     from shared.celery_app import app
 
-    argv = ["worker", "-Q", args.pool, "-n", f"{args.pool}@%h", "-E", "--loglevel", args.loglevel]
-    argv += ["--pool", "prefork", "--concurrency", str(args.concurrency)]
     # app.start, not app.worker_main: the latter drops the worker's exit code, which the dev
     # supervisor and process managers rely on.
-    return app.start([*quiet(config), *argv])
+    return app.start([*quiet(config), *worker_argv(args, config)])
+
+
+def worker_argv(args: argparse.Namespace, config: Config) -> list[str]:
+    """Celery's ``worker`` command line for ``scheduler worker``."""
+    name = args.name or f"{args.pool}@%h"
+    argv = ["worker", "-Q", args.pool, "-n", name, "-E", "--loglevel", args.loglevel]
+    # Gossip only syncs worker state between nodes: broker traffic neither the engine nor Flower
+    # needs. Mingle stays: it is cheap, once at start.
+    argv += ["--without-gossip"]
+    concurrency = worker_concurrency(args, config)
+    return [*argv, "--pool", worker_pool(args.pool), "--concurrency", str(concurrency)]
+
+
+def worker_pool(pool: str) -> str:
+    """Celery's pool for ``pool``: threads for the delivery pools (each thread waits on its
+    receiver's socket; bench/README.md says why threads and not gevent), processes for the
+    others."""
+    return "threads" if pool in DELIVERY_POOLS else "prefork"
+
+
+def worker_concurrency(args: argparse.Namespace, config: Config) -> int:
+    """Deliveries in flight (a delivery pool) or processes (the others)."""
+    if args.concurrency:
+        return int(args.concurrency)
+    return config.delivery_in_flight if args.pool in DELIVERY_POOLS else DEFAULT_PROCESSES
 
 
 def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
@@ -204,7 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     loglevel(add("beat", cmd_beat, "run the beat: dispatch due schedules"))
     worker = add("worker", cmd_worker, "run a worker pool")
     worker.add_argument("--pool", required=True, choices=POOLS, help="the queue to consume")
-    worker.add_argument("--concurrency", type=positive_int, default=2, help="worker processes")
+    worker.add_argument(
+        "--concurrency",
+        type=positive_int,
+        help="deliveries in flight for push and webhooks (default SCHEDULER_DELIVERY_IN_FLIGHT), "
+        f"processes for tasks and jobs (default {DEFAULT_PROCESSES})",
+    )
+    worker.add_argument("--name", help="the worker's node name (default POOL@HOSTNAME)")
     loglevel(worker)
     add("flower", cmd_flower, "serve the Flower monitoring UI")
     dev = add("dev", cmd_dev, "run the whole service (Redis, API, beat, workers, Flower)")

@@ -80,6 +80,16 @@ class Config:
     history_max_runs: int = 100  # run records kept per schedule
     history_retention_s: int = 30 * 86_400  # run records and execution marks expire after this
     visibility_timeout_s: int = 3600  # broker redelivery of unacked messages (worker lost)
+    # Delivery concurrency of the push and webhooks pools (workers.destinations): callbacks in
+    # flight in one worker process (threads); at most so many to one destination (scheme, host,
+    # port), a delivery waiting longer than destination_wait_s for a slot fails (retried later);
+    # after breaker_failures failures in a row a destination's circuit opens for breaker_open_s
+    # (its deliveries fail at once, retried later), then one trial call decides.
+    delivery_in_flight: int = 500
+    destination_max_in_flight: int = 200
+    destination_wait_s: float = 1.0
+    breaker_failures: int = 5
+    breaker_open_s: float = 30.0
     # Poison messages (workers.gate, workers.runner): an attempt running longer is interrupted
     # and recorded as failed (its process is killed a quarter of that later if it does not stop); a
     # message delivered this many times without its attempt finishing (its process died or
@@ -204,6 +214,11 @@ class Config:
             "max_attempts",
             "history_max_runs",
             "visibility_timeout_s",
+            "delivery_in_flight",
+            "destination_max_in_flight",
+            "destination_wait_s",
+            "breaker_failures",
+            "breaker_open_s",
             "attempt_time_limit_s",
             "republish_after_s",
             "max_deliveries",

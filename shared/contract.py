@@ -62,6 +62,10 @@ class TaskName(StrEnum):
 
 
 POOLS: tuple[Pool, ...] = tuple(Pool)
+# The pools whose work is waiting on a receiver (HTTP): their workers run Celery's threads pool,
+# many deliveries in flight per process. The others run processes (prefork): a task class may
+# compute, and a lifecycle update is a few Redis calls.
+DELIVERY_POOLS: frozenset[Pool] = frozenset({Pool.PUSH, Pool.WEBHOOKS})
 DIALECTS: tuple[DialectName, ...] = tuple(DialectName)
 
 # Each target kind is delivered by its own pool, listening on its own queue.

@@ -109,6 +109,16 @@ class _Metrics:
         self.dead_letters = Counter(
             "scheduler_dead_letters", "Executions that became dead letters", ["pool"]
         )
+        self.refused = Counter(
+            "scheduler_deliveries_refused",
+            "Deliveries not sent (retried later): the destination was at its in-flight cap "
+            "(busy) or its circuit was open (circuit_open)",
+            ["reason"],
+        )
+        self.circuits_opened = Counter(
+            "scheduler_circuits_opened",
+            "Times a destination's circuit opened (failures in a row, or a failed trial call)",
+        )
 
 
 @functools.cache
@@ -159,6 +169,14 @@ def record_attempt(execution: Execution, status: str, finished_ms: int) -> None:
         m.retries.labels(pool).inc()
     elif status in (RunStatus.DEAD, RunStatus.FAILED):
         m.dead_letters.labels(pool).inc()
+
+
+def record_refused(reason: str) -> None:
+    _metrics().refused.labels(reason).inc()
+
+
+def record_circuit_opened() -> None:
+    _metrics().circuits_opened.inc()
 
 
 # --- serving ---------------------------------------------------------------------------------

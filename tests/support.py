@@ -123,27 +123,15 @@ class ProcessGroup:
             **settings,
         )
 
-    def worker(self, pool: str, concurrency: int = 2, **settings: Any) -> subprocess.Popen[bytes]:
-        proc = self.start(
-            [
-                "celery",
-                "-A",
-                "shared.celery_app",
-                "worker",
-                "-Q",
-                pool,
-                "-n",
-                f"{pool}-{len(self.procs)}@%h",
-                "-c",
-                str(concurrency),
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            **settings,
-        )
-        return proc
+    def worker(
+        self, pool: str, concurrency: int | None = None, **settings: Any
+    ) -> subprocess.Popen[bytes]:
+        """A worker as `scheduler worker` starts it (the delivery pools on gevent); its
+        concurrency is the pool's default unless given."""
+        args = ["scheduler_cli", "worker", "--pool", pool, "--name", f"{pool}-{len(self.procs)}@%h"]
+        if concurrency is not None:
+            args += ["--concurrency", str(concurrency)]
+        return self.start([*args, "--loglevel", "INFO"], **settings)
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:

@@ -186,13 +186,8 @@ def test_flower_listens_where_the_files_publish_it(monkeypatch: pytest.MonkeyPat
 
 def worker_node_name(checked: Checked, monkeypatch: pytest.MonkeyPatch) -> str:
     """The -n that ``scheduler worker`` passes to Celery, with %h as the pod's hostname."""
-    from shared import celery_app
-
-    seen: list[list[str]] = []
-    monkeypatch.setattr(celery_app.app, "start", lambda argv: seen.append(argv))
-    cli.cmd_worker(cli.build_parser().parse_args(["worker", "--pool", checked.params["pool"]]),
-                   Config.from_env())  # fmt: skip
-    (argv,) = seen
+    args = cli.build_parser().parse_args(["worker", "--pool", checked.params["pool"]])
+    argv = cli.worker_argv(args, Config.from_env())
     return argv[argv.index("-n") + 1].replace("%h", SAMPLE_HOSTNAME)
 
 

@@ -138,7 +138,7 @@ def test_an_unknown_log_format_is_refused() -> None:
 def start_cli(processes: ProcessGroup, *argv: str, **settings: Any) -> Path:
     """Start `scheduler <argv>` as a real process; the path of its log."""
     log = processes.workdir / f"proc-{len(processes.procs)}.log"
-    processes.start(["scheduler_cli.main", *argv], **settings)
+    processes.start(["scheduler_cli", *argv], **settings)
     return log
 
 

@@ -13,6 +13,7 @@ from shared.accounts import load_secret_key
 from shared.celery_app import app
 from shared.config import Config
 from shared.store import Store
+from workers.destinations import Destinations
 
 config = Config.from_env()
 _store: Store | None = None
@@ -24,6 +25,12 @@ def store() -> Store:
     if _store is None:
         _store = Store.from_url(app.conf.broker_url, config.key_prefix)
     return _store
+
+
+@functools.cache
+def destinations() -> Destinations:
+    """The per-destination caps and circuit breakers of this process (``workers.destinations``)."""
+    return Destinations.from_config(config)
 
 
 @functools.cache

@@ -27,25 +27,69 @@ import urllib3.util
 from requests.adapters import HTTPAdapter
 
 from shared.config import Config
-from shared.netguard import IPAddress, ParsedUrl, Unresolvable, UnsafeTarget, check_target
+from shared.netguard import (
+    IPAddress,
+    ParsedUrl,
+    Target,
+    Unresolvable,
+    UnsafeTarget,
+    check_target,
+)
 from shared.retry import parse_retry_after
 from shared.timing import now_ms
+from workers.destinations import Destinations, Refused
 from workers.runner import Outcome
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def post(
-    config: Config, url: str, body: bytes, headers: dict[str, str], session: requests.Session
+    config: Config,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    session: requests.Session,
+    destinations: Destinations | None = None,
 ) -> Outcome:
     """POST ``body`` to ``url``, connecting only to the addresses its host was checked to have.
 
+    With ``destinations``, the call takes one of its destination's slots and passes its circuit
+    breaker first (``workers.destinations``), and its outcome counts for that breaker.
     Mounts ``PinnedAdapter`` for https:// on ``session`` if it is not there yet.
     """
     try:
         target = check_target(url, config.target_allowlist)
     except UnsafeTarget as exc:  # a name that does not resolve now may resolve later
         return Outcome(ok=False, retryable=isinstance(exc, Unresolvable), error=str(exc))
+    if destinations is None:
+        return _post_checked(config, target, body, headers, session)
+    destination = (target.url.scheme, target.url.host, target.url.port)
+    try:
+        with destinations.slot(destination):
+            outcome = _post_checked(config, target, body, headers, session)
+            destinations.record(destination, failed=not outcome.ok and outcome.retryable)
+    except Refused as exc:
+        return Outcome(ok=False, retryable=True, error=str(exc), retry_after_s=exc.retry_after_s)
+    return outcome
+
+
+def new_session(config: Config) -> requests.Session:
+    """A session for one process's calls: keep-alive connections to as many destinations as
+    are remembered, each pool as large as a destination's in-flight cap (a smaller pool would
+    open and throw away a connection per call beyond its size)."""
+    session = requests.Session()
+    # No proxy, netrc or CA bundle from the environment: a callback connects straight to the
+    # address that was checked (and reading the environment cost a third of each call).
+    session.trust_env = False
+    size = config.destination_max_in_flight
+    session.mount("http://", HTTPAdapter(pool_connections=256, pool_maxsize=size))
+    session.mount("https://", PinnedAdapter(pool_connections=256, pool_maxsize=size))
+    return session
+
+
+def _post_checked(
+    config: Config, target: Target, body: bytes, headers: dict[str, str], session: requests.Session
+) -> Outcome:
     if not isinstance(session.get_adapter("https://"), PinnedAdapter):
         session.mount("https://", PinnedAdapter())
     headers = {k: v for k, v in headers.items() if k.lower() != "host"}

@@ -18,17 +18,15 @@ import base64
 import json
 from typing import Any
 
-import requests
-
 from shared import push
 from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
-from workers.context import config, secret_key, store
-from workers.http import post
+from workers.context import config, destinations, secret_key, store
+from workers.http import new_session, post
 from workers.runner import Outcome, run_execution
 
-_session = requests.Session()
+_session = new_session(config)
 
 
 def pushes(execution: Execution) -> list[tuple[str, dict[str, Any]]]:
@@ -96,7 +94,7 @@ def send(document: dict[str, Any], creds: tuple[str, str]) -> Outcome:
         "Authorization": f"Basic {token}",
     }
     body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    outcome = post(config, config.push_gateway_url, body, headers, _session)
+    outcome = post(config, config.push_gateway_url, body, headers, _session, destinations())
     if not outcome.ok:
         return outcome
     msg_id = _msg_id(outcome.result.get("body", ""))

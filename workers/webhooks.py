@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
-
-import requests
 
 from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
-from workers.context import config, secret_key, store
-from workers.http import post
+from shared.timing import now_ms
+from workers.context import config, destinations, secret_key, store
+from workers.http import new_session, post
 from workers.runner import Outcome, run_execution
 from workers.signing import signature_headers
 
-_session = requests.Session()
+_session = new_session(config)
 
 
 def callback_request(execution: Execution) -> tuple[str, bytes, dict[str, str]]:
@@ -32,7 +30,7 @@ def callback_request(execution: Execution) -> tuple[str, bytes, dict[str, str]]:
 def deliver_webhook(execution: Execution) -> Outcome:
     url, body, headers = callback_request(execution)
     headers.update(_signature(execution, body))
-    return post(config, url, body, headers, _session)
+    return post(config, url, body, headers, _session, destinations())
 
 
 def _signature(execution: Execution, body: bytes) -> dict[str, str]:
@@ -41,9 +39,9 @@ def _signature(execution: Execution, body: bytes) -> dict[str, str]:
     account = store().get_account(execution.account)
     if account is None:
         return {}
-    now = int(time.time())
-    secrets = active_webhook_secrets(account, secret_key(), now * 1000)
-    return signature_headers(secrets, execution.id, now, body)
+    now = now_ms()
+    secrets = active_webhook_secrets(account, secret_key(), now)
+    return signature_headers(secrets, execution.id, now // 1000, body)
 
 
 @app.task(name=TaskName.WEBHOOK_DELIVER, acks_late=True, ignore_result=True)

@@ -1,0 +1,168 @@
+"""Fair shares of a worker's delivery capacity: per-destination in-flight caps and circuit breakers.
+
+A destination is the (scheme, host, port) a callback goes to. A delivery pool keeps hundreds of
+callbacks in flight in one process (``SCHEDULER_DELIVERY_IN_FLIGHT``); without a share per
+destination, one receiver that hangs would soon hold all of them. So, in each worker process:
+
+- at most ``SCHEDULER_DESTINATION_MAX_IN_FLIGHT`` deliveries go to one destination at a time; a
+  delivery that waits ``SCHEDULER_DESTINATION_WAIT_S`` for a slot is not sent and fails as
+  retryable (it is retried in our own schedule), so a slow receiver holds only its own slots;
+- ``SCHEDULER_BREAKER_FAILURES`` failures in a row (no connection, a timeout, a retryable status)
+  open the destination's circuit for ``SCHEDULER_BREAKER_OPEN_S``: its deliveries fail at once,
+  with that time left as their Retry-After, instead of hammering a receiver that is down; then one
+  trial delivery goes out (half-open) and its outcome closes the circuit or opens it again.
+
+Both are counted in metrics (``shared.metrics``). The delivery pools run Celery's threads pool, so
+the state is shared between threads under locks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from shared import metrics
+from shared.config import Config
+
+Destination = tuple[str, str, int]  # scheme, host, port
+# Destinations remembered per process beyond which idle ones (nothing in flight, circuit closed,
+# no failures) are forgotten: tenants may name any number of hosts.
+MAX_TRACKED = 10_000
+
+
+class Refused(Exception):
+    """The delivery was not sent: its destination is at its cap or its circuit is open."""
+
+    def __init__(self, reason: str, message: str, retry_after_s: float | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class _State:
+    slots: threading.BoundedSemaphore
+    failures: int = 0  # in a row
+    open_until: float = 0.0  # monotonic seconds; 0 = closed
+    trial_out: bool = False  # half-open: one trial delivery is out, the others wait for it
+    in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Destinations:
+    """The caps and breakers of one worker process, by destination."""
+
+    def __init__(
+        self,
+        max_in_flight: int,
+        wait_s: float,
+        failures_to_open: int,
+        open_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_in_flight = max_in_flight
+        self.wait_s = wait_s
+        self.failures_to_open = failures_to_open
+        self.open_s = open_s
+        self._clock = clock
+        self._states: dict[Destination, _State] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config) -> Destinations:
+        return cls(
+            config.destination_max_in_flight,
+            config.destination_wait_s,
+            config.breaker_failures,
+            config.breaker_open_s,
+        )
+
+    @contextmanager
+    def slot(self, destination: Destination) -> Iterator[None]:
+        """Hold one of ``destination``'s slots while the caller delivers; raises ``Refused``."""
+        state = self._state(destination)
+        trial = self._pass_breaker(destination, state)
+        try:
+            if not state.slots.acquire(timeout=self.wait_s):
+                metrics.record_refused("busy")
+                raise Refused(
+                    "busy",
+                    f"{_name(destination)} already has {self.max_in_flight} deliveries in flight "
+                    f"from this worker (waited {self.wait_s:g} s for one to finish)",
+                    None,
+                )
+        except BaseException:
+            if trial:
+                state.trial_out = False
+            raise
+        with state.lock:
+            state.in_flight += 1
+        try:
+            yield
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+                if trial:  # the trial ended without an outcome (an error of ours): let another go
+                    state.trial_out = False
+            state.slots.release()
+
+    def record(self, destination: Destination, failed: bool) -> None:
+        """The outcome of a delivery that went out: a failure counts towards opening the circuit;
+        anything else (an answer, even a 4xx) shows the receiver is up and closes it."""
+        state = self._state(destination)
+        with state.lock:
+            state.trial_out = False
+            if not failed:
+                state.failures, state.open_until = 0, 0.0
+                return
+            state.failures += 1
+            half_open = state.open_until != 0.0
+            if half_open or state.failures >= self.failures_to_open:
+                state.open_until = self._clock() + self.open_s
+                metrics.record_circuit_opened()
+
+    def _pass_breaker(self, destination: Destination, state: _State) -> bool:
+        """Refuse while the circuit is open; past its time, let one trial through (returns True
+        for that one)."""
+        with state.lock:
+            if state.open_until == 0.0:
+                return False
+            left = state.open_until - self._clock()
+            if left <= 0 and not state.trial_out:
+                state.trial_out = True
+                return True
+        metrics.record_refused("circuit_open")
+        wait = max(left, 1.0)
+        raise Refused(
+            "circuit_open",
+            f"{_name(destination)} failed {state.failures} times in a row: its circuit is open, "
+            f"calls resume in {wait:.0f} s",
+            wait,
+        )
+
+    def _state(self, destination: Destination) -> _State:
+        with self._lock:
+            state = self._states.get(destination)
+            if state is None:
+                if len(self._states) >= MAX_TRACKED:
+                    self._forget_idle()
+                state = _State(threading.BoundedSemaphore(self.max_in_flight))
+                self._states[destination] = state
+            return state
+
+    def _forget_idle(self) -> None:
+        idle = [
+            key
+            for key, state in self._states.items()
+            if not state.in_flight and not state.failures and not state.open_until
+        ]
+        for key in idle:
+            del self._states[key]
+
+
+def _name(destination: Destination) -> str:
+    scheme, host, port = destination
+    return f"{scheme}://{host}:{port}"
