@@ -174,6 +174,8 @@ class HttpReceiver:
     statuses: list[int] = field(default_factory=lambda: [200])
     answer: bytes = b"ok"
     hold_first: bool = False
+    delay_s: float = 0.0  # every answer waits this long (a slow receiver)
+    hang_prefix: str = ""  # requests to paths starting with this get no answer until close
     headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
 
@@ -190,9 +192,12 @@ class HttpReceiver:
                     )
                     n = len(receiver.requests)
                     status = receiver.statuses[min(n, len(receiver.statuses)) - 1]
-                if receiver.hold_first and n == 1:
+                hangs = receiver.hang_prefix and self.path.startswith(receiver.hang_prefix)
+                if (receiver.hold_first and n == 1) or hangs:
                     receiver._released.wait(30)
                     return
+                if receiver.delay_s:
+                    receiver._released.wait(receiver.delay_s)
                 self.send_response(status)
                 for name, value in receiver.headers.items():
                     self.send_header(name, value)
@@ -206,6 +211,8 @@ class HttpReceiver:
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 256  # many callbacks connect at once
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

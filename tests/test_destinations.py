@@ -1,0 +1,134 @@
+"""Per-destination in-flight caps and circuit breakers (workers.destinations), on a fake clock."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from workers.destinations import Destinations, Refused
+
+HOST = ("http", "receiver.example", 80)
+OTHER = ("http", "other.example", 80)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def go(gate: Destinations, destination: tuple[str, str, int]) -> None:
+    with gate.slot(destination):
+        pass
+
+
+def destinations(clock: Clock, cap: int = 2, failures: int = 3) -> Destinations:
+    return Destinations(cap, wait_s=0.05, failures_to_open=failures, open_s=30, clock=clock)
+
+
+def test_a_destination_at_its_cap_refuses_more_but_others_still_go() -> None:
+    gate = destinations(Clock(), cap=2)
+    with gate.slot(HOST), gate.slot(HOST):
+        with pytest.raises(Refused) as refused, gate.slot(HOST):
+            pass
+        assert refused.value.reason == "busy"
+        assert "2 deliveries in flight" in str(refused.value)
+        with gate.slot(OTHER):  # another destination has its own slots
+            pass
+    with gate.slot(HOST):  # released: free again
+        pass
+
+
+def test_a_waiting_delivery_gets_the_slot_another_releases() -> None:
+    gate = Destinations(1, wait_s=5, failures_to_open=3, open_s=30)
+    holding, got = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate.slot(HOST):
+            holding.set()
+            got.wait(0.2)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(5)
+    with gate.slot(HOST):  # waits for the holder, then goes
+        got.set()
+    thread.join(5)
+
+
+def test_failures_in_a_row_open_the_circuit_until_its_time_is_up() -> None:
+    clock = Clock()
+    gate = destinations(clock, failures=3)
+    for _ in range(2):
+        with gate.slot(HOST):
+            gate.record(HOST, failed=True)
+    with gate.slot(HOST):  # two failures: still closed
+        gate.record(HOST, failed=True)
+    with pytest.raises(Refused) as refused:  # the third opened it
+        go(gate, HOST)
+    assert refused.value.reason == "circuit_open"
+    assert refused.value.retry_after_s == pytest.approx(30)
+    clock.now += 10
+    with pytest.raises(Refused) as later, gate.slot(HOST):
+        pass
+    assert later.value.retry_after_s == pytest.approx(20)
+    with gate.slot(OTHER):  # only that destination
+        gate.record(OTHER, failed=False)
+
+
+def test_a_success_between_failures_starts_the_count_again() -> None:
+    gate = destinations(Clock(), failures=3)
+    for failed in (True, True, False, True, True):
+        with gate.slot(HOST):
+            gate.record(HOST, failed=failed)
+    with gate.slot(HOST):  # never three in a row
+        pass
+
+
+def test_after_the_open_time_one_trial_goes_and_decides() -> None:
+    clock = Clock()
+    gate = destinations(clock, failures=1)
+    with gate.slot(HOST):
+        gate.record(HOST, failed=True)
+    clock.now += 31
+    with gate.slot(HOST):  # the trial
+        with pytest.raises(Refused):  # while it is out, the others still wait
+            go(gate, HOST)
+        gate.record(HOST, failed=True)  # the trial failed: open again, for the whole time
+    with pytest.raises(Refused) as reopened, gate.slot(HOST):
+        pass
+    assert reopened.value.retry_after_s == pytest.approx(30)
+    clock.now += 31
+    with gate.slot(HOST):
+        gate.record(HOST, failed=False)  # the trial succeeded: closed
+    for _ in range(3):
+        with gate.slot(HOST):
+            pass
+
+
+def test_a_trial_that_ends_without_an_outcome_lets_the_next_one_go() -> None:
+    clock = Clock()
+    gate = destinations(clock, failures=1)
+    with gate.slot(HOST):
+        gate.record(HOST, failed=True)
+    clock.now += 31
+    with pytest.raises(RuntimeError), gate.slot(HOST):
+        raise RuntimeError("a bug of ours, not the receiver's answer")
+    with gate.slot(HOST):  # another trial, not a circuit stuck half-open
+        pass
+
+
+def test_idle_destinations_are_forgotten_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("workers.destinations.MAX_TRACKED", 3)
+    gate = destinations(Clock(), failures=1)
+    with gate.slot(HOST):
+        gate.record(HOST, failed=True)  # open: remembered
+    for n in range(10):
+        with gate.slot(("http", f"h{n}.example", 80)):
+            pass
+    assert len(gate._states) <= 4
+    with pytest.raises(Refused):  # the open circuit was kept
+        go(gate, HOST)
