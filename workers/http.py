@@ -37,6 +37,7 @@ from shared.netguard import (
 )
 from shared.retry import parse_retry_after
 from shared.timing import now_ms
+from workers import deadline
 from workers.destinations import Destinations, Refused
 from workers.runner import Outcome
 
@@ -82,7 +83,7 @@ def new_session(config: Config) -> requests.Session:
     # address that was checked (and reading the environment cost a third of each call).
     session.trust_env = False
     size = config.destination_max_in_flight
-    session.mount("http://", HTTPAdapter(pool_connections=256, pool_maxsize=size))
+    session.mount("http://", WatchedAdapter(pool_connections=256, pool_maxsize=size))
     session.mount("https://", PinnedAdapter(pool_connections=256, pool_maxsize=size))
     return session
 
@@ -106,12 +107,15 @@ def _post_checked(
 
     try:
         response = _first_that_connects(send, target.addresses)
+        with response:
+            excerpt = _read_capped(response, config.response_body_cap_bytes)
     except UnsafeTarget as exc:
         return Outcome(ok=False, retryable=False, error=str(exc))
     except requests.RequestException as exc:
-        return Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
-    with response:
-        excerpt = _read_capped(response, config.response_body_cap_bytes)
+        return Outcome(ok=False, retryable=True, error=_failure(exc))
+    limit = deadline.expired()
+    if limit is not None:  # cut mid-answer: what was read may look whole, but is not
+        return Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
     result: dict[str, Any] = {
         "status": response.status_code,
         "latency_ms": int((time.monotonic() - started) * 1000),
@@ -129,7 +133,22 @@ def _post_checked(
     )
 
 
-class PinnedAdapter(HTTPAdapter):
+def _failure(exc: requests.RequestException) -> str:
+    limit = deadline.expired()
+    if limit is not None:  # our watchdog shut the sockets (workers.deadline)
+        return f"the attempt ran past {limit:g} s"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter, its connections bounded by the attempt's deadline (workers.deadline)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = deadline.POOL_CLASSES
+
+
+class PinnedAdapter(WatchedAdapter):
     """For an https URL whose host is an IP literal and a ``Host`` header naming the real host:
     send that name as SNI and verify the certificate against it (needs requests >= 2.32).
 

@@ -37,6 +37,7 @@ from shared.public_errors import without_paths
 from shared.retry import compute_backoff
 from shared.store import Store, Verdict, dumps
 from shared.timing import now_ms
+from workers import deadline
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,10 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
         )
     started = now_ms()
     try:
-        outcome = deliver(execution)
+        # The soft time limit interrupts a prefork process; in the threads pool, the deadline
+        # shuts the attempt's sockets (workers.deadline). Either way: "ran past".
+        with deadline.attempt(config.attempt_time_limit_s):
+            outcome = deliver(execution)
     except SoftTimeLimitExceeded:
         limit = config.attempt_time_limit_s
         outcome = Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
