@@ -82,19 +82,13 @@ def cmd_beat(args: argparse.Namespace, config: Config) -> int | None:
     setup_logs(config)  # now: Celery may warn before it sets up logging (our hook, again)
     # Refuse an evicting Redis before Celery starts, so the message is ours, not a traceback.
     open_store(config).check_redis_is_safe()
-    from shared.celery_app import app
-
-    return app.start([*quiet(config), "beat", "-S", BEAT_SCHEDULER, "--loglevel", args.loglevel])
+    return run_celery([*quiet(config), "beat", "-S", BEAT_SCHEDULER, "--loglevel", args.loglevel])
 
 
 def cmd_worker(args: argparse.Namespace, config: Config) -> int | None:
     setup_logs(config)  # now: Celery may warn before it sets up logging (our hook, again)
     open_store(config).check_redis_is_safe()
-    from shared.celery_app import app
-
-    # app.start, not app.worker_main: the latter drops the worker's exit code, which the dev
-    # supervisor and process managers rely on.
-    return app.start([*quiet(config), *worker_argv(args, config)])
+    return run_celery([*quiet(config), *worker_argv(args, config)])
 
 
 def worker_argv(args: argparse.Namespace, config: Config) -> list[str]:
@@ -122,10 +116,27 @@ def worker_concurrency(args: argparse.Namespace, config: Config) -> int:
     return config.delivery_in_flight if args.pool in DELIVERY_POOLS else DEFAULT_PROCESSES
 
 
-def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
-    from tornado.httpserver import HTTPServer
+def run_celery(argv: list[str]) -> int:
+    """The ``celery`` command on the service's app, and the exit code it ends with.
+
+    Not ``app.start`` (nor ``app.worker_main``): both drop that code. A worker stopped by an
+    "Unrecoverable error" ends with 1, click hands it back from ``main`` (not standalone), and
+    ``app.start`` returns None; so the worker exited 0, and no supervisor restarted it.
+    """
+    from celery.bin.celery import celery
 
     from shared.celery_app import app
+
+    celery.params[0].default = app  # what app.start does: the --app option's default
+    try:
+        code = celery.main(args=argv, standalone_mode=False)
+    finally:
+        celery.params[0].default = None
+    return code if isinstance(code, int) else 0
+
+
+def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
+    from tornado.httpserver import HTTPServer
 
     # Flower builds tornado's HTTPServer itself and offers no option for its caps; tornado's
     # Configurable hook adds these keyword arguments to every HTTPServer it constructs, so
@@ -135,7 +146,7 @@ def cmd_flower(args: argparse.Namespace, config: Config) -> int | None:
         max_header_size=config.api_max_request_line_bytes + config.api_max_headers_bytes,
         max_body_size=config.api_max_body_bytes,
     )
-    return app.start(["flower", f"--address={config.api_host}", f"--port={config.flower_port}"])
+    return run_celery(["flower", f"--address={config.api_host}", f"--port={config.flower_port}"])
 
 
 def cmd_dev(args: argparse.Namespace, config: Config) -> int:
@@ -192,7 +203,9 @@ def quiet(config: Config) -> list[str]:
 
 
 def open_store(config: Config) -> Store:
-    return Store.from_url(resolve_redis_url(config), config.key_prefix)
+    return Store.from_url(
+        resolve_redis_url(config), config.key_prefix, timeout_s=config.redis_timeout_s
+    )
 
 
 # --- parsing and running ---------------------------------------------------------------------

@@ -172,10 +172,8 @@ def test_kubernetes_api_flower_beat_redis_and_secret(env: None) -> None:
 
 def test_flower_listens_where_the_files_publish_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """`scheduler flower` in the image: every interface, the port compose and k8s expose."""
-    from shared import celery_app
-
     seen: list[list[str]] = []
-    monkeypatch.setattr(celery_app.app, "start", lambda argv: seen.append(argv))
+    monkeypatch.setattr(cli, "run_celery", lambda argv: seen.append(argv))
     config = Config.from_env(image_env())
     cli.cmd_flower(cli.build_parser().parse_args(["flower"]), config)
     assert seen == [["flower", "--address=0.0.0.0", f"--port={Config().flower_port}"]]
