@@ -51,7 +51,9 @@ def create_app(config: Config | None = None) -> Flask:
     if not logging.getLogger().handlers:  # e.g. under gunicorn; `scheduler api` configures first
         logs.configure(config.log_format)
         logs.register_config_secrets(config)
-    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    store = Store.from_url(
+        resolve_redis_url(config), config.key_prefix, timeout_s=config.redis_timeout_s
+    )
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config
     app.extensions["scheduler.store"] = store

@@ -49,7 +49,11 @@ class RedisScheduler(Scheduler):
         thread: "wake channel error (Connection closed by server.)" at every start, and a
         second subscriber left running.) Celery's own schedule (beat_schedule) is not used:
         ours is in Redis."""
-        self.store = Store.from_url(resolve_redis_url(self.config), self.config.key_prefix)
+        self.store = Store.from_url(
+            resolve_redis_url(self.config),
+            self.config.key_prefix,
+            timeout_s=self.config.redis_timeout_s,
+        )
         self.store.check_redis_is_safe()
         self.store.load_scripts()
         self.dispatcher = Dispatcher(self.store, self.config)

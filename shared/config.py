@@ -34,6 +34,15 @@ class Config:
     redis_url: str = ""
     data_dir: str = "var"  # embedded Redis data, backups, worker files
     key_prefix: str = "sched"
+    # Every Redis connection (store and broker) gives up connecting or waiting for an answer
+    # after this, so a Redis that vanishes without closing its connections (a failover, a
+    # partition) fails a call instead of hanging it.
+    redis_timeout_s: float = 10.0
+    # While Redis is unreachable (a restart, a failover), a worker retries an attempt's store
+    # writes (its begin and its finish) this long (at most half SCHEDULER_ATTEMPT_TIME_LIMIT_S:
+    # see worker_outage_wait_s) before it gives the message back to the broker; the API
+    # answers 503 at once.
+    redis_outage_retry_s: float = 20.0
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -244,6 +253,13 @@ class Config:
                 f"attempt's hard limit ({self.attempt_hard_limit_s:g} s: "
                 "SCHEDULER_ATTEMPT_TIME_LIMIT_S x 1.25 + 1)"
             )
+        self._validate_redis_waits()
+
+    def _validate_redis_waits(self) -> None:
+        if self.redis_timeout_s <= 0:
+            raise ConfigError("SCHEDULER_REDIS_TIMEOUT_S must be > 0")
+        if self.redis_outage_retry_s < 0:
+            raise ConfigError("SCHEDULER_REDIS_OUTAGE_RETRY_S must be 0 or more")
 
     def _validate_rate_limits(self) -> None:
         for name in RATE_LIMIT_SETTINGS:
@@ -266,6 +282,13 @@ class Config:
         """How long a begun attempt holds its execution: past this its worker is known dead (the
         hard limit ends any live attempt before), so the execution is published again."""
         return int((self.attempt_hard_limit_s + self.republish_after_s) * 1000)
+
+    @property
+    def worker_outage_wait_s(self) -> float:
+        """How long a worker's store waits out a Redis outage: SCHEDULER_REDIS_OUTAGE_RETRY_S,
+        but at most half the attempt's time limit, which would otherwise interrupt the wait
+        (and the attempt's finish with it)."""
+        return min(self.redis_outage_retry_s, self.attempt_time_limit_s / 2)
 
     @property
     def data_path(self) -> Path:

@@ -20,10 +20,16 @@ _store: Store | None = None
 
 
 def store() -> Store:
-    """One store per worker process."""
+    """One store per worker process; its attempt bookkeeping waits out a Redis outage of up
+    to ``config.worker_outage_wait_s`` (see ``Store.patiently``)."""
     global _store
     if _store is None:
-        _store = Store.from_url(app.conf.broker_url, config.key_prefix)
+        _store = Store.from_url(
+            app.conf.broker_url,
+            config.key_prefix,
+            timeout_s=config.redis_timeout_s,
+            outage_retry_s=config.worker_outage_wait_s,
+        )
     return _store
 
 

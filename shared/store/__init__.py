@@ -14,10 +14,8 @@ beside the wrapper that reads it (``CommitStatus``, ``Verdict``, ``RepublishOutc
 
 from __future__ import annotations
 
-import redis
-
 from shared.store.accounts import AccountVerbs
-from shared.store.base import dumps, new_token
+from shared.store.base import DEFAULT_TIMEOUT_S, OUTAGE_ERRORS, connect, dumps, new_token
 from shared.store.executions import ExecutionVerbs, Verdict
 from shared.store.gauges import GaugeVerbs, StoreGauges
 from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
@@ -38,6 +36,8 @@ __all__ = [
     "ClaimedEntry",
     "Commit",
     "CommitStatus",
+    "DEFAULT_TIMEOUT_S",
+    "OUTAGE_ERRORS",
     "Keys",
     "LeaseOutcome",
     "RepublishOutcome",
@@ -48,6 +48,7 @@ __all__ = [
     "StoreGauges",
     "Transition",
     "Verdict",
+    "connect",
     "dumps",
     "new_token",
 ]
@@ -66,5 +67,14 @@ class Store(
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "sched") -> Store:
-        return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
+    def from_url(
+        cls,
+        url: str,
+        prefix: str = "sched",
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        outage_retry_s: float = 0.0,
+    ) -> Store:
+        """The store on ``url`` (see ``base.connect``); ``outage_retry_s``: how long the
+        writes a worker must not lose wait for an unreachable Redis (``patiently``)."""
+        return cls(connect(url, timeout_s), prefix, outage_retry_s)

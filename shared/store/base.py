@@ -1,19 +1,53 @@
 """What every group of store verbs shares: the client, the key schema, the Lua scripts and the
-safety check; and the one serialisation of stored values."""
+safety check; riding out a Redis outage; and the one serialisation of stored values."""
 
 from __future__ import annotations
 
 import json
+import logging
+import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from shared.errors import UnsafeRedisConfig
 from shared.store.keys import Keys
 from shared.store.scripts import Scripts
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 SAFE_EVICTION_POLICIES = ("noeviction",)
+DEFAULT_TIMEOUT_S = 10.0  # shared.config's redis_timeout_s default
+# Redis unreachable: down, restarting, or loading its data (BusyLoadingError is a
+# ConnectionError). Anything else (a script error, a wrong type) is not worth waiting for.
+OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+FIRST_RETRY_DELAY_S = 0.05
+MAX_RETRY_DELAY_S = 1.0
+
+
+def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
+    """The store's client for ``url``, connecting on demand (nothing here needs Redis up).
+
+    Connect and read timeouts, and TCP keepalive, so a Redis that vanished without closing
+    its connections (a failover, a partition) fails a call in ``timeout_s`` instead of hanging
+    it. One immediate retry on a broken connection: after a restart every pooled connection is
+    dead, and the first command on one fails; the retry runs it on a new connection. No more
+    than that here: an API request answers 503 while Redis is down, it does not wait; what
+    must wait (a worker's attempt) asks ``StoreBase.patiently``.
+    """
+    return redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        socket_keepalive=True,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    )
 
 
 def dumps(data: Any) -> str:
@@ -28,12 +62,34 @@ def new_token() -> str:
 class StoreBase:
     """The client, the key schema and the registered scripts; every group of verbs builds on it."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "sched") -> None:
+    def __init__(
+        self, client: redis.Redis, prefix: str = "sched", outage_retry_s: float = 0.0
+    ) -> None:
         # A client made with decode_responses=True (Store.from_url): its replies are str where
         # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
         self.redis = client
         self.keys = Keys(prefix)
+        self.outage_retry_s = outage_retry_s
         self._scripts = Scripts(client)
+
+    def patiently(self, call: Callable[[], T]) -> T:
+        """``call()``, tried again while Redis is unreachable, for up to ``outage_retry_s``
+        (0: once), with a growing pause between tries; then its error is raised.
+
+        For the writes a worker must not lose to a Redis restart or failover: an attempt's
+        begin and finish. Each must be safe to repeat, since a call may have run on Redis
+        just before it went away, its answer lost."""
+        deadline = time.monotonic() + self.outage_retry_s
+        delay = FIRST_RETRY_DELAY_S
+        while True:
+            try:
+                return call()
+            except OUTAGE_ERRORS as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("Redis unreachable (%s); trying again in %.2f s", exc, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
     def load_scripts(self) -> None:
         """Load every script now (see ``Scripts.load``): the beat does, before its first tick."""

@@ -48,20 +48,22 @@ class ExecutionVerbs(StoreBase):
         """Count a delivery of this attempt and say whether it runs (see ``Verdict``); one that
         runs holds the execution for ``lease_ms`` (its ledger deadline). ``delivery_tag`` is the
         broker's tag of the message being run: the same message handed back means its holder
-        was lost, another one is a copy (see begin_execution.lua)."""
+        was lost, another one is a copy (see begin_execution.lua). Waits out a Redis outage
+        (``patiently``); a repeat after a lost answer is the same message again: it counts one
+        more delivery, and runs."""
         k = self.keys
-        reply = self._scripts["begin_execution"](
-            keys=[k.execution(execution_id), k.published(), k.published_messages()],
-            args=[
-                execution_id,
-                attempt,
-                retention_s,
-                max_deliveries,
-                now_ms,
-                lease_ms,
-                delivery_tag,
-            ],
-        )
+        begin = self._scripts["begin_execution"]
+        keys = [k.execution(execution_id), k.published(), k.published_messages()]
+        args: list[str | int] = [
+            execution_id,
+            attempt,
+            retention_s,
+            max_deliveries,
+            now_ms,
+            lease_ms,
+            delivery_tag,
+        ]
+        reply = self.patiently(lambda: begin(keys=keys, args=args))
         return Verdict(reply)
 
     def finish_execution(
@@ -77,37 +79,39 @@ class ExecutionVerbs(StoreBase):
         payload: dict[str, Any] | None = None,
     ) -> None:
         """Write the run record (to its schedule's and its account's history) and mark the
-        execution done, retrying or dead, atomically."""
+        execution done, retrying or dead, atomically. Waits out a Redis outage
+        (``patiently``): the attempt ran, and losing its record would run it again; a repeat
+        after a lost answer changes nothing (see ``finish_execution.lua``)."""
         if outcome not in ("done", "retry", "dead"):
             raise ValueError(f"unknown outcome {outcome!r}")
         k = self.keys
-        self._scripts["finish_execution"](
-            keys=[
-                k.execution(record.id),
-                k.history(record.schedule),
-                k.retries(),
-                k.retry_payloads(),
-                k.dead_letters(),
-                k.dead_index(),
-                self._dead_index_of((payload or {}).get("execution", {})),
-                k.account_runs(account),
-                k.published(),
-                k.published_messages(),
-            ],
-            args=[
-                record.id,
-                outcome,
-                dumps(record.to_dict()),
-                record.attempt,
-                history_cap,
-                retention_s,
-                now_ms,
-                retry_at_ms,
-                dumps(payload or {}),
-                k.wake_channel(),
-                ACCOUNT_RUNS_CAP,
-            ],
-        )
+        keys = [
+            k.execution(record.id),
+            k.history(record.schedule),
+            k.retries(),
+            k.retry_payloads(),
+            k.dead_letters(),
+            k.dead_index(),
+            self._dead_index_of((payload or {}).get("execution", {})),
+            k.account_runs(account),
+            k.published(),
+            k.published_messages(),
+        ]
+        args: list[str | int] = [
+            record.id,
+            outcome,
+            dumps(record.to_dict()),
+            record.attempt,
+            history_cap,
+            retention_s,
+            now_ms,
+            retry_at_ms,
+            dumps(payload or {}),
+            k.wake_channel(),
+            ACCOUNT_RUNS_CAP,
+        ]
+        finish = self._scripts["finish_execution"]
+        self.patiently(lambda: finish(keys=keys, args=args))
 
     def execution_state(self, execution_id: str) -> str | None:
         return cast(str | None, self.redis.get(self.keys.execution(execution_id)))

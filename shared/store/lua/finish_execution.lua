@@ -15,10 +15,14 @@
 -- ARGV[8] retry at (ms, outcome "retry")      ARGV[9] retry or dead-letter JSON
 -- ARGV[10] wake channel        ARGV[11] account runs cap
 --
--- Returns 1. "done" and "dead" are final: the execution is never run again unless redriven.
+-- Returns 1, or 0 when this attempt was already recorded (a worker's repeat after Redis went
+-- away before answering: the first call ran) and nothing is written, the ledger untouched.
+-- "done" and "dead" are final: the execution is never run again unless redriven.
 -- Every outcome takes the execution out of the ledger: a retry is recorded again when the beat
 -- publishes it.
 local exec_id, outcome = ARGV[1], ARGV[2]
+local state = redis.call('GET', KEYS[1])
+if state == 'done|' .. ARGV[4] or state == 'retrying|' .. ARGV[4] then return 0 end
 redis.call('ZREM', KEYS[9], exec_id)
 redis.call('HDEL', KEYS[10], exec_id)
 local retention = tonumber(ARGV[6])
