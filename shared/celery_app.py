@@ -52,8 +52,23 @@ def create_celery(config: Config) -> Celery:
             # (kombu's default sweeps only every ~100 s).
             "unacked_restore_interval": max(1, min(10, config.visibility_timeout_s // 4)),
             "unacked_restore_throttle": 1,
+            # A Redis that vanished without closing its connections (a failover, a partition)
+            # must break them, or a worker waits on a dead socket forever: timeouts (above
+            # kombu's 1 s BRPOP), keepalive, and a PING before using a connection idle 10 s.
+            "socket_timeout": config.redis_timeout_s,
+            "socket_connect_timeout": config.redis_timeout_s,
+            "socket_keepalive": True,
+            "health_check_interval": 10,
         },
+        # A lost broker connection (Redis restarted, failed over) is re-established, for ever,
+        # backing off up to 30 s between tries; meanwhile the pool finishes what it holds.
+        broker_connection_retry=True,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        # Not cancelled on a connection loss: a delivery cut off mid-request would be delivered
+        # again after the redelivery; an attempt that finishes writes its record (the store
+        # waits out the outage) and is acknowledged once the worker is connected again.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],

@@ -10,6 +10,12 @@ Celery drops it (``InvalidTaskError``: rejected, not requeued). It never reaches
 
 Celery builds each task's request object from ``PoolTask.Request``, this module's
 ``GatedRequest``; a body that can't be decoded at all ends in ``GatedConsumer.on_decode_error``.
+
+The other way out of a pool task that is no failed run: Redis unreachable for longer than the
+store waits (``SCHEDULER_REDIS_OUTAGE_RETRY_S``) while an attempt began or finished. Celery
+would acknowledge that as a failed task and the message would be gone, so ``PoolTask`` rejects
+it with requeue instead: it goes back to its queue (or, if Redis is still away when the worker
+answers, stays unacknowledged for the broker to restore), and runs again.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task
-from celery.exceptions import InvalidTaskError
+from celery.exceptions import InvalidTaskError, Reject
 from celery.worker.consumer import Consumer
 from celery.worker.request import Request
 from kombu.exceptions import DecodeError
@@ -28,6 +34,7 @@ from shared import payload_limits
 from shared.contract import TASK_BY_TARGET, TargetKind, TaskName
 from shared.execution import Execution, body_problem
 from shared.model import Schedule, Target
+from shared.store import OUTAGE_ERRORS
 from workers import context, runner
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,13 @@ class PoolTask(Task):
 
     # Celery takes the class or its dotted name; celery-types only knows the name.
     Request = GatedRequest  # type: ignore[assignment]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except OUTAGE_ERRORS as exc:  # see the module doc: give the message back
+            log.error("Redis unreachable; %s goes back to its queue: %s", self.name, exc)
+            raise Reject(exc, requeue=True) from exc
 
 
 class GatedConsumer(Consumer):
