@@ -13,8 +13,10 @@ Flask runs a blueprint's error handlers only for requests routed to that bluepri
 found while routing belongs to no blueprint and would come back as Flask's HTML page. So the
 dialect also claims its path prefixes: ``install(app)`` answers such errors in the shape of the
 dialect whose prefix the path has (a 405 keeps its ``Allow`` header), and the same goes for what
-no dialect handles itself: Redis unreachable is a 503, and any other unexpected error a 500
-(logged with its traceback; the answer says nothing of it).
+no dialect handles itself: Redis unreachable is a 503 with ``Retry-After`` (nothing to configure:
+the store's client connects again by itself on the next request once Redis is back), and any
+other unexpected error a 500 (logged with its traceback; the answer says nothing of it). The
+dashboard claims its prefix the same way, with its own page.
 
 The views' handles live here too: ``store()``, ``config()``, the authenticated account per
 kind of credentials (``Dialect.basic_account``, ``Dialect.userkey_account``), and marshmallow's
@@ -44,6 +46,8 @@ Account = auth.Account
 ErrorRenderer = Callable[[HTTPException], Response]
 _EXTENSION = "scheduler.routing_errors"
 STORE_DOWN = "the schedule store is unreachable; try again later"
+STORE_DOWN_RETRY_AFTER_S = 5  # a Redis restart or failover takes seconds
+KEPT_HEADERS = ("Allow", "Retry-After")  # an error's headers that its rendering keeps
 BASIC_CHALLENGE = 'Basic realm="scheduler"'
 
 
@@ -194,14 +198,14 @@ def claim_prefixes(blueprint: Blueprint, prefixes: tuple[str, ...], render: Erro
 
 
 def _shaped(app: Flask, error: HTTPException) -> Response | HTTPException:
-    """``error`` rendered by the dialect that claims the request's path (Allow kept), else as is."""
+    """``error`` rendered by the dialect that claims the request's path (its ``Allow`` and
+    ``Retry-After`` kept), else as is."""
     for prefixes, render in app.extensions.get(_EXTENSION, []):
         if request.path.startswith(prefixes):
             response = render(error)
-            if "Allow" not in response.headers:
-                allow = [value for name, value in error.get_headers() if name == "Allow"]
-                if allow:
-                    response.headers["Allow"] = allow[-1]
+            for name, value in error.get_headers():
+                if name in KEPT_HEADERS and name not in response.headers:
+                    response.headers[name] = value
             return response
     return error
 
@@ -217,7 +221,8 @@ def install(app: Flask) -> None:
     @app.errorhandler(redis.RedisError)
     def store_down(error: redis.RedisError) -> Response | HTTPException:
         log.error("Redis error while serving %s %s: %s", request.method, request.path, error)
-        return in_dialect_shape(ServiceUnavailable(STORE_DOWN))
+        down = ServiceUnavailable(STORE_DOWN, retry_after=STORE_DOWN_RETRY_AFTER_S)
+        return in_dialect_shape(down)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response | HTTPException:

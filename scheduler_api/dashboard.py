@@ -25,16 +25,19 @@ from flask import (
     current_app,
     g,
     has_request_context,
+    make_response,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask import Response as FlaskResponse
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import TooManyRequests
+from werkzeug.exceptions import HTTPException, TooManyRequests
 from werkzeug.wrappers import Response  # what flask.redirect returns (flask's is a subclass)
 
+from scheduler_api.adapter import claim_prefixes
 from scheduler_api.auth import password_account
 from scheduler_api.body import read_form
 from scheduler_api.openapi import HTML_PAGE, RATE_LIMITED, Reply, documented, errors
@@ -189,8 +192,14 @@ def redrive(execution_id: str) -> Response:
 
 
 @blueprint.errorhandler(TooManyRequests)
-def too_many_requests(error: TooManyRequests) -> tuple[str, int]:
-    return render_template("dashboard/error.html", message=error.description), 429
+def error_page(error: HTTPException) -> FlaskResponse:
+    """An error as the dashboard's page: its own 429, and (claimed below) what the adapter
+    answers under /dashboard (503 while Redis is unreachable, with Retry-After; 404, 405)."""
+    page = render_template("dashboard/error.html", message=error.description)
+    return make_response(page, error.code or 500)
+
+
+claim_prefixes(blueprint, ("/dashboard",), error_page)
 
 
 # --- session -------------------------------------------------------------------------------
