@@ -103,3 +103,22 @@ def test_a_workers_wait_for_redis_ends_before_the_attempt_time_limit() -> None:
         Config.from_env({"SCHEDULER_REDIS_OUTAGE_RETRY_S": "-1"})
     with pytest.raises(ConfigError, match="SCHEDULER_REDIS_TIMEOUT_S"):
         Config.from_env({"SCHEDULER_REDIS_TIMEOUT_S": "0"})
+
+
+def test_a_pool_task_gives_its_message_back_when_redis_stays_away(
+    monkeypatch: pytest.MonkeyPatch, clean_redis: str
+) -> None:
+    from celery.exceptions import Reject
+
+    from shared.execution import new_execution
+    from tests.factories import once, webhook_schedule
+    from workers import context, webhooks
+
+    monkeypatch.setenv("REDIS_URL", clean_redis)  # Celery's settings, if not read yet
+    monkeypatch.setattr(context, "_store", unreachable(0.2))  # the worker's wait ran out
+    schedule = webhook_schedule(once(T0))
+    body = new_execution(schedule, f"{schedule.id}:{T0}", T0, T0).to_message()
+    with pytest.raises(Reject) as rejected:
+        webhooks.deliver(body)  # the task as its pool process runs it
+    assert rejected.value.requeue  # back to its queue, not acknowledged as a failure
+    assert isinstance(rejected.value.reason, redis.ConnectionError)
