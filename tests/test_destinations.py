@@ -29,6 +29,15 @@ def destinations(clock: Clock, cap: int = 2, failures: int = 3) -> Destinations:
     return Destinations(cap, wait_s=0.05, failures_to_open=failures, open_s=30, clock=clock)
 
 
+def past_its_open_time(clock: Clock) -> Destinations:
+    """A gate whose HOST circuit opened (one failure) and whose open time is up."""
+    gate = destinations(clock, failures=1)
+    with gate.slot(HOST):
+        gate.record(HOST, failed=True)
+    clock.now += 31
+    return gate
+
+
 def test_a_destination_at_its_cap_refuses_more_but_others_still_go() -> None:
     gate = destinations(Clock(), cap=2)
     with gate.slot(HOST), gate.slot(HOST):
@@ -90,10 +99,7 @@ def test_a_success_between_failures_starts_the_count_again() -> None:
 
 def test_after_the_open_time_one_trial_goes_and_decides() -> None:
     clock = Clock()
-    gate = destinations(clock, failures=1)
-    with gate.slot(HOST):
-        gate.record(HOST, failed=True)
-    clock.now += 31
+    gate = past_its_open_time(clock)
     with gate.slot(HOST):  # the trial
         with pytest.raises(Refused):  # while it is out, the others still wait
             go(gate, HOST)
@@ -111,10 +117,7 @@ def test_after_the_open_time_one_trial_goes_and_decides() -> None:
 
 def test_a_trial_that_ends_without_an_outcome_lets_the_next_one_go() -> None:
     clock = Clock()
-    gate = destinations(clock, failures=1)
-    with gate.slot(HOST):
-        gate.record(HOST, failed=True)
-    clock.now += 31
+    gate = past_its_open_time(clock)
     with pytest.raises(RuntimeError), gate.slot(HOST):
         raise RuntimeError("a bug of ours, not the receiver's answer")
     with gate.slot(HOST):  # another trial, not a circuit stuck half-open
