@@ -1,0 +1,147 @@
+"""The service a chaos run breaks: its own redis-server (append-only file, fsync on every write)
+on a fixed port and folder, beats and webhooks workers as real processes, and the faults.
+
+Every process sits in a ``Slot``. A fault kills a slot's process (SIGKILL, the whole process
+group) and starts it again after a pause, as an operator's supervisor would; ``supervise()``
+starts again any process that exited by itself, and counts it as a crash.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+from typing import Any
+
+from shared.embedded_redis import RedisServer, start_redis_server
+from tests.support import ProcessGroup, wait_until
+
+READY_TIMEOUT_S = 60.0  # a worker or beat starting on a loaded 2-core machine
+Starter = Callable[[], "Popen[bytes]"]
+
+
+@dataclass
+class Slot:
+    """One process of the service, and how to start it again."""
+
+    role: str  # "beat" | "worker"
+    start: Starter
+    proc: Popen[bytes]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    down: bool = False  # killed on purpose, not yet started again
+
+
+class Cluster:
+    """Redis, ``beats`` beats and ``workers`` webhooks workers, each killable and restartable."""
+
+    def __init__(self, workdir: Path, settings: dict[str, Any]) -> None:
+        self.workdir = workdir
+        self.settings = settings
+        self.redis_dir = workdir / "redis"
+        self.redis = self._start_redis(None)
+        self.port = int(self.redis.url.rsplit(":", 1)[1].split("/")[0])
+        self.group = ProcessGroup(self.redis.url, workdir)
+        self.slots: list[Slot] = []
+        self.kills: Counter[str] = Counter()
+        self.crashes: list[str] = []
+        self.faults_ms: list[int] = []  # when a delivery could have been cut off mid-attempt
+        self.redis_up = threading.Event()
+        self.redis_up.set()
+
+    def _start_redis(self, port: int | None) -> RedisServer:
+        return start_redis_server(self.redis_dir, port, appendonly=True, appendfsync="always")
+
+    def start(self, beats: int, workers: int) -> None:
+        for _ in range(beats):
+            self._add("beat", lambda: self.group.beat(**self.settings))
+        for _ in range(workers):
+            self._add("worker", lambda: self.group.worker("webhooks", **self.settings))
+        for slot in self.of("worker"):
+            self.wait_ready(slot)
+
+    def _add(self, role: str, start: Starter) -> None:
+        self.slots.append(Slot(role, start, start()))
+
+    def of(self, role: str) -> list[Slot]:
+        return [slot for slot in self.slots if slot.role == role]
+
+    def log_of(self, proc: Popen[bytes]) -> Path:
+        return self.workdir / f"proc-{self.group.procs.index(proc)}.log"
+
+    def wait_ready(self, slot: Slot) -> None:
+        """Until a worker says "ready." (a beat: at once; it claims on its first tick)."""
+        if slot.role != "worker":
+            return
+        log = self.log_of(slot.proc)
+        wait_until(
+            lambda: "ready." in log.read_text(errors="replace") or slot.proc.poll() is not None,
+            timeout_s=READY_TIMEOUT_S,
+            what=f"the worker of {log.name} ready",
+        )
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def kill(self, slot: Slot, now_ms: int) -> None:
+        with slot.lock:
+            ProcessGroup.kill(slot.proc)
+            slot.down = True
+        self.kills[slot.role] += 1
+        if slot.role == "worker":
+            self.faults_ms.append(now_ms)
+
+    def restart(self, slot: Slot) -> None:
+        with slot.lock:
+            slot.proc = slot.start()
+            slot.down = False
+        self.wait_ready(slot)
+
+    def kill_redis(self, now_ms: int) -> None:
+        """SIGKILL: no shutdown, no last fsync; what Redis acknowledged is in its AOF."""
+        self.redis_up.clear()
+        assert self.redis.process is not None
+        self.redis.process.kill()
+        self.redis.process.wait()
+        self.kills["redis"] += 1
+        self.faults_ms.append(now_ms)
+
+    def restart_redis(self) -> None:
+        self.redis = self._start_redis(self.port)  # the same port and files: the same URL
+        self.redis_up.set()
+
+    def supervise(self) -> None:
+        """Start again whatever exited by itself (as `make run` and every supervisor do)."""
+        for slot in self.slots:
+            with slot.lock:
+                code = slot.proc.poll()
+                if slot.down or code is None:
+                    continue
+                self.crashes.append(f"{slot.role} {self.log_of(slot.proc).name} exited {code}")
+                slot.proc = slot.start()
+
+    def logs(self) -> str:
+        return self.group.logs()
+
+    def stop(self) -> None:
+        self.group.stop_all()
+        self.redis.stop()
+
+
+def kill_and_restart(
+    cluster: Cluster, slots: list[Slot], down_s: float, now_ms: Callable[[], int]
+) -> None:
+    """One fault on ``slots``: SIGKILL them all at once, start them again ``down_s`` later."""
+    for slot in slots:
+        cluster.kill(slot, now_ms())
+    time.sleep(down_s)
+    for slot in slots:
+        cluster.restart(slot)
+
+
+def redis_kill_and_restart(cluster: Cluster, down_s: float, now_ms: Callable[[], int]) -> None:
+    cluster.kill_redis(now_ms())
+    time.sleep(down_s)
+    cluster.restart_redis()
