@@ -1,5 +1,6 @@
-"""The service a chaos run breaks: its own redis-server (append-only file, fsync on every write)
-on a fixed port and folder, beats and webhooks workers as real processes, and the faults.
+"""The service a chaos run breaks: its own redis-server (append-only file, fsync on every write
+unless told otherwise) on a fixed port and folder, beats and webhooks workers as real processes,
+and the faults.
 
 Every process sits in a ``Slot``. A fault kills a slot's process (SIGKILL, the whole process
 group) and starts it again after a pause, as an operator's supervisor would; ``supervise()``
@@ -38,9 +39,10 @@ class Slot:
 class Cluster:
     """Redis, ``beats`` beats and ``workers`` webhooks workers, each killable and restartable."""
 
-    def __init__(self, workdir: Path, settings: dict[str, Any]) -> None:
+    def __init__(self, workdir: Path, settings: dict[str, Any], appendfsync: str) -> None:
         self.workdir = workdir
         self.settings = settings
+        self.appendfsync = appendfsync
         self.redis_dir = workdir / "redis"
         self.redis = self._start_redis(None)
         self.port = int(self.redis.url.rsplit(":", 1)[1].split("/")[0])
@@ -53,7 +55,9 @@ class Cluster:
         self.redis_up.set()
 
     def _start_redis(self, port: int | None) -> RedisServer:
-        return start_redis_server(self.redis_dir, port, appendonly=True, appendfsync="always")
+        return start_redis_server(
+            self.redis_dir, port, appendonly=True, appendfsync=self.appendfsync
+        )
 
     def start(self, beats: int, workers: int) -> None:
         for _ in range(beats):

@@ -66,6 +66,9 @@ class Plan:
     redis_kill_every_s: float = 0.0
     down_s: float = 1.0  # a killed process (or Redis) is started again this much later
     beats: int = 1
+    # "always": every write Redis acknowledged is on disk; "everysec" (deploy/'s) may lose the
+    # last second of them to a SIGKILL (bench/chaos.py --appendfsync everysec measures it).
+    appendfsync: str = "always"
 
     def settings(self) -> dict[str, Any]:
         if not self.beat_kill_every_s:
@@ -90,8 +93,8 @@ SCENARIOS = {
 }
 
 
-def scaled(plan: Plan, seconds: float, rate: float) -> Plan:
-    return replace(plan, seconds=seconds, rate=rate)
+def scaled(plan: Plan, seconds: float, rate: float, appendfsync: str = "always") -> Plan:
+    return replace(plan, seconds=seconds, rate=rate, appendfsync=appendfsync)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class Load:
 
 def run(plan: Plan, workdir: Path, say: Callable[[str], None] = print) -> Figures:
     """One chaos run of ``plan``: its figures (the last line ``say`` gets)."""
-    cluster = Cluster(workdir, plan.settings())
+    cluster = Cluster(workdir, plan.settings(), plan.appendfsync)
     try:
         with Receivers() as receivers:
             figures = _run(plan, cluster, receivers, say)

@@ -1,0 +1,69 @@
+"""The chaos scenarios of tests/test_chaos_e2e.py, for minutes: one-off webhook jobs fall due
+(600 over 120 s by default) while webhooks workers, beats and Redis are SIGKILLed and receivers
+hang or reset; then every acknowledged job is accounted for.
+
+Each scenario runs on its own redis-server (AOF, appendfsync always), real beats and webhooks
+workers and receivers on 127.0.0.1 (tests/chaos_support.py; see bench/README.md). Prints one
+line of figures per scenario; the last line is one JSON object. Exits 1 if a job was lost or
+run twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' harness
+
+from tests.chaos_figures import Figures  # noqa: E402
+from tests.chaos_support import SCENARIOS, SETTINGS, run, scaled  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", default=sorted(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument("--seconds", type=float, default=120.0, help="jobs fall due this long")
+    parser.add_argument("--rate", type=float, default=5.0, help="jobs a second")
+    parser.add_argument(
+        "--appendfsync",
+        default="always",
+        choices=("always", "everysec"),
+        help="Redis's fsync policy (everysec: what a SIGKILL of Redis may lose)",
+    )
+    args = parser.parse_args()
+    results: dict[str, Figures] = {}
+    walls: dict[str, float] = {}
+    for name in args.scenarios:
+        plan = scaled(SCENARIOS[name], args.seconds, args.rate, args.appendfsync)
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"chaos-{name}-") as tmp:
+            results[name] = run(plan, Path(tmp), say)
+        walls[name] = round(time.monotonic() - started, 1)
+    summary = {
+        "seconds": args.seconds,
+        "rate": args.rate,
+        "settings": SETTINGS,
+        "appendfsync": args.appendfsync,
+        "plans": {name: vars(SCENARIOS[name]) for name in results},
+        "wall_s": walls,
+        "figures": {name: _public(figures) for name, figures in results.items()},
+    }
+    print(json.dumps(summary, sort_keys=True), flush=True)
+    failed = [name for name, f in results.items() if f.lost or f.duplicates]
+    return 1 if failed else 0
+
+
+def _public(figures: Figures) -> dict[str, object]:
+    return json.loads(figures.json())
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
