@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -21,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' ha
 
 from tests.chaos_figures import Figures  # noqa: E402
 from tests.chaos_support import SCENARIOS, SETTINGS, run, scaled  # noqa: E402
+
+LISTED = 10
 
 
 def main() -> int:
@@ -40,9 +43,13 @@ def main() -> int:
     for name in args.scenarios:
         plan = scaled(SCENARIOS[name], args.seconds, args.rate, args.appendfsync)
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=f"chaos-{name}-") as tmp:
-            results[name] = run(plan, Path(tmp), say)
+        workdir = Path(tempfile.mkdtemp(prefix=f"chaos-{name}-"))
+        results[name] = run(plan, workdir, say)
         walls[name] = round(time.monotonic() - started, 1)
+        if results[name].lost or results[name].duplicates:
+            say(f"chaos {name}: logs and Redis's files kept in {workdir}")
+        else:
+            shutil.rmtree(workdir)
     summary = {
         "seconds": args.seconds,
         "rate": args.rate,
@@ -58,7 +65,11 @@ def main() -> int:
 
 
 def _public(figures: Figures) -> dict[str, object]:
-    return json.loads(figures.json())
+    """The figures, with at most LISTED ids of lost or doubled jobs (their counts are there)."""
+    public: dict[str, object] = json.loads(figures.json())
+    for name in ("lost_ids", "duplicate_ids"):
+        public[name] = getattr(figures, name)[:LISTED]
+    return public
 
 
 def say(line: str) -> None:
