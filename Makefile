@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast check browser lint bench install clean
+.PHONY: run test test-fast check browser lint bench chaos install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/beat_dispatch.py --schedules 100000 --due 10000 --compare-redbeat
+
+# The chaos scenarios for minutes (bench/chaos.py: 600 jobs over 120 s each, ~12 min in all);
+# one line of figures per scenario, the last line JSON.
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) var

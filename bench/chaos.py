@@ -37,16 +37,18 @@ def main() -> int:
         choices=("always", "everysec"),
         help="Redis's fsync policy (everysec: what a SIGKILL of Redis may lose)",
     )
+    parser.add_argument("--keep", action="store_true", help="keep every run's logs and files")
     args = parser.parse_args()
     results: dict[str, Figures] = {}
     walls: dict[str, float] = {}
+    plans = {n: scaled(SCENARIOS[n], args.seconds, args.rate, args.appendfsync) for n in SCENARIOS}
     for name in args.scenarios:
-        plan = scaled(SCENARIOS[name], args.seconds, args.rate, args.appendfsync)
+        plan = plans[name]
         started = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix=f"chaos-{name}-"))
         results[name] = run(plan, workdir, say)
         walls[name] = round(time.monotonic() - started, 1)
-        if results[name].lost or results[name].duplicates:
+        if args.keep or results[name].lost or results[name].duplicates:
             say(f"chaos {name}: logs and Redis's files kept in {workdir}")
         else:
             shutil.rmtree(workdir)
@@ -55,7 +57,7 @@ def main() -> int:
         "rate": args.rate,
         "settings": SETTINGS,
         "appendfsync": args.appendfsync,
-        "plans": {name: vars(SCENARIOS[name]) for name in results},
+        "plans": {name: vars(plans[name]) for name in results},
         "wall_s": walls,
         "figures": {name: _public(figures) for name, figures in results.items()},
     }

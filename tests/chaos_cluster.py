@@ -9,6 +9,7 @@ starts again any process that exited by itself, and counts it as a crash.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -21,7 +22,11 @@ from typing import Any
 from shared.embedded_redis import RedisServer, start_redis_server
 from tests.support import ProcessGroup, wait_until
 
+RESTART_PAUSE_S = 1.0  # scheduler dev's first pause before it starts a failed process again
 READY_TIMEOUT_S = 60.0  # a worker or beat starting on a loaded 2-core machine
+# What a process logs once it is up: a worker consumes, a beat ticks (a fault on one process
+# waits for it before the next, so a beat is never killed while the other one still starts).
+READY_LINES = {"worker": "ready.", "beat": "beat: Starting..."}
 Starter = Callable[[], "Popen[bytes]"]
 
 
@@ -34,6 +39,7 @@ class Slot:
     proc: Popen[bytes]
     lock: threading.Lock = field(default_factory=threading.Lock)
     down: bool = False  # killed on purpose, not yet started again
+    exited_at: float | None = None  # when supervise() saw it exit by itself (monotonic)
 
 
 class Cluster:
@@ -64,7 +70,7 @@ class Cluster:
             self._add("beat", lambda: self.group.beat(**self.settings))
         for _ in range(workers):
             self._add("worker", lambda: self.group.worker("webhooks", **self.settings))
-        for slot in self.of("worker"):
+        for slot in self.slots:
             self.wait_ready(slot)
 
     def _add(self, role: str, start: Starter) -> None:
@@ -77,21 +83,20 @@ class Cluster:
         return self.workdir / f"proc-{self.group.procs.index(proc)}.log"
 
     def wait_ready(self, slot: Slot) -> None:
-        """Until a worker says "ready." (a beat: at once; it claims on its first tick)."""
-        if slot.role != "worker":
-            return
-        log = self.log_of(slot.proc)
+        """Until the process says it is up (or exits: the supervisor starts it again)."""
+        log, line = self.log_of(slot.proc), READY_LINES[slot.role]
         wait_until(
-            lambda: "ready." in log.read_text(errors="replace") or slot.proc.poll() is not None,
+            lambda: line in log.read_text(errors="replace") or slot.proc.poll() is not None,
             timeout_s=READY_TIMEOUT_S,
-            what=f"the worker of {log.name} ready",
+            what=f"the {slot.role} of {log.name} up",
         )
 
     # --- faults --------------------------------------------------------------------------------
 
     def kill(self, slot: Slot, now_ms: int) -> None:
         with slot.lock:
-            ProcessGroup.kill(slot.proc)
+            with contextlib.suppress(ProcessLookupError):  # it exited by itself meanwhile
+                ProcessGroup.kill(slot.proc)
             slot.down = True
         self.kills[slot.role] += 1
         if slot.role == "worker":
@@ -99,8 +104,7 @@ class Cluster:
 
     def restart(self, slot: Slot) -> None:
         with slot.lock:
-            slot.proc = slot.start()
-            slot.down = False
+            slot.proc, slot.down, slot.exited_at = slot.start(), False, None
         self.wait_ready(slot)
 
     def kill_redis(self, now_ms: int) -> None:
@@ -117,14 +121,18 @@ class Cluster:
         self.redis_up.set()
 
     def supervise(self) -> None:
-        """Start again whatever exited by itself (as `make run` and every supervisor do)."""
+        """Start again, RESTART_PAUSE_S later, whatever exited by itself (as `make run` and
+        every supervisor do)."""
         for slot in self.slots:
             with slot.lock:
                 code = slot.proc.poll()
                 if slot.down or code is None:
                     continue
-                self.crashes.append(f"{slot.role} {self.log_of(slot.proc).name} exited {code}")
-                slot.proc = slot.start()
+                if slot.exited_at is None:
+                    slot.exited_at = time.monotonic()
+                    self.crashes.append(f"{slot.role} {self.log_of(slot.proc).name} exited {code}")
+                if time.monotonic() - slot.exited_at >= RESTART_PAUSE_S:
+                    slot.proc, slot.exited_at = slot.start(), None
 
     def logs(self) -> str:
         return self.group.logs()

@@ -53,6 +53,7 @@ class Figures:
     crashes: list[str] = field(default_factory=list)  # processes that exited by themselves
     lost_ids: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
+    slowest: list[tuple[str, float]] = field(default_factory=list)  # the 5 latest: id, lag (s)
 
     def line(self) -> str:
         kills = " ".join(f"{role} {n}" for role, n in sorted(self.kills.items())) or "none"
@@ -82,7 +83,7 @@ def account(
     for receipt in sorted(receipts, key=lambda r: r.at_ms):
         by_id[receipt.webhook_id].append(receipt)
     faults = sorted(faults_ms)
-    lags: list[int] = []
+    lags: dict[str, int] = {}
     figures.jobs = len(jobs)
     for job in jobs:
         seen = by_id.get(job.execution_id, [])
@@ -98,11 +99,12 @@ def account(
             figures.lost_ids.append(job.execution_id)
             continue
         figures.delivered += 1
-        lags.append(first.at_ms - job.due_ms)
+        lags[job.execution_id] = first.at_ms - job.due_ms
         _count_again(figures, job, seen[seen.index(first) :], faults)
     figures.lost = len(figures.lost_ids)
     figures.duplicates = len(figures.duplicate_ids)
-    figures.lag_p50_s, figures.lag_p99_s, figures.lag_max_s = _lag_figures(lags)
+    figures.lag_p50_s, figures.lag_p99_s, figures.lag_max_s = _lag_figures(list(lags.values()))
+    figures.slowest = [(i, lag / 1000) for i, lag in sorted(lags.items(), key=lambda x: -x[1])[:5]]
     return figures
 
 
