@@ -130,9 +130,16 @@ class Cluster:
                     continue
                 if slot.exited_at is None:
                     slot.exited_at = time.monotonic()
-                    self.crashes.append(f"{slot.role} {self.log_of(slot.proc).name} exited {code}")
+                    self.crashes.append(self._exit_note(slot, code))
                 if time.monotonic() - slot.exited_at >= RESTART_PAUSE_S:
                     slot.proc, slot.exited_at = slot.start(), None
+
+    def _exit_note(self, slot: Slot, code: int) -> str:
+        """Which process exited how, and whether it had come up: a worker started while Redis
+        is away exits at once (2), by design, and its supervisor starts it again."""
+        log = self.log_of(slot.proc)
+        up = READY_LINES[slot.role] in log.read_text(errors="replace")
+        return f"{slot.role} {log.name} exited {code} {'while up' if up else 'before it was up'}"
 
     def logs(self) -> str:
         return self.group.logs()
