@@ -37,11 +37,22 @@ def main() -> int:
         choices=("always", "everysec"),
         help="Redis's fsync policy (everysec: what a SIGKILL of Redis may lose)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting on top of the runs' (e.g. http_read_timeout_s=15), repeatable",
+    )
     parser.add_argument("--keep", action="store_true", help="keep every run's logs and files")
     args = parser.parse_args()
     results: dict[str, Figures] = {}
     walls: dict[str, float] = {}
-    plans = {n: scaled(SCENARIOS[n], args.seconds, args.rate, args.appendfsync) for n in SCENARIOS}
+    overrides = dict(item.split("=", 1) for item in args.set)
+    plans = {
+        n: scaled(SCENARIOS[n], args.seconds, args.rate, args.appendfsync, overrides)
+        for n in SCENARIOS
+    }
     for name in args.scenarios:
         plan = plans[name]
         started = time.monotonic()
@@ -55,7 +66,7 @@ def main() -> int:
     summary = {
         "seconds": args.seconds,
         "rate": args.rate,
-        "settings": SETTINGS,
+        "settings": {**SETTINGS, **overrides},
         "appendfsync": args.appendfsync,
         "plans": {name: vars(plans[name]) for name in results},
         "wall_s": walls,

@@ -56,7 +56,7 @@ class Cluster:
         self.slots: list[Slot] = []
         self.kills: Counter[str] = Counter()
         self.crashes: list[str] = []
-        self.faults_ms: list[int] = []  # when a delivery could have been cut off mid-attempt
+        self.worker_kills_ms: list[int] = []  # when deliveries in flight were cut off
         self.redis_up = threading.Event()
         self.redis_up.set()
 
@@ -100,21 +100,20 @@ class Cluster:
             slot.down = True
         self.kills[slot.role] += 1
         if slot.role == "worker":
-            self.faults_ms.append(now_ms)
+            self.worker_kills_ms.append(now_ms)
 
     def restart(self, slot: Slot) -> None:
         with slot.lock:
             slot.proc, slot.down, slot.exited_at = slot.start(), False, None
         self.wait_ready(slot)
 
-    def kill_redis(self, now_ms: int) -> None:
+    def kill_redis(self) -> None:
         """SIGKILL: no shutdown, no last fsync; what Redis acknowledged is in its AOF."""
         self.redis_up.clear()
         assert self.redis.process is not None
         self.redis.process.kill()
         self.redis.process.wait()
         self.kills["redis"] += 1
-        self.faults_ms.append(now_ms)
 
     def restart_redis(self) -> None:
         self.redis = self._start_redis(self.port)  # the same port and files: the same URL
@@ -160,7 +159,7 @@ def kill_and_restart(
         cluster.restart(slot)
 
 
-def redis_kill_and_restart(cluster: Cluster, down_s: float, now_ms: Callable[[], int]) -> None:
-    cluster.kill_redis(now_ms())
+def redis_kill_and_restart(cluster: Cluster, down_s: float) -> None:
+    cluster.kill_redis()
     time.sleep(down_s)
     cluster.restart_redis()

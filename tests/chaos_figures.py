@@ -3,11 +3,12 @@
 - **lost**: an acknowledged job to a healthy receiver that never got a 2xx answer from it, or
   one to a failing receiver (hanging, resetting) that is not a dead letter after its attempts.
 - **duplicate execution**: a ``webhook-id`` received again after a receipt that was answered
-  2xx, with no fault that could have cut that attempt off before its worker recorded the
-  answer. A worker SIGKILLed (or Redis killed) in the moment between the receiver's 2xx and the
-  run record leaves the attempt unrecorded, so it runs again after its lease, by design: the
-  only other choice is to lose it. Those are counted apart (``resent_after_fault``): a fault
-  within ``FAULT_WINDOW_MS`` of the answer. Receivers dedupe them by ``webhook-id``.
+  2xx, unless the attempt was cut off before its worker recorded the answer, which leaves it
+  unrecorded, so it runs again, by design (the only other choice is to lose it). Those are
+  counted apart (``resent_after_fault``): a worker SIGKILLed within ``FAULT_WINDOW_MS`` of the
+  answer, or a worker that could not record the run (Redis away longer than its patience,
+  ``SCHEDULER_REDIS_OUTAGE_RETRY_S``) and gave the message back (its log says so). Receivers
+  dedupe them by ``webhook-id``.
 - **retries**: requests to failing receivers after their first, which the retry policy sends.
 """
 
@@ -16,11 +17,12 @@ from __future__ import annotations
 import bisect
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 from tests.chaos_receivers import Receipt
 
-# From a receiver's 2xx to its run record takes milliseconds; a fault up to this long after it
+# From a receiver's 2xx to its run record takes milliseconds; a kill up to this long after it
 # (or a little before: the request may still sit in the receiver's socket) may have cut it off.
 FAULT_WINDOW_MS = 2000
 FAULT_LEAD_MS = 200
@@ -75,14 +77,15 @@ def account(
     jobs: list[Job],
     receipts: list[Receipt],
     dead: set[str],
-    faults_ms: list[int],
+    kills_ms: list[int],
+    given_back: Collection[str] = (),
 ) -> Figures:
     """Fill ``figures`` from the acknowledged jobs, every receipt, the dead letters among the
-    jobs' executions and the instants of the faults that can cut an attempt off."""
+    jobs' executions, when workers were killed and which executions a worker gave back."""
     by_id: dict[str, list[Receipt]] = defaultdict(list)
     for receipt in sorted(receipts, key=lambda r: r.at_ms):
         by_id[receipt.webhook_id].append(receipt)
-    faults = sorted(faults_ms)
+    kills = sorted(kills_ms)
     lags: dict[str, int] = {}
     figures.jobs = len(jobs)
     for job in jobs:
@@ -100,7 +103,8 @@ def account(
             continue
         figures.delivered += 1
         lags[job.execution_id] = first.at_ms - job.due_ms
-        _count_again(figures, job, seen[seen.index(first) :], faults)
+        again = seen[seen.index(first) :]
+        _count_again(figures, job, again, kills, job.execution_id in given_back)
     figures.lost = len(figures.lost_ids)
     figures.duplicates = len(figures.duplicate_ids)
     figures.lag_p50_s, figures.lag_p99_s, figures.lag_max_s = _lag_figures(list(lags.values()))
@@ -108,10 +112,13 @@ def account(
     return figures
 
 
-def _count_again(figures: Figures, job: Job, seen: list[Receipt], faults: list[int]) -> None:
+def _count_again(
+    figures: Figures, job: Job, seen: list[Receipt], kills: list[int], given_back: bool
+) -> None:
     """``seen`` starts at the first 2xx receipt: each later one repeats an answered request."""
     for before, _again in zip(seen, seen[1:], strict=False):
-        if _fault_between(faults, before.at_ms - FAULT_LEAD_MS, before.at_ms + FAULT_WINDOW_MS):
+        window = (before.at_ms - FAULT_LEAD_MS, before.at_ms + FAULT_WINDOW_MS)
+        if given_back or _fault_between(kills, *window):
             figures.resent_after_fault += 1
         else:
             figures.duplicate_ids.append(job.execution_id)

@@ -13,10 +13,11 @@ settled and nothing is left to re-publish, and adds it up (tests/chaos_figures.p
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,21 @@ from tests.chaos_receivers import Receivers
 from tests.factories import once, webhook_schedule
 from tests.support import now_ms, wait_until
 
+# A worker that could not record an attempt (Redis away past its patience) gives it back.
+GIVEN_BACK = re.compile(r"deliver\[([^\]]+)\] reject requeue=True")
 LEAD_MS = 1000  # a job is due this long after it is stored
 KILL_JITTER_MS = 60  # a fault lands this much after a due instant at most
 PAUSE_AFTER_CLAIM_MS = 200  # beats hold their claims this long when beats are killed
 MIN_UP_S = 1.0  # a restarted process runs at least this long (once ready) before its next kill
 # Tight timings, consistent with the config's checks: a fire no worker began is published again
-# after 1 s; an attempt may run 2 s (hard limit 3.5 s, lease 4.5 s), the broker's visibility
-# timeout exceeds the hard limit; a failing receiver gets 2 attempts, 1 s each at most.
+# after 1 s; an attempt may run 4 s (hard limit 6 s, lease 7 s), the broker's visibility
+# timeout exceeds the hard limit; a worker waits 2 s for Redis to record an attempt (longer
+# than a 1 s outage); a failing receiver gets 2 attempts, 1 s each at most.
 SETTINGS: dict[str, Any] = {
     "republish_after_s": 1,
-    "attempt_time_limit_s": 2,
-    "visibility_timeout_s": 5,
+    "attempt_time_limit_s": 4,
+    "visibility_timeout_s": 8,
+    "redis_outage_retry_s": 2,
     "retry_base_s": 0.5,
     "retry_max_s": 2,
     "max_attempts": 2,
@@ -70,10 +75,11 @@ class Plan:
     # last second of them to a SIGKILL (bench/chaos.py --appendfsync everysec measures it).
     appendfsync: str = "always"
 
+    overrides: dict[str, Any] = field(default_factory=dict)  # settings on top of SETTINGS
+
     def settings(self) -> dict[str, Any]:
-        if not self.beat_kill_every_s:
-            return SETTINGS
-        return {**SETTINGS, "beat_pause_after_claim_ms": PAUSE_AFTER_CLAIM_MS}
+        held = {"beat_pause_after_claim_ms": PAUSE_AFTER_CLAIM_MS}  # so a kill lands mid-claim
+        return {**SETTINGS, **(held if self.beat_kill_every_s else {}), **self.overrides}
 
 
 SCENARIOS = {
@@ -93,8 +99,16 @@ SCENARIOS = {
 }
 
 
-def scaled(plan: Plan, seconds: float, rate: float, appendfsync: str = "always") -> Plan:
-    return replace(plan, seconds=seconds, rate=rate, appendfsync=appendfsync)
+def scaled(
+    plan: Plan,
+    seconds: float,
+    rate: float,
+    appendfsync: str = "always",
+    overrides: dict[str, Any] | None = None,
+) -> Plan:
+    return replace(
+        plan, seconds=seconds, rate=rate, appendfsync=appendfsync, overrides=overrides or {}
+    )
 
 
 @dataclass(frozen=True)
@@ -162,7 +176,9 @@ def run(plan: Plan, workdir: Path, say: Callable[[str], None] = print) -> Figure
 
 
 def _run(plan: Plan, cluster: Cluster, receivers: Receivers, say: Callable[[str], None]) -> Figures:
-    config = Config.from_env({}, redis_url=cluster.redis.url, data_dir=str(cluster.workdir))
+    # The processes' settings, checked as they will check them (visibility > hard limit...).
+    env = {f"SCHEDULER_{name.upper()}": str(value) for name, value in plan.settings().items()}
+    config = Config.from_env(env, redis_url=cluster.redis.url, data_dir=str(cluster.workdir))
     store = Store.from_url(cluster.redis.url, config.key_prefix)
     # A signed account: its callbacks carry Standard Webhooks headers, webhook-id = execution id.
     created = create_account(store, "chaos", secret_key=load_secret_key(config), now_ms=now_ms())
@@ -173,13 +189,18 @@ def _run(plan: Plan, cluster: Cluster, receivers: Receivers, say: Callable[[str]
     load = Load(own_store, created["appkey"], receivers, plan)
     _drive(plan, cluster, load)
     say(f"chaos {plan.name}: load and faults over, settling")
-    dead = _settle(cluster, store, load.jobs, timeout_s=max(60.0, plan.seconds / 2))
+    # Long enough for the last jobs' attempts, each cut off at worst once (its lease) and retried.
+    lease_s = config.attempt_lease_ms / 1000
+    settle_s = max(60.0, plan.seconds / 2) + config.max_attempts * (lease_s + config.retry_max_s)
+    dead = _settle(cluster, store, load.jobs, timeout_s=settle_s)
     figures = Figures(plan.name, refused=load.refused, kills=dict(cluster.kills))
     figures.crashes = list(cluster.crashes)
     logs = cluster.logs()
     figures.republished = logs.count("(copy ")
     figures.reruns = logs.count("runs again")
-    return account(figures, load.jobs, receivers.receipts(), dead, cluster.faults_ms)
+    given_back = set(GIVEN_BACK.findall(logs))
+    receipts = receivers.receipts()
+    return account(figures, load.jobs, receipts, dead, cluster.worker_kills_ms, given_back)
 
 
 def _drive(plan: Plan, cluster: Cluster, load: Load) -> None:
@@ -210,7 +231,7 @@ def _faults(plan: Plan, cluster: Cluster) -> list[Callable[[Grid], None]]:
         )
         loops.append(_every(plan.beat_kill_every_s, PAUSE_AFTER_CLAIM_MS, act))
     if plan.redis_kill_every_s:
-        act = lambda: redis_kill_and_restart(cluster, plan.down_s, now_ms)  # noqa: E731
+        act = lambda: redis_kill_and_restart(cluster, plan.down_s)  # noqa: E731
         loops.append(_every(plan.redis_kill_every_s, KILL_JITTER_MS, act))
     return loops
 

@@ -28,7 +28,7 @@ def test_a_job_never_answered_is_lost_and_a_failing_receivers_job_must_be_a_dead
     assert (figures.dead_lettered, figures.retries, figures.duplicates) == (1, 1, 0)
 
 
-def test_a_repeat_after_a_2xx_is_a_duplicate_unless_a_fault_followed_that_answer() -> None:
+def test_a_repeat_after_a_2xx_is_a_duplicate_unless_a_kill_followed_that_answer() -> None:
     jobs = [Job("a:1", "ok", DUE), Job("b:1", "ok", DUE)]
     receipts = [
         ok("a:1", DUE + 10),
@@ -40,3 +40,9 @@ def test_a_repeat_after_a_2xx_is_a_duplicate_unless_a_fault_followed_that_answer
     figures = account(Figures("t"), jobs, receipts, set(), faults)
     assert (figures.resent_after_fault, figures.duplicate_ids) == (1, ["b:1"])
     assert figures.delivered == 2
+
+
+def test_a_repeat_of_an_attempt_its_worker_gave_back_is_a_resend() -> None:
+    receipts = [ok("a:1", DUE + 10), ok("a:1", DUE + 3000)]  # Redis away past its patience
+    figures = account(Figures("t"), [Job("a:1", "ok", DUE)], receipts, set(), [], {"a:1"})
+    assert (figures.resent_after_fault, figures.duplicates) == (1, 0)
