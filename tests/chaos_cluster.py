@@ -27,6 +27,9 @@ READY_TIMEOUT_S = 60.0  # a worker or beat starting on a loaded 2-core machine
 # What a process logs once it is up: a worker consumes, a beat ticks (a fault on one process
 # waits for it before the next, so a beat is never killed while the other one still starts).
 READY_LINES = {"worker": "ready.", "beat": "beat: Starting..."}
+# What a process logs when Redis was away as it started (`scheduler worker`'s check; the beat's
+# scheduler connects after "Starting...").
+START_FAILURES = ("cannot reach Redis", "in setup_schedule")
 Starter = Callable[[], "Popen[bytes]"]
 
 
@@ -134,10 +137,12 @@ class Cluster:
                     slot.proc, slot.exited_at = slot.start(), None
 
     def _exit_note(self, slot: Slot, code: int) -> str:
-        """Which process exited how, and whether it had come up: a worker started while Redis
-        is away exits at once (2), by design, and its supervisor starts it again."""
+        """Which process exited how, and whether it had come up: one started while Redis is away
+        exits at once, by design (a worker 2, a beat 1 when its scheduler cannot connect), and
+        its supervisor starts it again."""
         log = self.log_of(slot.proc)
-        up = READY_LINES[slot.role] in log.read_text(errors="replace")
+        text = log.read_text(errors="replace")
+        up = READY_LINES[slot.role] in text and not any(m in text for m in START_FAILURES)
         return f"{slot.role} {log.name} exited {code} {'while up' if up else 'before it was up'}"
 
     def logs(self) -> str:
