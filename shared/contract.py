@@ -38,6 +38,7 @@ class DialectName(StrEnum):
     PUSH_SCHEDULES = "push_schedules"
     TASK_SCHEDULER = "task_scheduler"
     BEACON_JOBS = "beacon_jobs"
+    NATIVE = "native"  # the service's own API, /v1/
 
 
 class RunStatus(StrEnum):

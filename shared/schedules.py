@@ -13,7 +13,7 @@ from typing import Any
 from shared import payload_limits
 from shared.callback_check import check_callback
 from shared.config import Config
-from shared.contract import TASK_BY_TARGET, TargetKind
+from shared.contract import DIALECTS, TASK_BY_TARGET, TargetKind
 from shared.errors import NoFutureFire, NotFound
 from shared.execution import new_execution, retry_payload
 from shared.header_values import check_header_value
@@ -141,3 +141,61 @@ def redrive(store: Store, execution_id: str, account: str | None = None, *, now_
     )
     if not redriven:
         raise NotFound(f"no dead letter {execution_id!r}")
+
+
+def discard_dead_letter(store: Store, execution_id: str, account: str | None = None) -> None:
+    """Drop a dead letter for good. With ``account``, only that account's (another's is
+    NotFound, like one that does not exist)."""
+    letter = store.dead_letter(execution_id)
+    owned = letter is not None and account in (None, letter["execution"].get("account"))
+    if not owned or not store.delete_dead_letter(execution_id):
+        raise NotFound(f"no dead letter {execution_id!r}")
+
+
+# --- pause, resume, preview, list: the same for every dialect ------------------------------
+
+
+def pause(store: Store, account: str, schedule_id: str) -> Schedule:
+    """Stop a schedule firing (it leaves the due index; its definition, run count and history
+    stay). Pausing a paused schedule changes nothing. A fire the beat claimed just before is
+    still delivered: the beat's commit sees the edit and does not advance the schedule."""
+    schedule = get(store, account, schedule_id)
+    if schedule.enabled:
+        schedule = replace(schedule, enabled=False)
+        store.put_schedule(schedule, None, new=False)
+    return schedule
+
+
+def resume(store: Store, account: str, schedule_id: str, *, now_ms: int) -> int | None:
+    """Let a paused schedule fire again, from ``now_ms`` on: fires that fell due while it was
+    paused are not run. Returns its next fire; NoFutureFire if it has none left (it stays
+    paused)."""
+    schedule = get(store, account, schedule_id)
+    if schedule.enabled:
+        return store.next_fire_ms(schedule_id)
+    resumed = replace(schedule, enabled=True)
+    next_ms = next_schedule_fire(resumed, now_ms - 1, store.run_count(schedule_id))
+    if next_ms is None:
+        raise NoFutureFire(
+            "trigger: it has no future fire", field="trigger", reason="it has no future fire"
+        )
+    store.put_schedule(resumed, next_ms, new=False)
+    return next_ms
+
+
+def preview(schedule: Schedule, after_ms: int, count: int, runs_done: int = 0) -> list[int]:
+    """The next ``count`` fires of ``schedule`` after ``after_ms`` (fewer if it ends), bounded
+    by its start, end and max_runs; a paused schedule's too (what it would do once resumed).
+    Pure: an unsaved schedule can be previewed."""
+    fires: list[int] = []
+    fire_ms = next_schedule_fire(schedule, after_ms, runs_done)
+    while fire_ms is not None and len(fires) < count:
+        fires.append(fire_ms)
+        fire_ms = next_schedule_fire(schedule, fire_ms, runs_done + len(fires))
+    return fires
+
+
+def list_all(store: Store, account: str) -> list[Schedule]:
+    """Every schedule of the account, whatever API made it, oldest first."""
+    ids = [sid for dialect in DIALECTS for sid in store.list_schedule_ids(account, dialect, 0, -1)]
+    return sorted(store.get_schedules(ids), key=lambda s: (s.created_ms, s.id))

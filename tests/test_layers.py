@@ -84,7 +84,7 @@ def test_every_worker_module_imports_without_redis(tmp_path: Path) -> None:
     assert len(names) >= 8  # the pools, the gate, the runner, the context, http, ...
 
 
-DIALECTS = ("webhook_jobs", "push_schedules", "task_scheduler", "beacon_jobs")
+DIALECTS = ("webhook_jobs", "push_schedules", "task_scheduler", "beacon_jobs", "native")
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

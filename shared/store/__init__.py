@@ -7,9 +7,9 @@ then one module per group of verbs: ``schedules`` (definitions and the beat's cl
 ``executions`` (attempts, history, dead letters), ``ledger`` (what was published and not
 finished, re-published when overdue), ``accounts`` (and dashboard sessions), ``gauges``
 (operators' readings, rate-limit storage), and each dialect's own records: ``push``, ``tasks``,
-``jobs``. ``Store`` is all of them over one client. What a script answers (a status code) is named
-beside the wrapper that reads it (``CommitStatus``, ``Verdict``, ``RepublishOutcome``,
-``Transition``, ``LeaseOutcome``).
+``jobs``, ``native`` (API keys, idempotent answers). ``Store`` is all of them over one client.
+What a script answers (a status code) is named beside the wrapper that reads it
+(``CommitStatus``, ``Verdict``, ``RepublishOutcome``, ``Transition``, ``LeaseOutcome``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from shared.store.gauges import GaugeVerbs, StoreGauges
 from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
 from shared.store.keys import Keys
 from shared.store.ledger import LedgerVerbs, Republished, RepublishOutcome, RepublishResult
+from shared.store.native import NativeVerbs
 from shared.store.push import PushVerbs
 from shared.store.schedules import (
     ClaimedEntry,
@@ -63,6 +64,7 @@ class Store(
     PushVerbs,
     JobVerbs,
     GaugeVerbs,
+    NativeVerbs,
 ):
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 

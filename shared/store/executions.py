@@ -157,6 +157,17 @@ class ExecutionVerbs(StoreBase):
             execution.get("account", ""), execution.get("dialect", "")
         )
 
+    def delete_dead_letter(self, execution_id: str) -> bool:
+        """Drop a dead letter for good (from every index); False if there was none."""
+        letter = self.dead_letter(execution_id)
+        if letter is None:
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.dead_letters(), execution_id)
+        pipe.zrem(self.keys.dead_index(), execution_id)
+        pipe.zrem(self._dead_index_of(letter.get("execution", {})), execution_id)
+        return bool(pipe.execute()[0])
+
     def dead_letter(self, execution_id: str) -> dict[str, Any] | None:
         raw = self.redis.hget(self.keys.dead_letters(), execution_id)
         return json.loads(raw) if raw else None

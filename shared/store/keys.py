@@ -29,7 +29,11 @@ key (``Keys`` method)   type    contents                                        
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
 ``account_dead_index``  ZSET    execution id -> died at, per account+dialect      never
 ``accounts``            HASH    appkey -> account JSON (secrets hashed)          never
-``account_keys``        HASH    "userkey:<sha256>" -> appkey                     never
+``account_keys``        HASH    "userkey:<sha256>" -> appkey, "apikey:<sha256>"  never
+                                -> "<appkey>|<key id>" (API keys, by digest)
+``api_keys(a)``         HASH    key id -> API key JSON (name, scopes, digest)    never
+``idempotency(a, k)``   STRING  a POST's fingerprint and first answer (JSON),    24 h
+                                by the SHA-256 of its Idempotency-Key
 ``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
 ``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
 ``push_devices(a)``     HASH    registration id -> device JSON (zone, tags)      never
@@ -139,6 +143,14 @@ class Keys:
 
     def account_keys(self) -> str:
         return f"{self.prefix}:account_keys"
+
+    def api_keys(self, account: str) -> str:
+        """An account's named API keys (the native API's Bearer credentials), stored hashed."""
+        return f"{self.prefix}:api_keys:{account}"
+
+    def idempotency(self, account: str, key_digest: str) -> str:
+        """The first answer to an account's POST with one Idempotency-Key (by its digest)."""
+        return f"{self.prefix}:idempotency:{account}:{key_digest}"
 
     def beat_heartbeat(self) -> str:
         return f"{self.base}:beat_heartbeat"

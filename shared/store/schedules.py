@@ -169,6 +169,17 @@ class ScheduleVerbs(StoreBase):
         index = self.keys.account_index(account, dialect)
         return cast(list[str], self.redis.zrange(index, offset, stop))
 
+    def page_schedule_ids(
+        self, account: str, dialect: str, after_ms: int | None, count: int
+    ) -> list[tuple[str, int]]:
+        """Up to ``count`` (id, created ms) of one dialect's schedules created after ``after_ms``
+        (None: from the first), oldest first: creation instants are strictly increasing per
+        index, so the last one read is a stable cursor."""
+        index = self.keys.account_index(account, dialect)
+        low = "-inf" if after_ms is None else f"({after_ms}"
+        rows = self.redis.zrangebyscore(index, low, "+inf", start=0, num=count, withscores=True)
+        return [(str(member), int(score)) for member, score in cast(list[Any], rows)]
+
     def count_schedules(self, account: str, dialect: str) -> int:
         return self.redis.zcard(self.keys.account_index(account, dialect))
 
