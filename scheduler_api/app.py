@@ -13,6 +13,7 @@ from scheduler_api import (
     beacon_jobs,
     body,
     dashboard,
+    landing,
     openapi,
     page_security,
     push_schedules,
@@ -75,6 +76,7 @@ def create_app(config: Config | None = None) -> Flask:
     body.install(app, config)  # caps on any body read; dialects set their own, lower
     app.register_blueprint(dashboard.blueprint)
     app.register_blueprint(openapi.blueprint)
+    app.register_blueprint(landing.blueprint)
     adapter.install(app)  # unknown paths/methods under a dialect's prefix: its error shape
     # One blueprint per dialect.
     app.register_blueprint(webhook_jobs.blueprint)
