@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast check browser lint bench chaos install clean
+.PHONY: run test test-fast check browser promtool lint bench chaos install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ run: $(STAMP)
 
 # The whole suite: the static checks, then every test (end-to-end ones included: real beat and
 # worker processes, servers, a headless Chromium).
-test: $(STAMP) check browser
+test: $(STAMP) check browser promtool
 	$(BIN)/python -m pytest -q
 
 # The static checks and the tests that start no process or browser (marker e2e): minutes less.
@@ -32,22 +32,33 @@ check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# The browser tests (Flower, the dashboard) drive Debian's chromium and chromium-driver, never a
-# browser a tool downloads. Installed here when missing (apt-get, as root or through sudo); with
-# no apt-get it says so and the browser tests skip with a loud message.
+# Debian packages some tests drive, installed here when missing (apt-get, as root or through
+# sudo); with no apt-get it says so and those tests skip with a loud message. $(1): the make
+# target, $(2): the packages, $(3): the paths that show they are installed.
 APT := env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300
-BROWSER_PACKAGES := chromium chromium-driver
+define apt_install
+	@if ls $(3) >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "make $(1): no apt-get here; install $(2) yourself (their tests skip until then)" >&2; \
+		exit 0; fi; \
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	echo "make $(1): installing $(2) with apt-get"; \
+	$$sudo $(APT) install -y --no-install-recommends $(2) \
+		|| { $$sudo $(APT) update && $$sudo $(APT) install -y --no-install-recommends $(2); }
+endef
+
+# The browser tests (Flower, the dashboard) drive Debian's chromium and chromium-driver, never a
+# browser a tool downloads.
 CHROMIUM ?= /usr/bin/chromium
 CHROMEDRIVER ?= /usr/bin/chromedriver
 browser:
-	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then \
-		echo "make browser: no apt-get here; install chromium and chromedriver in /usr/bin" \
-			"yourself (the browser tests skip until then)" >&2; exit 0; fi; \
-	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
-	echo "make browser: installing $(BROWSER_PACKAGES) with apt-get"; \
-	$$sudo $(APT) install -y --no-install-recommends $(BROWSER_PACKAGES) \
-		|| { $$sudo $(APT) update && $$sudo $(APT) install -y --no-install-recommends $(BROWSER_PACKAGES); }
+	$(call apt_install,browser,chromium chromium-driver,$(CHROMIUM) $(CHROMEDRIVER))
+
+# promtool (in Debian's prometheus package) checks deploy/monitoring's alert rules, runs their
+# unit tests and parses the Grafana dashboard's queries (tests/test_deploy_monitoring.py). Where
+# systemd runs, the package also starts its server (:9090): `systemctl disable --now prometheus`.
+promtool:
+	$(call apt_install,promtool,prometheus,/usr/bin/promtool)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
