@@ -118,7 +118,10 @@ def compose_containers() -> list[Container]:
     return containers
 
 
-def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
+Documents = list[tuple[str, dict[str, Any]]]  # (the file it came from, one YAML document)
+
+
+def k8s_documents() -> Documents:
     docs = []
     for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
@@ -127,17 +130,18 @@ def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
     return docs
 
 
-def k8s_workloads() -> dict[str, dict[str, Any]]:
+def k8s_workloads(documents: Documents | None = None) -> dict[str, dict[str, Any]]:
+    """The Deployments and StatefulSets of ``documents`` (deploy/k8s's by default), by name."""
     return {
         doc["metadata"]["name"]: doc
-        for _, doc in k8s_documents()
+        for _, doc in (k8s_documents() if documents is None else documents)
         if doc.get("kind") in ("Deployment", "StatefulSet")
     }
 
 
-def k8s_containers() -> list[Container]:
+def k8s_containers(documents: Documents | None = None) -> list[Container]:
     containers = []
-    for name, workload in k8s_workloads().items():
+    for name, workload in k8s_workloads(documents).items():
         pod = workload["spec"]["template"]["spec"]
         for c in pod["containers"]:
             ours = c["image"].split(":")[0] == OUR_IMAGE
