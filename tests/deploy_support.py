@@ -23,6 +23,8 @@ from celery.utils.imports import symbol_by_name
 from gunicorn.config import Config as GunicornConfig
 
 from scheduler_cli import main as cli
+from shared import metrics
+from shared.config import Config
 from shared.contract import POOLS
 from tests.support import ROOT
 
@@ -290,3 +292,37 @@ def check_redis_cli(args: list[str]) -> Checked:
 def bind_port(checked: Checked) -> int:
     (bind,) = checked.params["bind"]
     return int(bind.rsplit(":", 1)[1])
+
+
+# --- metrics: where a process serves them, and where the files say to scrape ---------------------
+
+
+def served_metrics_port(checked: Checked, config: Config) -> int:
+    """The port a beat or worker started by ``checked`` serves /metrics on, with ``config``
+    (0: none); any other command serves none of its own."""
+    command = checked.params.get("command") if checked.program == "scheduler" else None
+    if command == "beat":
+        return config.beat_metrics_port
+    if command == "worker":
+        return metrics.worker_port(config, [checked.params["pool"]])
+    return 0
+
+
+def declared_port(container: Container, name: str) -> int | None:
+    (spec,) = container.spec["containers"]
+    ports = {p.get("name"): p["containerPort"] for p in spec.get("ports", [])}
+    return ports.get(name)
+
+
+def scrape_annotation(documents: Documents, workload: str) -> int | None:
+    """The port a workload's pods ask to be scraped on (prometheus.io/port), None if not asked."""
+    pod = k8s_workloads(documents)[workload]["spec"]["template"]
+    annotations = pod["metadata"].get("annotations", {})
+    if annotations.get("prometheus.io/scrape") != "true":
+        return None
+    assert annotations["prometheus.io/path"] == "/metrics", workload
+    return int(annotations["prometheus.io/port"])
+
+
+def workload_of(container: Container) -> str:
+    return container.where.split(":", 1)[1].split("/")[0]

@@ -30,12 +30,16 @@ from tests.deploy_support import (
     check_command,
     compose,
     compose_containers,
+    declared_port,
     dockerfile,
     exec_form,
     image_env,
     k8s_containers,
     k8s_documents,
     k8s_workloads,
+    scrape_annotation,
+    served_metrics_port,
+    workload_of,
 )
 
 
@@ -168,6 +172,30 @@ def test_kubernetes_api_flower_beat_redis_and_secret(env: None) -> None:
                 if "secretRef" in e
             ]
             assert refs == [secret_name], c.where
+
+
+def test_beats_workers_and_the_api_are_scraped_where_they_serve_metrics(env: None) -> None:
+    """Each pod's prometheus.io/port and its port named metrics are the port its process
+    really serves /metrics on with the ConfigMap's settings; compose turns the same ports on."""
+    documents = k8s_documents()
+    (config_map,) = [d for _, d in documents if d["kind"] == "ConfigMap"]
+    config = Config.from_env(config_map["data"])
+    for c in k8s_containers():
+        checked = check_command(c.argv)
+        if checked.program == "gunicorn":
+            assert scrape_annotation(documents, workload_of(c)) == bind_port(checked)
+        elif checked.program == "scheduler" and checked.params["command"] in ("beat", "worker"):
+            port = served_metrics_port(checked, config)
+            assert port > 0, f"{c.where} serves no metrics"
+            assert declared_port(c, "metrics") == port, c.where
+            assert scrape_annotation(documents, workload_of(c)) == port, c.where
+    for c in compose_containers():
+        if c.ours:
+            settings = Config.from_env(c.spec["environment"])
+            assert (settings.beat_metrics_port, settings.worker_metrics_port) == (
+                config.beat_metrics_port,
+                config.worker_metrics_port,
+            ), c.where
 
 
 def test_flower_listens_where_the_files_publish_it(monkeypatch: pytest.MonkeyPatch) -> None:

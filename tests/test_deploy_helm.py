@@ -21,7 +21,15 @@ from shared.config import Config
 from shared.contract import POOLS
 from shared.store import Store
 from shared.store.keys import Keys
-from tests.deploy_support import Container, Documents, check_command, k8s_containers
+from tests.deploy_support import (
+    Container,
+    Documents,
+    check_command,
+    declared_port,
+    k8s_containers,
+    scrape_annotation,
+    served_metrics_port,
+)
 from tests.test_deploy import assert_safe_redis, env, worker_node_name  # noqa: F401 (a fixture)
 
 CHART = Path(__file__).resolve().parent.parent / "deploy" / "helm" / "scheduled-jobs"
@@ -68,21 +76,9 @@ def workers_by_pool(containers: list[Container]) -> dict[str, Container]:
     return workers
 
 
-def metrics_port(container: Container) -> int:
-    (port,) = [p["containerPort"] for p in pod_container(container).get("ports", [])]
-    return int(port)
-
-
 def pod_container(container: Container) -> dict[str, Any]:
     (spec,) = container.spec["containers"]
     return dict(spec)
-
-
-def scrape_annotation(documents: Documents, workload: str) -> int:
-    (doc,) = [d for _, d in documents if d["metadata"]["name"] == workload]
-    annotations = doc["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/scrape"] == "true"
-    return int(annotations["prometheus.io/port"])
 
 
 # --- the chart as installed by default -----------------------------------------------------------
@@ -122,12 +118,13 @@ def test_each_pool_is_probed_on_its_node_and_scraped_where_its_worker_serves(
         probe = check_command(c.probes["livenessProbe"]["exec"]["command"])
         node = worker_node_name(check_command(c.argv), monkeypatch)
         assert probe.params["destination"] == [node], c.where
-        port = metrics.worker_port(config, [pool])
-        assert metrics_port(c) == port and port > 0, c.where
+        port = served_metrics_port(check_command(c.argv), config)
+        assert port == metrics.worker_port(config, [pool]) > 0
+        assert declared_port(c, "metrics") == port, c.where
         assert scrape_annotation(documents, f"{RELEASE}-worker-{pool}") == port
         assert c.spec["terminationGracePeriodSeconds"] >= 60
     (beat,) = [c for c in k8s_containers(documents) if c.argv[:2] == ["scheduler", "beat"]]
-    assert metrics_port(beat) == config.beat_metrics_port > 0
+    assert declared_port(beat, "metrics") == config.beat_metrics_port > 0
     assert scrape_annotation(documents, f"{RELEASE}-beat") == config.beat_metrics_port
     assert of_kind(documents, "Deployment")[f"{RELEASE}-beat"]["spec"]["replicas"] == 2
 
