@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
+import kubernetes_validate
 import yaml
 from celery.app.utils import find_app
 from celery.beat import Scheduler
@@ -27,6 +28,11 @@ from shared import metrics
 from shared.config import Config
 from shared.contract import POOLS
 from tests.support import ROOT
+
+# The Kubernetes releases manifests are checked against: the oldest still in wide use, the newest.
+KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+# Kinds of no Kubernetes schema: kustomize's file, and the CRDs of KEDA and prometheus-operator.
+NOT_KUBERNETES_KINDS = {"Kustomization", "ScaledObject", "PodMonitor", "PrometheusRule"}
 
 DEPLOY = ROOT / "deploy"
 OUR_IMAGE = "scheduled-jobs"
@@ -130,6 +136,21 @@ def k8s_documents() -> Documents:
             if doc:
                 docs.append((path.name, doc))
     return docs
+
+
+def assert_kubernetes_accepts(documents: Documents) -> None:
+    """Each document matches its kind's schema in the Kubernetes API, unknown fields refused."""
+    for where, doc in documents:
+        assert doc.get("apiVersion") and doc.get("kind"), where
+        if doc["kind"] in NOT_KUBERNETES_KINDS:
+            continue
+        for version in KUBERNETES_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as exc:
+                raise AssertionError(
+                    f"{where} {doc['kind']} (Kubernetes {version}): {exc}"
+                ) from exc
 
 
 def k8s_workloads(documents: Documents | None = None) -> dict[str, dict[str, Any]]:

@@ -26,6 +26,7 @@ from tests.deploy_support import (
     InvalidCommand,
     all_commands,
     as_argv,
+    assert_kubernetes_accepts,
     bind_port,
     check_command,
     compose,
@@ -135,6 +136,10 @@ def test_kubernetes_has_a_deployment_per_pool_with_a_probe_on_its_own_node(
         # The probe pings the node name `scheduler worker` really gives this pod's worker.
         node = worker_node_name(checked, monkeypatch)
         assert probe.params["destination"] == [node], c.where
+
+
+def test_the_kubernetes_api_accepts_every_manifest() -> None:
+    assert_kubernetes_accepts(k8s_documents())
 
 
 def test_kubernetes_api_flower_beat_redis_and_secret(env: None) -> None:

@@ -24,6 +24,7 @@ from shared.store.keys import Keys
 from tests.deploy_support import (
     Container,
     Documents,
+    assert_kubernetes_accepts,
     check_command,
     declared_port,
     k8s_containers,
@@ -88,6 +89,28 @@ def test_helm_lints_the_chart_without_warnings() -> None:
     report = helm_python.lint(CHART, SECRET, strict=True)
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"autoscaling": {"enabled": True}},
+        {"autoscaling": {"enabled": True, "kind": "hpa"}},
+        {"redis": {"enabled": False}, "externalRedis": {"url": "redis://r:6379/0"}},
+        {"metrics": {"enabled": False}, "flower": {"enabled": False}},
+        {
+            "metrics": {
+                "prometheusRule": {"enabled": True},
+                "grafanaDashboard": {"enabled": True},
+                "podMonitor": {"enabled": True},
+            }
+        },
+    ],
+    ids=["default", "keda", "hpa", "managed-redis", "no-metrics-no-flower", "monitoring"],
+)
+def test_the_kubernetes_api_accepts_what_the_chart_renders(values: dict[str, Any]) -> None:
+    assert_kubernetes_accepts(render(**SECRET, **values))
 
 
 def test_every_command_and_probe_the_chart_runs_is_valid(env: None) -> None:  # noqa: F811
