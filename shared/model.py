@@ -16,6 +16,10 @@ from shared.errors import InvalidSchedule
 
 # --- triggers --------------------------------------------------------------------------------
 
+DstPolicy = Literal["cron", "skip"]
+DST_POLICIES: tuple[DstPolicy, ...] = ("cron", "skip")
+DEFAULT_DST: DstPolicy = "cron"
+
 
 @dataclass(frozen=True)
 class OnceTrigger:
@@ -32,10 +36,15 @@ class CronTrigger:
     ``expr`` is Unix 5-field (``min hour dom month dow``, dow 0 = Sunday) or Quartz 6/7-field
     (``sec min hour dom month dow [year]``, dow 1 = Sunday, with ``?``, ``L``, ``W``, ``#``). The
     field count tells which; ``shared.timing`` owns the parsing.
+
+    ``dst`` says what a local time that does not exist or occurs twice does (``shared.timing``
+    documents both): ``cron`` (default) as cronie does, ``skip`` skips the missing and fires the
+    repeated once.
     """
 
     expr: str
     timezone: str = "UTC"
+    dst: DstPolicy = "cron"
     kind: Literal["cron"] = "cron"
 
 
@@ -95,6 +104,8 @@ def trigger_to_dict(trigger: Trigger) -> dict[str, Any]:
     data = asdict(trigger)
     if isinstance(trigger, CalendarTrigger):
         data["items"] = [_compact(asdict(item)) for item in trigger.items]
+    if data.get("dst") == DEFAULT_DST:
+        del data["dst"]  # absent means default: schedules stored before the field read the same
     return data
 
 

@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo
 
 from shared.errors import InvalidTrigger
 from shared.model import (
+    DST_POLICIES,
     CronTrigger,
 )
+from shared.timing.dst import FIXED, SKIP, WILDCARD, _DstRule
 from shared.timing.plan import (
     _Days,
     _DomRule,
@@ -30,6 +32,7 @@ class _Field:
     lo: int
     hi: int
     names: dict[str, int] | None = None
+    cycle_hi: int | None = None  # a range wraps after this (Unix day-of-week: 7 is Sunday again)
 
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -41,7 +44,7 @@ _MINUTE = _Field("minute", 0, 59)
 _HOUR = _Field("hour", 0, 23)
 _DOM = _Field("day-of-month", 1, 31)
 _MONTH = _Field("month", 1, 12, _MONTH_NAMES)
-_UNIX_DOW = _Field("day-of-week", 0, 7, {name: i for i, name in enumerate(_DAY_NAMES)})
+_UNIX_DOW = _Field("day-of-week", 0, 7, {name: i for i, name in enumerate(_DAY_NAMES)}, 6)
 _QUARTZ_DOW = _Field("day-of-week", 1, 7, {name: i + 1 for i, name in enumerate(_DAY_NAMES)})
 _YEAR = _Field("year", 1970, 2099)
 
@@ -103,7 +106,10 @@ def _token(token: str, spec: _Field) -> list[int]:
         raise _bad(f"{spec.label} step {step} out of range 1-{span}")
     if lo <= hi:
         return list(range(lo, hi + 1, step))
-    wrapped = [*range(lo, spec.hi + 1), *range(spec.lo, hi + 1)]  # FRI-MON, 22-2
+    top = spec.hi if spec.cycle_hi is None else spec.cycle_hi
+    if lo > top:  # 7-2: Sunday written 7 starts the week
+        return list(range(spec.lo + lo - top - 1, hi + 1, step))
+    wrapped = [*range(lo, top + 1), *range(spec.lo, hi + 1)]  # FRI-MON, 22-2: each value once
     return wrapped[::step]
 
 
@@ -168,8 +174,10 @@ def _dow_rule(text: str, quartz: bool) -> _DowRule | None:
 
 
 @lru_cache(maxsize=4096)
-def _cron_plan(expr: str) -> _Plan:
-    """Parse and validate a cron expression once. The plan is zone-free: it yields wall times."""
+def _cron_plan(expr: str) -> tuple[_Plan, bool]:
+    """Parse and validate a cron expression once: its plan (zone-free: it yields wall times), and
+    whether it is a wildcard cron (minute or hour field starting with ``*``, as cronie tells
+    wildcard jobs, which run in real time across DST, from fixed-time ones)."""
     fields = _ALIASES.get(expr.strip().lower(), expr).upper().split()
     if len(fields) == 5:
         quartz = False
@@ -192,11 +200,15 @@ def _cron_plan(expr: str) -> _Plan:
         years=None if year == "*" else tuple(sorted(_values(year, _YEAR))),
         dom=_dom_rule(dom),
         dow=_dow_rule(dow, quartz),
-        either=not quartz,
+        # Vixie cron: a day field starting with ``*`` (``*/2`` too) leaves the other one alone.
+        either=not quartz
+        and not dom.startswith(_UNRESTRICTED)
+        and not dow.startswith(_UNRESTRICTED),
     )
-    return _make_plan(
+    plan = _make_plan(
         days, _values(hour, _HOUR), _values(minute, _MINUTE), _values(second, _SECOND)
     )
+    return plan, minute.startswith("*") or hour.startswith("*")
 
 
 def _check_quartz_days(dom: str, dow: str) -> None:
@@ -208,7 +220,14 @@ def _check_quartz_days(dom: str, dow: str) -> None:
         )
 
 
-def _cron(trigger: CronTrigger) -> tuple[_Plan, ZoneInfo]:
+def _cron(trigger: CronTrigger) -> tuple[_Plan, ZoneInfo, _DstRule]:
+    """The trigger's plan, zone and DST rule; ``InvalidTrigger`` naming what is wrong."""
     if not isinstance(trigger.expr, str):
         raise _bad(f"expression must be a string, got {trigger.expr!r}")
-    return _cron_plan(trigger.expr), zone(trigger.timezone)
+    plan, wildcard = _cron_plan(trigger.expr)
+    tz = zone(trigger.timezone)
+    if trigger.dst == "skip":
+        return plan, tz, SKIP
+    if trigger.dst == "cron":
+        return plan, tz, WILDCARD if wildcard else FIXED
+    raise InvalidTrigger(f"dst: must be one of {', '.join(DST_POLICIES)}, got {trigger.dst!r}")

@@ -25,15 +25,12 @@ from shared.timing.cron import (
     _bad,
     _cron,
 )
-from shared.timing.plan import (
-    _next_local,
-)
+from shared.timing.dst import COLLAPSE, iter_local, moment, next_local
 from shared.timing.zones import (
     _MAX_MS,
     _VALIDATE_FROM,
     YEAR_MS,
     _arithmetic_next,
-    _wall,
 )
 
 
@@ -51,7 +48,7 @@ def validate_trigger(trigger: Trigger) -> None:
         if trigger.every_ms < 1:
             raise InvalidTrigger(f"interval: every_ms must be >= 1, got {trigger.every_ms}")
     elif isinstance(trigger, CronTrigger):
-        plan, _ = _cron(trigger)
+        plan, _, _ = _cron(trigger)
         if plan.days.next_day(_VALIDATE_FROM) is None:
             raise _bad(f"{trigger.expr!r} matches no date, so it never fires")
     elif isinstance(trigger, CalendarTrigger):
@@ -82,8 +79,8 @@ def _check_int(value: object, name: str) -> None:
 def next_fire(trigger: Trigger, after_ms: int) -> int | None:
     """The first fire instant STRICTLY after ``after_ms``, or None if it never fires again."""
     if isinstance(trigger, CronTrigger):
-        plan, tz = _cron(trigger)
-        return None if after_ms >= _MAX_MS else _next_local(plan, tz, after_ms, _wall(after_ms, tz))
+        plan, tz, rule = _cron(trigger)
+        return None if after_ms >= _MAX_MS else next_local(plan, tz, rule, moment(after_ms, tz))
     if isinstance(trigger, IntervalTrigger):
         if trigger.every_ms < 1:
             raise InvalidTrigger(f"interval: every_ms must be >= 1, got {trigger.every_ms}")
@@ -101,15 +98,15 @@ def next_fire(trigger: Trigger, after_ms: int) -> int | None:
 def _calendar_next(trigger: CalendarTrigger, after_ms: int) -> int | None:
     """The union of the items: the earliest of each item's own next fire."""
     tz, plans = _calendar(trigger)
-    wall = None if after_ms >= _MAX_MS else _wall(after_ms, tz)
+    after = None if after_ms >= _MAX_MS else moment(after_ms, tz)
     best: int | None = None
     for plan in plans:
         if isinstance(plan, _EveryItem):
             fire_ms = plan.next_fire(after_ms)
-        elif wall is None:
+        elif after is None:
             continue
         else:
-            fire_ms = _next_local(plan, tz, after_ms, wall)
+            fire_ms = next_local(plan, tz, COLLAPSE, after)
         if fire_ms is not None and (best is None or fire_ms < best):
             best = fire_ms
     return best
@@ -117,6 +114,11 @@ def _calendar_next(trigger: CalendarTrigger, after_ms: int) -> int | None:
 
 def iter_fires(trigger: Trigger, after_ms: int) -> Iterator[int]:
     """Successive fires strictly after ``after_ms``, strictly increasing, ending if it ends."""
+    if isinstance(trigger, CronTrigger):
+        plan, tz, rule = _cron(trigger)
+        if after_ms < _MAX_MS:
+            yield from iter_local(plan, tz, rule, after_ms)
+        return
     fire_ms = next_fire(trigger, after_ms)
     while fire_ms is not None:
         yield fire_ms

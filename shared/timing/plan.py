@@ -3,23 +3,15 @@ of day, and the next planned instant after a given one."""
 
 from __future__ import annotations
 
-import copy
 from bisect import bisect_left, bisect_right
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
-from croniter import CroniterError, croniter
-
-from shared.errors import InvalidTrigger
 from shared.timing.zones import (
-    _EPOCH,
     _LAST_YEAR,
     _ONE_DAY,
     _SCAN_YEARS,
-    _repeat_end,
-    local_to_utc_ms,
 )
 
 
@@ -95,9 +87,23 @@ class _Days:
     first: date | None = None  # inclusive bounds (calendar start/end)
     last: date | None = None
     _months_cache: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)
+    _next_cache: dict[date, date | None] = field(default_factory=dict)
 
     def next_day(self, day: date) -> date | None:
-        """The first firing date on or after ``day``, or None if there is none."""
+        """The first firing date on or after ``day``, or None if there is none.
+
+        Remembered per day (bounded): successive fires ask about the same day again and again.
+        """
+        try:
+            return self._next_cache[day]
+        except KeyError:
+            pass
+        if len(self._next_cache) > 4096:
+            self._next_cache.clear()
+        found = self._next_cache[day] = self._search_from(day)
+        return found
+
+    def _search_from(self, day: date) -> date | None:
         if self.first is not None and day < self.first:
             day = self.first
         year, month, dom = day.year, day.month, day.day
@@ -153,69 +159,45 @@ class _Plan:
     hours: tuple[int, ...]
     minutes: tuple[int, ...]
     seconds: tuple[int, ...]
-    clock: croniter  # time of day only (day fields ``*``); copied per call, never mutated
-    first_time: time  # the earliest and latest time of day, to skip croniter when it cannot help
-    last_time: time
+    hour_set: frozenset[int]
+    minute_set: frozenset[int]
+    first_time: time  # the earliest time of day
 
     def next_wall(self, after: datetime) -> datetime | None:
         """The first naive wall-clock candidate strictly after ``after``."""
         day = after.date()
         found = self.days.next_day(day)
         if found == day:
-            moment = after.time()
-            if moment < self.first_time:
-                return datetime.combine(day, self.first_time)
-            if moment < self.last_time:
-                return self._clock_after(after)
+            # Candidates are whole seconds, so "after a fraction of a second" = "after its second".
+            moment = self._time_after(after.hour, after.minute, after.second)
+            if moment is not None:
+                return datetime.combine(day, moment)
             found = self.days.next_day(day + _ONE_DAY) if day.year < _LAST_YEAR else None
         return None if found is None else datetime.combine(found, self.first_time)
 
-    def _clock_after(self, after: datetime) -> datetime:
-        # Candidates are whole seconds, so "after a fraction of a second" = "after its second".
-        # croniter mutates its instance per call: work on a shallow copy so threads can share.
-        clock = copy.copy(self.clock)
-        following: datetime = clock.get_next(datetime, start_time=after.replace(microsecond=0))
-        return following
+    def _time_after(self, hour: int, minute: int, second: int) -> time | None:
+        """The first planned time of day strictly after hour:minute:second, if any that day."""
+        if hour in self.hour_set:
+            if minute in self.minute_set:
+                i = bisect_right(self.seconds, second)
+                if i < len(self.seconds):
+                    return time(hour, minute, self.seconds[i])
+            i = bisect_right(self.minutes, minute)
+            if i < len(self.minutes):
+                return time(hour, self.minutes[i], self.seconds[0])
+        i = bisect_right(self.hours, hour)
+        if i < len(self.hours):
+            return time(self.hours[i], self.minutes[0], self.seconds[0])
+        return None
 
 
 def _make_plan(days: _Days, hours: set[int], minutes: set[int], seconds: set[int]) -> _Plan:
-    hours_t, minutes_t, seconds_t = sorted(hours), sorted(minutes), sorted(seconds)
-    expr = " ".join(
-        _croniter_field(values, size)
-        for values, size in ((seconds_t, 60), (minutes_t, 60), (hours_t, 24))
+    hours_t, minutes_t, seconds_t = (
+        tuple(sorted(hours)),
+        tuple(sorted(minutes)),
+        tuple(sorted(seconds)),
     )
-    try:
-        clock = croniter(f"{expr} * * *", _EPOCH, second_at_beginning=True)
-    except CroniterError as exc:  # our own lists are always valid; say so loudly if not
-        raise InvalidTrigger(f"cron: {exc}") from exc
     first = time(hours_t[0], minutes_t[0], seconds_t[0])
-    last = time(hours_t[-1], minutes_t[-1], seconds_t[-1])
-    return _Plan(days, tuple(hours_t), tuple(minutes_t), tuple(seconds_t), clock, first, last)
-
-
-def _croniter_field(values: list[int], size: int) -> str:
-    # Explicit lists, not the user's text: croniter reads e.g. ``5-5`` as the whole cycle.
-    return "*" if len(values) == size else ",".join(map(str, values))
-
-
-def _next_local(plan: _Plan, tz: ZoneInfo, after_ms: int, wall: datetime) -> int | None:
-    """The plan's first instant strictly after ``after_ms``.
-
-    Wall time -> instant is monotonic under the DST rule (gap times collapse, repeated times take
-    the first pass), so the first candidate after the wall time of ``after_ms`` that maps past
-    ``after_ms`` is the answer. Candidates mapping at or before it come from a gap that collapsed
-    onto ``after_ms`` or from a repeated hour we are in the second pass of. ``wall`` is the wall
-    time of ``after_ms`` in ``tz``, passed in so a calendar computes it once for all its items.
-    """
-    skipped_repeat = False
-    while (candidate := plan.next_wall(wall)) is not None:
-        fire_ms = local_to_utc_ms(candidate, tz)
-        if fire_ms > after_ms:
-            return fire_ms
-        wall = candidate
-        if not skipped_repeat:
-            skipped_repeat = True
-            end = _repeat_end(after_ms, tz)
-            if end is not None and end - timedelta(microseconds=1) > wall:
-                wall = end - timedelta(microseconds=1)
-    return None
+    return _Plan(
+        days, hours_t, minutes_t, seconds_t, frozenset(hours_t), frozenset(minutes_t), first
+    )

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +12,7 @@ from shared.errors import InvalidTrigger
 
 _ONE_MS = timedelta(milliseconds=1)
 _ONE_DAY = timedelta(days=1)
+_MIDNIGHT = time()
 _EPOCH = datetime(1970, 1, 1)  # naive: wall-clock arithmetic
 _UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 YEAR_MS = 365 * 24 * 3600 * 1000
@@ -133,6 +134,23 @@ def _offset_of(tz: ZoneInfo, wall: datetime) -> int:
     return offset // _ONE_MS
 
 
+@lru_cache(maxsize=8192)
+def _steady_offset(tz: ZoneInfo, day: date) -> int | None:
+    """The UTC offset (ms) of every wall time of local ``day``, or None if the day has a jump.
+
+    Same offset, occurring once, at both midnights means no jump between them: no zone changes
+    its offset twice within three days since 1970 (tests/test_timing_dst.py checks every zone).
+    Cached per day, it saves the next-fire search most of its offset lookups.
+    """
+    start = datetime.combine(day, _MIDNIGHT)
+    end = start + _ONE_DAY
+    offset = _offset_of(tz, start)
+    for wall in (start.replace(fold=1), end, end.replace(fold=1)):
+        if _offset_of(tz, wall) != offset:
+            return None
+    return offset
+
+
 def _first_with_offset(lo_ms: int, hi_ms: int, tz: ZoneInfo) -> int:
     """The first instant in (lo, hi] already on hi's UTC offset: a transition, by bisection.
 
@@ -147,23 +165,6 @@ def _first_with_offset(lo_ms: int, hi_ms: int, tz: ZoneInfo) -> int:
         else:
             lo_ms = mid
     return hi_ms
-
-
-def _repeat_end(after_ms: int, tz: ZoneInfo) -> datetime | None:
-    """If ``after_ms`` lies in a repeated hour's SECOND pass, the wall time where that ends.
-
-    By the DST rule every wall time of the repeated range maps to its first pass, i.e. before
-    ``after_ms``; searching from the end of the range skips them without stepping through them.
-    """
-    wall = _wall(after_ms, tz)
-    off_first = _offset_of(tz, wall.replace(fold=0))
-    off_second = _offset_of(tz, wall.replace(fold=1))
-    first_pass_ms = (wall - _EPOCH) // _ONE_MS - off_first
-    if off_first <= off_second or first_pass_ms >= after_ms:
-        return None
-    delta = off_first - off_second
-    transition_ms = _first_with_offset(after_ms - delta, after_ms, tz)
-    return _wall(transition_ms, tz) + timedelta(milliseconds=delta)
 
 
 def _arithmetic_next(anchor_ms: int, every_ms: int, after_ms: int) -> int:
