@@ -98,7 +98,7 @@ class _Days:
             return self._next_cache[day]
         except KeyError:
             pass
-        if len(self._next_cache) > 4096:
+        if len(self._next_cache) > 64:  # small: thousands of plans are cached, each with one
             self._next_cache.clear()
         found = self._next_cache[day] = self._search_from(day)
         return found
