@@ -50,7 +50,8 @@ Cron dialects (the field count tells which)
 - 6 or 7 fields, Quartz: ``sec min hour dom month dow [year]``; dow 1-7 (1 = Sunday); exactly one of
   dom/dow must be ``?``; year 1970-2099.
 - Both dialects accept lists, ranges (wrap-around ``FRI-MON`` allowed, each day once, so
-  ``FRI-MON/2`` is Friday and Sunday and ``6-0/2`` Saturday), steps (``*/5``, ``10/15``, ``1-30/2``), and the Quartz day tokens: dom ``L``, ``L-n``, ``nW``, ``LW``; dow ``d#n``, ``dL``,
+  ``FRI-MON/2`` is Friday and Sunday and ``6-0/2`` Saturday), steps (``*/5``, ``10/15``,
+  ``1-30/2``), and the Quartz day tokens: dom ``L``, ``L-n``, ``nW``, ``LW``; dow ``d#n``, ``dL``,
   and ``L`` alone (= Saturday). ``nW`` never leaves the month; if day n does not exist in a month
   (``31W`` in April) that month has no ``nW`` fire. ``L-n`` before the 1st likewise does not fire.
 
