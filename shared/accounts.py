@@ -139,6 +139,18 @@ def _valid_name(name: str) -> str:
     return name
 
 
+def reset_master_secret(store: Store, appkey: str) -> str:
+    """Give the account a new master secret and return it (shown once, like at creation): the
+    old one stops working at once. For a secret that leaked or was lost."""
+    account = store.get_account(appkey)
+    if account is None:
+        raise NotFound(f"no account with appkey {appkey!r}")
+    master_secret = secrets.token_urlsafe(32)
+    account["master_secret_sha256"] = digest(master_secret)
+    store.put_account(account)
+    return master_secret
+
+
 # --- authenticating --------------------------------------------------------------------------
 
 

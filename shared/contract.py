@@ -39,6 +39,7 @@ class DialectName(StrEnum):
     TASK_SCHEDULER = "task_scheduler"
     BEACON_JOBS = "beacon_jobs"
     NATIVE = "native"  # the service's own API, /v1/
+    CLI = "cli"  # `scheduler schedules add-webhook`
 
 
 class RunStatus(StrEnum):
