@@ -8,23 +8,19 @@ raised at import. Any configuration error ends the command with one line on stde
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import redis
 
-from scheduler_cli import beacon, push, schedules, tasks
-from shared import accounts, embedded_redis, logs
+from scheduler_cli import accounts, api_keys, beacon, dead_letters, push, schedules, tasks
+from scheduler_cli.common import open_store, positive_int
+from shared import embedded_redis, logs
 from shared.config import Config
 from shared.contract import DELIVERY_POOLS, POOLS
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
-from shared.redis_url import resolve_redis_url
-from shared.store import Store
-from shared.timing import now_ms
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 BEAT_SCHEDULER = "scheduler_beat.scheduler:RedisScheduler"
@@ -35,8 +31,6 @@ DEV_DEFAULTS = {
     "SCHEDULER_BEAT_METRICS_PORT": "9101",
     "SCHEDULER_WORKER_METRICS_PORT": "9102",
 }
-# What `accounts list` may show: everything else in a stored account is a digest of a secret.
-PUBLIC_ACCOUNT_FIELDS = ("name", "appkey", "timezone", "created_ms", "webhook_secret_generation")
 
 Command = Callable[[argparse.Namespace, Config], int | None]
 
@@ -158,38 +152,7 @@ def cmd_dev(args: argparse.Namespace, config: Config) -> int:
     return run_dev(config, stop_timeout_s=args.stop_timeout)
 
 
-# --- accounts --------------------------------------------------------------------------------
-
-
-def cmd_accounts_create(args: argparse.Namespace, config: Config) -> int:
-    accounts.valid_timezone(args.timezone)  # before touching Redis: a typo needs no server
-    store = open_store(config)
-    key = accounts.load_secret_key(config)
-    creds = accounts.create_account(
-        store, args.name, args.timezone, secret_key=key, now_ms=now_ms()
-    )
-    if args.json:
-        print(json.dumps({"name": args.name, "timezone": args.timezone, **creds}))
-        return 0
-    print(f"Account {args.name!r} created (time zone {args.timezone}).")
-    print("These credentials are shown once and stored nowhere in clear: keep them now.")
-    for field, value in creds.items():
-        print(f"  {field:<15} {value}")
-    return 0
-
-
-def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
-    rows = sorted(open_store(config).list_accounts(), key=lambda a: a.get("created_ms", 0))
-    public = [{k: a[k] for k in PUBLIC_ACCOUNT_FIELDS if k in a} for a in rows]
-    if args.json:
-        print(json.dumps(public))
-        return 0
-    for account in public:
-        created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(account["created_ms"] / 1000))
-        print(f"{account['appkey']:<24} {account['timezone']:<20} {created} UTC  {account['name']}")
-    if not public:
-        print("no accounts yet: scheduler accounts create NAME")
-    return 0
+# --- helpers -------------------------------------------------------------------------------
 
 
 def setup_logs(config: Config) -> None:
@@ -202,19 +165,7 @@ def quiet(config: Config) -> list[str]:
     return ["--quiet"] if config.log_format == "json" else []
 
 
-def open_store(config: Config) -> Store:
-    return Store.from_url(
-        resolve_redis_url(config), config.key_prefix, timeout_s=config.redis_timeout_s
-    )
-
-
 # --- parsing and running ---------------------------------------------------------------------
-
-
-def positive_int(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number >= 1")
-    return int(raw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,26 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long children may take to stop before they are killed",
     )
-    add_accounts(sub)
+    # The operator's commands (each module adds its own):
+    accounts.add_commands(sub)
     schedules.add_commands(sub)
+    dead_letters.add_commands(sub)
+    api_keys.add_commands(sub)
     # Commands of the dialects (each module adds its own):
     beacon.add_commands(sub)
     push.add_commands(sub)
     tasks.add_commands(sub)
     return parser
-
-
-def add_accounts(sub: Any) -> None:
-    group = sub.add_parser("accounts", help="create and list accounts")
-    verbs = group.add_subparsers(dest="verb", required=True, metavar="VERB")
-    create = verbs.add_parser("create", help="create an account; prints its credentials once")
-    create.add_argument("name")
-    create.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
-    create.add_argument("--json", action="store_true", help="print one JSON object")
-    create.set_defaults(func=cmd_accounts_create)
-    listing = verbs.add_parser("list", help="list accounts (no secrets)")
-    listing.add_argument("--json", action="store_true", help="print a JSON array")
-    listing.set_defaults(func=cmd_accounts_list)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -288,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), 2)
     except redis.ConnectionError as exc:
         return fail(f"cannot reach Redis ({exc}): check REDIS_URL, or run `scheduler redis`", 2)
+    except redis.TimeoutError as exc:
+        return fail(f"Redis did not answer in time ({exc}): SCHEDULER_REDIS_TIMEOUT_S", 2)
     except redis.ResponseError as exc:
         # e.g. a protected-mode Redis refusing remote clients, or a wrong password
         return fail(f"Redis refused the command: {exc}", 2)
@@ -302,7 +245,23 @@ def fail(message: str, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    sys.exit(run(args))
+    try:
+        code = run(args)
+        sys.stdout.flush()  # now, so a closed pipe is caught here and not at exit
+    except BrokenPipeError:
+        code = reader_gone()
+    except KeyboardInterrupt:
+        code = 130  # Ctrl-C: the shell's code for SIGINT, without a traceback
+    sys.exit(code)
+
+
+def reader_gone() -> int:
+    """Our reader closed the pipe (``scheduler schedules list | head -1``): it has what it
+    wanted, so no message and exit 0, as a listing that ended there would. Whatever is still
+    buffered goes to /dev/null, or Python's own flush at exit would fail again, loudly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 if __name__ == "__main__":

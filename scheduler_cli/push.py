@@ -11,17 +11,16 @@ import getpass
 import sys
 from typing import Any
 
+from scheduler_cli.common import open_store
 from shared.accounts import load_secret_key
 from shared.config import Config
 from shared.errors import NotFound
-from shared.redis_url import resolve_redis_url
-from shared.store import Store
 
 
 def cmd_push_credentials(args: argparse.Namespace, config: Config) -> int:
     from shared import push  # cryptography: imported only by the command that needs it
 
-    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    store = open_store(config)
     if store.get_account(args.appkey) is None:
         raise NotFound(f"no account with appkey {args.appkey!r}")
     secret = args.secret if args.secret is not None else read_secret()

@@ -10,16 +10,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from scheduler_cli.common import open_store
 from shared.config import Config
-from shared.redis_url import resolve_redis_url
-from shared.store import Store
 from shared.timing import format_iso_utc, now_ms
 
 
 def cmd_restore(args: argparse.Namespace, config: Config) -> int:
     from shared.backup import read_backup, restore_backup
 
-    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    store = open_store(config)
     store.check_redis_is_safe()
     doc = read_backup(Path(args.file))
     restored = restore_backup(store, doc, now_ms())

@@ -1,95 +1,195 @@
-"""``scheduler schedules`` and ``scheduler dead-letters``: the core from a terminal."""
+"""``scheduler schedules ...``: every schedule of an account whatever API made it, each verb in
+both output modes (a table in local time, ``--json`` in UTC), through the core on real Redis."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+import pytest
+
+from shared.config import Config
+from shared.contract import DIALECTS, RunStatus
 from shared.store import Store
-from tests.test_cli import scheduler
+from shared.timing import now_ms
+from tests.cli_support import (
+    HOOK,
+    ZONE_ABBREVIATION,
+    Cli,
+    account,
+    cli_config,
+    cli_fixture,  # noqa: F401 (the fixture `cli`)
+    cron_schedule,
+    finish,
+)
+from tests.support import queued_task_ids
 
 
-def make_account(redis_url: str, tmp_path: Path) -> str:
-    result = scheduler(
-        "accounts",
-        "create",
-        "acme",
-        "--json",
-        REDIS_URL=redis_url,
-        SCHEDULER_DATA_DIR=str(tmp_path),
-    )
-    return json.loads(result.stdout)["appkey"]
+@pytest.fixture
+def setup(clean_redis: str, tmp_path: Path) -> tuple[Config, Store]:
+    config = cli_config(clean_redis, tmp_path)
+    return config, Store.from_url(clean_redis, config.key_prefix)
 
 
-def test_add_webhook_stores_a_due_schedule_and_show_reads_it(
-    clean_redis: str, tmp_path: Path, store: Store
+def test_list_shows_the_schedules_of_every_api_in_both_modes(
+    cli: Cli, setup: tuple[Config, Store]
 ) -> None:
-    env = {"REDIS_URL": clean_redis, "SCHEDULER_DATA_DIR": str(tmp_path)}
-    appkey = make_account(clean_redis, tmp_path)
-    added = scheduler(
-        "schedules",
-        "add-webhook",
-        "--account",
-        appkey,
-        "--url",
-        "https://example.com/h",
-        "--cron",
-        "0 9 * * 1",
-        "--timezone",
-        "Europe/Paris",
-        **env,
+    config, store = setup
+    acme, other = account(store, config, "acme"), account(store, config, "other")
+    start = now_ms()  # made one after the other: listed oldest first
+    made = [
+        cron_schedule(store, config, acme["appkey"], dialect, created_ms=start + n)
+        for n, dialect in enumerate(DIALECTS)
+    ]
+    named = cron_schedule(
+        store, config, acme["appkey"], "cli", doc={"name": "nightly"}, created_ms=start + 99
     )
-    assert added.returncode == 0, added.stderr
-    created = json.loads(added.stdout)
-    assert created["next"].endswith(":00:00Z")  # 09:00 Paris is 08:00 or 07:00 UTC
-    assert store.next_fire_ms(created["id"]) is not None
+    theirs = cron_schedule(store, config, other["appkey"], "cli")
 
-    shown = json.loads(
-        scheduler("schedules", "show", created["id"], "--account", appkey, **env).stdout
-    )
-    assert shown["schedule"]["trigger"] == {
-        "kind": "cron",
-        "expr": "0 9 * * 1",
-        "timezone": "Europe/Paris",
-    }
-    assert shown["next"] == created["next"] and shown["runs"] == []
+    listed = cli("schedules", "list", "--account", "acme", "--json").json()
+    assert [row["schedule"]["id"] for row in listed] == [s.id for s in [*made, named]]
+    assert {row["schedule"]["dialect"] for row in listed} == set(DIALECTS)
+    assert all(row["state"] == "active" and row["next"].endswith("T00:00:00Z") for row in listed)
+    assert listed[-1]["name"] == "nightly"
 
-    other = scheduler("schedules", "show", created["id"], "--account", "someone-else", **env)
-    assert other.returncode == 1 and "no schedule" in other.stderr
+    table = cli("schedules", "list", "--account", acme["appkey"]).lines
+    assert table[0].split() == ["ID", "API", "NAME", "STATE", "TRIGGER", "TARGET", "NEXT", "FIRE"]
+    rows = {line.split()[0]: line for line in table[2:]}
+    assert set(rows) == {s.id for s in [*made, named]}
+    assert f"09:00:00 {ZONE_ABBREVIATION}" in rows[named.id] and "nightly" in rows[named.id]
+    assert f"webhook {HOOK}" in rows[named.id] and "cron 0 9 * * *" in rows[named.id]
 
-
-def test_unsafe_or_bad_input_is_refused_with_a_message(clean_redis: str, tmp_path: Path) -> None:
-    env = {"REDIS_URL": clean_redis, "SCHEDULER_DATA_DIR": str(tmp_path)}
-    appkey = make_account(clean_redis, tmp_path)
-    internal = scheduler(
-        "schedules",
-        "add-webhook",
-        "--account",
-        appkey,
-        "--url",
-        "http://169.254.169.254/",
-        "--in",
-        "5",
-        **env,
-    )
-    assert internal.returncode == 1 and "link-local" in internal.stderr
-    bad_cron = scheduler(
-        "schedules",
-        "add-webhook",
-        "--account",
-        appkey,
-        "--url",
-        "https://example.com/",
-        "--cron",
-        "61 * * * *",
-        **env,
-    )
-    assert bad_cron.returncode == 1 and "minute" in bad_cron.stderr
-    assert "Traceback" not in internal.stderr + bad_cron.stderr
+    everyone = cli("schedules", "list").lines  # no --account: every account's, named
+    assert everyone[0].split()[0] == "ACCOUNT"
+    assert any(line.startswith("other") and theirs.id in line for line in everyone)
+    assert len(cli("schedules", "list", "--json").json()) == len(made) + 2
 
 
-def test_redrive_of_an_unknown_dead_letter_says_so(clean_redis: str, tmp_path: Path) -> None:
-    result = scheduler(
-        "dead-letters", "redrive", "nope:1", REDIS_URL=clean_redis, SCHEDULER_DATA_DIR=str(tmp_path)
-    )
-    assert result.returncode == 1 and "no dead letter" in result.stderr
+def test_an_empty_list_says_how_to_make_one(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    account(store, config, "acme")
+    assert "no schedules" in cli("schedules", "list", "--account", "acme").out
+    assert cli("schedules", "list", "--account", "acme", "--json").json() == []
+    unknown = cli("schedules", "list", "--account", "nobody")
+    assert unknown.code == 1 and "no account 'nobody'" in unknown.err
+
+
+def test_add_webhook_then_show_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    acme = account(store, config, "acme", "Europe/Paris")
+    added = cli(
+        "schedules", "add-webhook", "--account", "acme", "--url", HOOK, "--cron", "0 9 * * 1",
+        "--name", "weekly", "--json",
+    ).json()  # fmt: skip
+    assert added["next"].endswith(":00:00Z")  # 09:00 Paris is 08:00 or 07:00 UTC
+    assert store.next_fire_ms(added["id"]) is not None
+    human = cli("schedules", "add-webhook", "--account", "acme", "--url", HOOK, "--in", "60")
+    assert human.code == 0 and human.out.startswith("Schedule ") and ZONE_ABBREVIATION in human.out
+
+    shown = cli("schedules", "show", added["id"], "--json").json()
+    trigger = {"kind": "cron", "expr": "0 9 * * 1", "timezone": "Europe/Paris"}
+    assert shown["schedule"]["trigger"] == trigger and shown["schedule"]["dialect"] == "cli"
+    assert shown["next"] == added["next"] and shown["runs"] == [] and shown["fired"] == 0
+    fields = dict(line.split(None, 1) for line in cli("schedules", "show", added["id"]).lines[:9])
+    assert fields["name"] == "weekly" and fields["state"] == "active"
+    assert fields["account"] == f"acme ({acme['appkey']})"
+
+    other = account(store, config, "other")
+    mismatch = cli("schedules", "show", added["id"], "--account", other["appkey"])
+    assert mismatch.code == 1 and "no schedule" in mismatch.err and "Traceback" not in mismatch.err
+
+
+def test_bad_input_is_one_line_naming_what_is_wrong(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    account(store, config, "acme")
+    add = ("schedules", "add-webhook", "--account", "acme")
+    internal = cli(*add, "--url", "http://169.254.169.254/", "--in", "5")
+    assert internal.code == 1 and "link-local" in internal.err
+    bad_cron = cli(*add, "--url", HOOK, "--cron", "61 * * * *")
+    assert bad_cron.code == 1 and "minute" in bad_cron.err
+    assert cli("schedules", "show", "nope").code == 1
+    assert "Traceback" not in internal.err + bad_cron.err
+
+
+def test_pause_and_resume_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    schedule = cron_schedule(store, config, appkey, "webhook_jobs")
+
+    paused = cli("schedules", "pause", schedule.id, "--json").json()
+    assert paused == {"id": schedule.id, "state": "paused", "next": None}
+    assert store.next_fire_ms(schedule.id) is None
+    assert "paused" in cli("schedules", "list", "--account", "acme").out
+
+    resumed = cli("schedules", "resume", schedule.id, "--account", "acme", "--json").json()
+    assert resumed["state"] == "active" and resumed["next"].endswith("T00:00:00Z")
+    assert store.next_fire_ms(schedule.id) is not None
+
+    said = cli("schedules", "pause", schedule.id).out
+    assert said.startswith(f"Schedule {schedule.id} paused: next fire none")
+    said = cli("schedules", "resume", schedule.id).out
+    assert said.startswith(f"Schedule {schedule.id} resumed: next fire ")
+    assert f"09:00:00 {ZONE_ABBREVIATION}" in said
+
+
+def test_preview_lists_the_next_fires_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    schedule = cron_schedule(store, config, appkey, "task_scheduler")
+
+    fires = cli("schedules", "preview", schedule.id, "--count", "3", "--json").json()["fires"]
+    assert len(fires) == 3 and all(fire.endswith("T00:00:00Z") for fire in fires)
+    assert fires[0] == cli("schedules", "show", schedule.id, "--json").json()["next"]
+    table = cli("schedules", "preview", schedule.id, "--count", "3").lines
+    assert table[0].split() == ["FIRES", "AT", "IN"] and len(table) == 2 + 3
+    assert all(f"09:00:00 {ZONE_ABBREVIATION}" in row for row in table[2:])
+    assert cli("schedules", "preview", schedule.id, "--count", "0").code == 2  # argparse's
+
+
+def test_trigger_queues_one_run_now_in_both_modes(
+    cli: Cli, setup: tuple[Config, Store], clean_redis: str
+) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    schedule = cron_schedule(store, config, appkey, "push_schedules")
+
+    ran = cli("schedules", "trigger", schedule.id, "--json").json()
+    assert ran["execution"].startswith(f"{schedule.id}:run-") and ran["queue"] == "webhooks"
+    said = cli("schedules", "trigger", schedule.id).out
+    assert said.startswith(f"Schedule {schedule.id} runs now: execution {schedule.id}:run-")
+    queued = queued_task_ids(clean_redis, "webhooks")
+    assert ran["execution"] in queued and len(queued) == 2
+
+
+def test_runs_in_both_modes_outlive_the_schedule(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    schedule = cron_schedule(store, config, appkey, "cli")
+    due = now_ms() - 60_000
+    done = finish(store, schedule, due, RunStatus.SUCCEEDED)
+    failed = finish(store, schedule, due + 1000, RunStatus.DEAD, "HTTP 500 from 127.0.0.1")
+
+    runs = cli("schedules", "runs", schedule.id, "--json").json()
+    assert [(r["id"], r["status"]) for r in runs] == [(failed, "dead"), (done, "succeeded")]
+    table = cli("schedules", "runs", schedule.id).lines
+    assert table[0].split() == ["EXECUTION", "ATTEMPT", "STATUS", "DUE", "LAG", "TOOK", "ERROR"]
+    assert failed in table[2] and "HTTP 500 from 127.0.0.1" in table[2]
+    assert "40 ms" in table[3] and "1.2 s" in table[3] and ZONE_ABBREVIATION in table[3]
+    shown = cli("schedules", "show", schedule.id).out
+    assert failed in shown and done in shown
+    latest = cli("schedules", "runs", schedule.id, "--limit", "1", "--json").json()
+    assert [run["id"] for run in latest] == [failed]
+
+
+def test_delete_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    first, second = (cron_schedule(store, config, appkey, "beacon_jobs") for _ in range(2))
+
+    deleted = cli("schedules", "delete", first.id, "--json").json()
+    assert deleted == {"id": first.id, "deleted": True}
+    said = cli("schedules", "delete", second.id, "--account", "acme").out
+    assert said.startswith(f"Schedule {second.id} deleted")
+    assert store.get_schedule(first.id) is None and store.get_schedule(second.id) is None
+    assert cli("schedules", "list", "--json").json() == []
+    again = cli("schedules", "delete", first.id)
+    assert again.code == 1 and f"no schedule {first.id!r}" in again.err

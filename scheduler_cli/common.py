@@ -1,0 +1,53 @@
+"""What every operator command shares: the store, the account an argument names, ``--json``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from shared.config import Config
+from shared.errors import NotFound
+from shared.redis_url import resolve_redis_url
+from shared.store import Store
+
+
+def open_store(config: Config) -> Store:
+    return Store.from_url(
+        resolve_redis_url(config), config.key_prefix, timeout_s=config.redis_timeout_s
+    )
+
+
+def find_account(store: Store, ref: str) -> dict[str, Any]:
+    """The account whose appkey is ``ref``, else the one account named ``ref``: an operator
+    types names, scripts pass appkeys. NotFound when none (or several) match."""
+    account = store.get_account(ref)
+    if account is not None:
+        return account
+    named = [a for a in store.list_accounts() if a.get("name") == ref]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise NotFound(f"{len(named)} accounts are named {ref!r}: give the appkey instead")
+    raise NotFound(f"no account {ref!r} (appkey or name): see `scheduler accounts list`")
+
+
+def add_json(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--json", action="store_true", help="print JSON (instants in UTC) instead of a table"
+    )
+
+
+def add_account(command: argparse.ArgumentParser, required: bool = False) -> None:
+    command.add_argument(
+        "--account",
+        required=required,
+        metavar="ACCOUNT",
+        help="the account's appkey or name"
+        + ("" if required else " (default: the schedule's own account)"),
+    )
+
+
+def positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number >= 1")
+    return int(raw)

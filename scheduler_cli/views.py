@@ -1,0 +1,154 @@
+"""What the schedule commands show of a schedule, a run and a dead letter: one function per
+thing and mode. ``--json`` rows keep the stored form (instants as UTC ms) plus ISO 8601 UTC
+strings of what was computed; table rows are short strings in local time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scheduler_cli.output import duration, iso_utc, local_time, shorten
+from shared.model import (
+    CalendarTrigger,
+    CronTrigger,
+    InstantsTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    RunRecord,
+    Schedule,
+    Trigger,
+)
+from shared.store import Store
+
+SCHEDULE_COLUMNS = {
+    "id": "ID",
+    "dialect": "API",
+    "name": "NAME",
+    "state": "STATE",
+    "trigger": "TRIGGER",
+    "target": "TARGET",
+    "next": "NEXT FIRE",
+}
+RUN_COLUMNS = {
+    "id": "EXECUTION",
+    "attempt": "ATTEMPT",
+    "status": "STATUS",
+    "due": "DUE",
+    "lag": "LAG",
+    "took": "TOOK",
+    "error": "ERROR",
+}
+DEAD_LETTER_COLUMNS = {
+    "id": "EXECUTION",
+    "account": "ACCOUNT",
+    "attempts": "ATTEMPTS",
+    "died": "DIED",
+    "error": "ERROR",
+}
+
+
+class ScheduleFacts:
+    """A schedule with what the store says about it now: next fire, fires so far."""
+
+    def __init__(self, store: Store, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self.next_ms = store.next_fire_ms(schedule.id)
+        self.fired = store.run_count(schedule.id)
+
+    @property
+    def state(self) -> str:
+        """``paused`` (disabled), ``active`` (has a next fire) or ``done`` (none left)."""
+        if not self.schedule.enabled:
+            return "paused"
+        return "active" if self.next_ms is not None else "done"
+
+    @property
+    def name(self) -> str:
+        return str(self.schedule.doc.get("name") or "")
+
+    def json_row(self) -> dict[str, Any]:
+        return {
+            "schedule": self.schedule.to_dict(),
+            "name": self.name,
+            "state": self.state,
+            "next": iso_utc(self.next_ms),
+            "fired": self.fired,
+        }
+
+    def table_row(self) -> dict[str, Any]:
+        return {
+            "id": self.schedule.id,
+            "dialect": self.schedule.dialect,
+            "name": shorten(self.name, 30),
+            "state": self.state,
+            "trigger": describe_trigger(self.schedule.trigger),
+            "target": describe_target(self.schedule),
+            "next": local_time(self.next_ms),
+        }
+
+
+def describe_trigger(trigger: Trigger) -> str:
+    match trigger:
+        case OnceTrigger(at_ms=at_ms):
+            return f"once at {local_time(at_ms)}"
+        case CronTrigger(expr=expr, timezone=tz):
+            return f"cron {expr} ({tz})"
+        case CalendarTrigger(items=items, timezone=tz):
+            return f"calendar, {len(items)} rule(s) ({tz})"
+        case IntervalTrigger(every_ms=every_ms):
+            return f"every {duration(every_ms)}"
+        case InstantsTrigger(at_ms=instants):
+            return f"{len(instants)} instants from {local_time(instants[0])}"
+    return trigger.kind
+
+
+def describe_target(schedule: Schedule) -> str:
+    """The target kind and what names it best: a URL, a task class, a push's or job's name."""
+    spec = schedule.target.spec
+    what = (
+        spec.get("url") or spec.get("class_name") or name_in(spec, "push") or name_in(spec, "job")
+    )
+    kind = str(schedule.target.kind)
+    return f"{kind} {shorten(str(what), 50)}" if what else kind
+
+
+def name_in(spec: dict[str, Any], key: str) -> Any:
+    """The ``name`` of the object ``spec[key]`` (a push, a beacon job), if it has one."""
+    inner = spec.get(key)
+    return inner.get("name") if isinstance(inner, dict) else None
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    return run.to_dict()
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "attempt": run.attempt,
+        "status": run.status,
+        "due": local_time(run.due_ms),
+        "lag": duration(run.started_ms - run.due_ms) if run.started_ms else None,
+        "took": (
+            duration(run.finished_ms - run.started_ms)
+            if run.started_ms and run.finished_ms
+            else None
+        ),
+        "error": shorten(run.error),
+    }
+
+
+def dead_letter_row(letter: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A dead letter in a table; ``names``: appkey -> account name."""
+    execution = letter.get("execution", {})
+    appkey = execution.get("account", "")
+    return {
+        "id": execution.get("id"),
+        "account": names.get(appkey, appkey),
+        "attempts": execution.get("attempt"),
+        "died": local_time(letter.get("died_ms")),
+        "error": shorten(letter.get("error")),
+    }
+
+
+def dead_letter_json(letter: dict[str, Any]) -> dict[str, Any]:
+    return {**letter, "died": iso_utc(letter.get("died_ms"))}
