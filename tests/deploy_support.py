@@ -139,11 +139,15 @@ def k8s_documents() -> Documents:
 
 
 def assert_kubernetes_accepts(documents: Documents) -> None:
-    """Each document matches its kind's schema in the Kubernetes API, unknown fields refused."""
+    """Each document matches its kind's schema in the Kubernetes API, unknown fields refused.
+    Each distinct document is checked once (a check reads the schema's files: ~40 ms)."""
+    seen = set()
     for where, doc in documents:
         assert doc.get("apiVersion") and doc.get("kind"), where
-        if doc["kind"] in NOT_KUBERNETES_KINDS:
+        canonical = json.dumps(doc, sort_keys=True)
+        if doc["kind"] in NOT_KUBERNETES_KINDS or canonical in seen:
             continue
+        seen.add(canonical)
         for version in KUBERNETES_VERSIONS:
             try:
                 kubernetes_validate.validate(doc, version, strict=True)

@@ -45,17 +45,21 @@ def quiet_helm() -> Iterator[None]:
     yield
 
 
-def render(**values: Any) -> Documents:
-    """``helm template jobs deploy/helm/scheduled-jobs`` with ``values``, as (file, document)."""
-    manifests = helm_python.Chart.load(CHART).render(
-        values=values, name=RELEASE, namespace="default"
-    )
+def render(chart: Path | str = CHART, **values: Any) -> Documents:
+    """``helm template jobs CHART`` with ``values``, as (file, document)."""
+    rendered = rendered_files(chart, **values)
     return [
         (path.rsplit("/", 1)[-1], doc)
-        for path, text in sorted(manifests.items())
+        for path, text in sorted(rendered.items())
+        if path.endswith(".yaml")  # not NOTES.txt, which helm prints after an install
         for doc in yaml.safe_load_all(text)
         if doc
     ]
+
+
+def rendered_files(chart: Path | str = CHART, **values: Any) -> dict[str, str]:
+    loaded = helm_python.Chart.load(chart)
+    return loaded.render(values=values, name=RELEASE, namespace="default")
 
 
 def of_kind(documents: Documents, kind: str) -> dict[str, dict[str, Any]]:
@@ -91,26 +95,29 @@ def test_helm_lints_the_chart_without_warnings() -> None:
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
-@pytest.mark.parametrize(
-    "values",
-    [
-        {},
-        {"autoscaling": {"enabled": True}},
-        {"autoscaling": {"enabled": True, "kind": "hpa"}},
-        {"redis": {"enabled": False}, "externalRedis": {"url": "redis://r:6379/0"}},
-        {"metrics": {"enabled": False}, "flower": {"enabled": False}},
-        {
-            "metrics": {
-                "prometheusRule": {"enabled": True},
-                "grafanaDashboard": {"enabled": True},
-                "podMonitor": {"enabled": True},
-            }
-        },
-    ],
-    ids=["default", "keda", "hpa", "managed-redis", "no-metrics-no-flower", "monitoring"],
-)
-def test_the_kubernetes_api_accepts_what_the_chart_renders(values: dict[str, Any]) -> None:
-    assert_kubernetes_accepts(render(**SECRET, **values))
+# The configurations whose rendering the Kubernetes schemas check.
+CONFIGURATIONS: list[dict[str, Any]] = [
+    {},
+    {"autoscaling": {"enabled": True}},
+    {"autoscaling": {"enabled": True, "kind": "hpa"}},
+    {"redis": {"enabled": False}, "externalRedis": {"url": "redis://r:6379/0"}},
+    {"metrics": {"enabled": False}, "flower": {"enabled": False}},
+    {"ingress": {"enabled": True, "tls": [{"secretName": "tls", "hosts": ["s.example.com"]}]}},
+    {
+        "metrics": {
+            "prometheusRule": {"enabled": True},
+            "grafanaDashboard": {"enabled": True},
+            "podMonitor": {"enabled": True},
+        }
+    },
+]
+
+
+def test_the_kubernetes_api_accepts_what_the_chart_renders() -> None:
+    """Default, KEDA, HPA, a managed Redis, metrics and Flower off, an Ingress, monitoring."""
+    assert_kubernetes_accepts(
+        [doc for values in CONFIGURATIONS for doc in render(**SECRET, **values)]
+    )
 
 
 def test_every_command_and_probe_the_chart_runs_is_valid(env: None) -> None:  # noqa: F811
@@ -276,7 +283,9 @@ def test_the_chart_ships_deploy_monitorings_alerts_and_dashboard() -> None:
     [
         ({}, "secret.secretKey"),
         ({"secret": {"secretKey": "short"}}, "at least 32 characters"),
-        ({**SECRET, "workers": {"pools": {"hooks": {"replicas": 1}}}}, "workers.pools.hooks"),
+        ({**SECRET, "workers": {"pools": {"hooks": {"replicas": 1}}}}, "propertyName 'hooks'"),
+        ({**SECRET, "api": {"replica": 3}}, "'replica' not allowed"),  # values.schema.json
+        ({**SECRET, "workers": {"pools": {"jobs": {"replicas": "2"}}}}, "got string"),
         ({**SECRET, "redis": {"enabled": False}}, "externalRedis.url"),
         (
             {
@@ -287,11 +296,11 @@ def test_the_chart_ships_deploy_monitorings_alerts_and_dashboard() -> None:
             },
             "externalRedis.address",
         ),
-        ({**SECRET, "autoscaling": {"enabled": True, "kind": "vpa"}}, "keda or hpa"),
+        ({**SECRET, "autoscaling": {"enabled": True, "kind": "vpa"}}, "one of 'keda', 'hpa'"),
     ],
 )
 def test_the_chart_refuses_values_that_would_not_run(values: dict[str, Any], message: str) -> None:
-    with pytest.raises(helm_python.HelmRenderError, match=message):
+    with pytest.raises(helm_python.HelmError, match=message):
         render(**values)
 
 
@@ -302,3 +311,31 @@ def test_an_existing_secret_is_used_and_none_is_made() -> None:
         if c.ours:
             refs = [e["secretRef"]["name"] for e in pod_container(c)["envFrom"] if "secretRef" in e]
             assert refs == ["my-secret"], c.where
+
+
+def test_an_ingress_routes_to_the_api_and_the_api_then_believes_one_proxy() -> None:
+    documents = render(**SECRET, ingress={"enabled": True, "host": "jobs.example.com"})
+    (ingress,) = of_kind(documents, "Ingress").values()
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "jobs.example.com"
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    service = of_kind(documents, "Service")[backend["name"]]
+    assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    assert rendered_config(documents).proxy_count == 1
+    assert rendered_config(render(**SECRET)).proxy_count == 0  # no proxy: headers not believed
+    chosen = render(**SECRET, ingress={"enabled": True}, config={"SCHEDULER_PROXY_COUNT": 2})
+    assert rendered_config(chosen).proxy_count == 2
+
+
+def test_the_packaged_chart_carries_the_monitoring_files_not_links(tmp_path: Path) -> None:
+    """`helm package` follows files/'s links to deploy/monitoring: the archive stands alone."""
+    archive = helm_python.package(CHART, destination=tmp_path)
+    extracted = tmp_path / "extracted"
+    helm_python.expand(extracted, archive)
+    files = extracted / "scheduled-jobs" / "files"
+    assert not (files / "alerts.yaml").is_symlink()
+    assert (files / "alerts.yaml").read_text() == (MONITORING / "alerts.yaml").read_text()
+    notes = rendered_files(extracted / "scheduled-jobs", **SECRET)[
+        "scheduled-jobs/templates/NOTES.txt"
+    ]
+    assert f"service/{RELEASE}-api" in notes and "Keep secret.secretKey" in notes
