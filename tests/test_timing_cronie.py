@@ -6,6 +6,7 @@ See tests/cronie_reference.py.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -61,6 +62,16 @@ def _ours(trigger: CronTrigger, start_ms: int, end_ms: int) -> list[int]:
     return by_iter
 
 
+def _check(trigger: CronTrigger, start_ms: int, end_ms: int, expected: list[int]) -> None:
+    """Our fires in (start_ms, end_ms] are the reference's, and so is the next fire after any
+    instant in between (a few drawn at random, to the millisecond: passes, gaps, fractions)."""
+    assert _iso(_ours(trigger, start_ms, end_ms)) == _iso(expected), trigger
+    rng = random.Random(repr(trigger))
+    for after_ms in (rng.randrange(start_ms, expected[-1]) for _ in range(20) if expected):
+        following = next(f for f in expected if f > after_ms)
+        assert next_fire(trigger, after_ms) == following, (trigger, format_iso_utc(after_ms))
+
+
 def _iso(instants: list[int]) -> list[str]:
     return [format_iso_utc(i) for i in instants]
 
@@ -71,17 +82,12 @@ def test_policies_match_the_reference_around_each_transition(zone: str, year: in
     found = transitions(tz, _ms(year), _ms(year + 1))
     assert len(found) >= 2, found
     for switch_ms in found:
-        start_ms, end_ms = switch_ms - _AROUND_MS, switch_ms + _AROUND_MS
+        window = start_ms, end_ms = switch_ms - _AROUND_MS, switch_ms + _AROUND_MS
         for expr in CRONS:
             entry = parse(expr)
-            expected = cronie_fires(entry, tz, start_ms, end_ms)
-            assert _iso(_ours(CronTrigger(expr, zone), start_ms, end_ms)) == _iso(expected), (
-                expr,
-                format_iso_utc(switch_ms),
-            )
-            expected = skip_fires(entry, tz, start_ms, end_ms)
-            got = _ours(CronTrigger(expr, zone, dst="skip"), start_ms, end_ms)
-            assert _iso(got) == _iso(expected), (expr, "skip", format_iso_utc(switch_ms))
+            _check(CronTrigger(expr, zone), start_ms, end_ms, cronie_fires(entry, tz, *window))
+            skip = CronTrigger(expr, zone, dst="skip")
+            _check(skip, start_ms, end_ms, skip_fires(entry, tz, *window))
 
 
 def test_the_reference_sees_the_gap_and_the_repeat() -> None:
@@ -93,3 +99,34 @@ def test_the_reference_sees_the_gap_and_the_repeat() -> None:
     autumn = int(datetime(2026, 11, 1, 5, tzinfo=UTC).timestamp()) * 1000  # 01:00 EDT
     got = cronie_fires(parse("*/30 * * * *"), tz, autumn - MINUTE_MS, autumn + 7_200_000)
     assert [(f - autumn) // MINUTE_MS for f in got] == [0, 30, 60, 90, 120]
+
+
+def _random_field(rng: random.Random, low: int, high: int, hot: tuple[int, int]) -> str:
+    """One field as a person writes it; ``hot`` is where the transitions are (hours 0-4)."""
+    a, b = sorted(rng.randint(*hot) for _ in range(2))
+    k = rng.randint(2, 7)
+    return rng.choice(
+        ["*", f"*/{k}", f"{a}", f"{a},{b}", f"{a}-{b}", f"{a}-{b}/{k}", f"{a}/{k}", f"{low}-{high}"]
+    )
+
+
+def _random_cron(rng: random.Random) -> str:
+    minute = _random_field(rng, 0, 59, (0, 59))
+    hour = _random_field(rng, 0, 23, (0, 4))
+    dom = rng.choice(["*", "*", "*", "*/2", "1-15", "4,5,6"])
+    dow = rng.choice(["*", "*", "*", "SUN", "0-3", "*/2", "MON-FRI", "SAT,SUN"])
+    return f"{minute} {hour} {dom} * {dow}"
+
+
+@pytest.mark.parametrize(("zone", "year"), [ZONES[0], ZONES[2], ZONES[3]])
+def test_random_crons_match_the_reference(zone: str, year: int) -> None:
+    """Property: crons drawn at random (seeded, so a failure repeats) agree with the reference."""
+    rng = random.Random(f"{zone}{year}")
+    tz = ZoneInfo(zone)
+    for switch_ms in transitions(tz, _ms(year), _ms(year + 1)):
+        window = start_ms, end_ms = switch_ms - _AROUND_MS, switch_ms + _AROUND_MS
+        for expr in (_random_cron(rng) for _ in range(16)):
+            entry = parse(expr)
+            _check(CronTrigger(expr, zone), start_ms, end_ms, cronie_fires(entry, tz, *window))
+            skip = CronTrigger(expr, zone, dst="skip")
+            _check(skip, start_ms, end_ms, skip_fires(entry, tz, *window))
