@@ -150,3 +150,34 @@ def transitions(tz: ZoneInfo, start_ms: int, end_ms: int) -> list[int]:
                 at += MINUTE_MS
             found.append(at)
     return found
+
+
+def parse_quartz(expr: str) -> tuple[Entry, frozenset[int]]:
+    """``sec min hour * * ?`` (every day): the minute-and-hour entry and the seconds."""
+    second, minute, hour, dom, month, dow = expr.upper().split()
+    assert (dom, month, dow) == ("*", "*", "?"), expr
+    return parse(f"{minute} {hour} * * *"), frozenset(_field(second, 0, 59, {}))
+
+
+def seconds_fires(expr: str, tz: ZoneInfo, dst: str, start_ms: int, end_ms: int) -> list[int]:
+    """The policies stated second by second, for Quartz crons (cronie has no seconds): each real
+    second whose wall time matches fires the first time it occurs, and the second time too for a
+    wildcard cron under ``cron``; under ``cron`` a fixed-time cron matching a time in a gap (of
+    under 3 hours) fires at the first instant after it."""
+    entry, seconds = parse_quartz(expr)
+    fires = []
+    gap_matched = False
+    for now_ms in range(start_ms + 1000, end_ms + 1, 1000):
+        offset = _offset_ms(now_ms, tz)
+        before = _offset_ms(now_ms - 1000, tz)
+        wall = _EPOCH + timedelta(milliseconds=now_ms + offset)
+        if offset > before and dst == "cron" and not entry.wildcard:  # the clock jumped forward
+            gap_start = _EPOCH + timedelta(milliseconds=now_ms + before)
+            gap = (gap_start + timedelta(seconds=s) for s in range((offset - before) // 1000))
+            gap_matched = any(entry.matches(w) and w.second in seconds for w in gap)
+        first_time = tz.utcoffset(wall) == timedelta(milliseconds=offset)
+        runs = (first_time or (dst == "cron" and entry.wildcard)) and entry.matches(wall)
+        if (runs and wall.second in seconds) or gap_matched:
+            fires.append(now_ms)
+        gap_matched = False
+    return fires

@@ -14,7 +14,14 @@ import pytest
 
 from shared.model import CronTrigger
 from shared.timing import format_iso_utc, iter_fires, next_fire
-from tests.cronie_reference import MINUTE_MS, cronie_fires, parse, skip_fires, transitions
+from tests.cronie_reference import (
+    MINUTE_MS,
+    cronie_fires,
+    parse,
+    seconds_fires,
+    skip_fires,
+    transitions,
+)
 
 CRONS = [
     "* * * * *",
@@ -130,3 +137,24 @@ def test_random_crons_match_the_reference(zone: str, year: int) -> None:
             _check(CronTrigger(expr, zone), start_ms, end_ms, cronie_fires(entry, tz, *window))
             skip = CronTrigger(expr, zone, dst="skip")
             _check(skip, start_ms, end_ms, skip_fires(entry, tz, *window))
+
+
+QUARTZ = [
+    "*/20 * * * * ?",
+    "30 */15 * * * ?",
+    "15 30 2 * * ?",
+    "0,30 0 1-3 * * ?",
+    "*/45 5 * * * ?",
+]
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "Australia/Lord_Howe"])
+def test_quartz_crons_with_seconds_match_the_policies_second_by_second(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    for switch_ms in transitions(tz, _ms(2026), _ms(2027)):
+        window = start_ms, end_ms = switch_ms - 5_400_000, switch_ms + 5_400_000
+        for expr in QUARTZ:
+            for dst in ("cron", "skip"):
+                expected = seconds_fires(expr, tz, dst, *window)
+                trigger = CronTrigger(expr, zone, dst=dst)  # type: ignore[arg-type]
+                _check(trigger, start_ms, end_ms, expected)
