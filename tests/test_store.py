@@ -261,3 +261,14 @@ def test_an_unreadable_definition_does_not_block_the_other_fires(store: Store, c
         f"{good.id}:{T0}"
     ]
     assert store.next_fire_ms(bad.id) is None
+
+
+def test_fire_facts_read_next_fire_and_fires_of_many_schedules_at_once(store: Store) -> None:
+    due = put_due(store, T0 + 1000)
+    paused = webhook_schedule(once(T0), enabled=False)
+    store.put_schedule(paused, None)
+    store.claim(T0 + 1000, lease_ms=1000, limit=10, token="a")
+    assert store.commit("a", [Commit(due.id, T0 + 5000, "webhooks", "m")], **AT) == [1]
+    facts = store.fire_facts([due.id, paused.id, "unknown"])
+    assert facts == [(T0 + 5000, 1), (None, 0), (None, 0)]
+    assert store.fire_facts([]) == []

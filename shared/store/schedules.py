@@ -190,6 +190,21 @@ class ScheduleVerbs(StoreBase):
     def run_count(self, schedule_id: str) -> int:
         return int(self.redis.hget(self.keys.run_counts(), schedule_id) or 0)
 
+    def fire_facts(self, schedule_ids: Sequence[str]) -> list[tuple[int | None, int]]:
+        """(next fire or None, fires so far) of each schedule, in one round trip: what a
+        listing of many schedules shows beside each."""
+        if not schedule_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for schedule_id in schedule_ids:
+            pipe.zscore(self.keys.due(), schedule_id)
+        pipe.hmget(self.keys.run_counts(), list(schedule_ids))
+        *scores, counts = pipe.execute()
+        return [
+            (None if score is None else int(score), int(count or 0))
+            for score, count in zip(scores, counts, strict=True)
+        ]
+
     # --- beat -----------------------------------------------------------------------------
 
     def claim(self, now_ms: int, lease_ms: int, limit: int, token: str) -> ClaimResult:
