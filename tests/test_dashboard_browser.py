@@ -1,4 +1,4 @@
-"""The dashboard and /docs in headless Chromium: sign in (through the CSRF-protected form), see a
+"""The dashboard in headless Chromium: sign in (through the CSRF-protected form), see a
 schedule created through the API, redrive a dead letter that a real beat and webhook worker
 produced, sign out; every page styled as meant under its Content-Security-Policy."""
 
@@ -93,14 +93,3 @@ def style_of(driver: WebDriver, selector: str, prop: str) -> str:
         "return getComputedStyle(arguments[0]).getPropertyValue(arguments[1])", element, prop
     )
 
-
-def test_the_docs_page_renders_styled_under_its_policy(
-    browser: WebDriver,  # noqa: F811
-    config: Config,
-) -> None:
-    with ServedApp(create_app(config)) as served:
-        browser.get(served.url + "/docs")
-        wait_for_text(browser, "Scheduled jobs", "/api/jobs", "/openapi.json")
-        assert style_of(browser, ".op", "border-left-color") == "rgb(51, 102, 204)"
-        browser.find_element(By.LINK_TEXT, "/openapi.json").click()
-        wait_for_text(browser, '"openapi"')
