@@ -40,7 +40,9 @@ def test_the_api_reference_draws_every_dialect_from_this_origin_only(
                 "Authorize",
             )
             # the deep link opened POST /1/jobs: its request example and its error answers
-            wait_for_text(browser, "Request body", "401", "429")
+            wait_for_text(
+                browser, "https://example.com/my-callback", "a one-time job", "401", "429"
+            )
             loaded = browser.execute_script(
                 "return performance.getEntriesByType('resource').map((e) => e.name)"
             )

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from scheduler_api.adapter import config, store
-from scheduler_api.beacon_jobs import replies
+from scheduler_api.beacon_jobs import examples, replies
 from scheduler_api.beacon_jobs.mapping import new_job
 from scheduler_api.beacon_jobs.reading import action_of, authenticated, load, parse_id, results
 from scheduler_api.beacon_jobs.render import PATH, answer, dialect
@@ -20,7 +20,7 @@ from scheduler_api.beacon_jobs.schemas import (
     PickupParams,
     UpdateParams,
 )
-from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.openapi import Reply, about, documented, errors
 from shared import beacon_jobs
 from shared.timing import now_ms
 
@@ -28,14 +28,18 @@ SCHEDULE_ONLY = ("start_date", "end_date", *beacon_jobs.CRON_FIELDS)
 
 blueprint = Blueprint("beacon_jobs", __name__, url_prefix=PATH)
 FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
-JOB = Reply("the job", replies.BeaconJob)
-JOBS = Reply("a JSON array of jobs", replies.BeaconJob(many=True))
+JOB = Reply("the job", replies.BeaconJob, examples={"a queued job": examples.JOB})
+JOBS = Reply(
+    "a JSON array of jobs", replies.BeaconJob(many=True), examples={"one job": [examples.JOB]}
+)
+A_JOB = {"job_id": 1}
 
 
 @blueprint.get("", strict_slashes=False)
 @documented(
     summary="List jobs (action=list), filtered by any job property",
     query=ListParams,
+    params={"status": "queued"},
     responses={200: JOBS},
     security="userkey",
 )
@@ -50,8 +54,16 @@ def list_jobs() -> Response:
     summary="Create a job (action=create): queue it (q, q_time) or schedule it (min..month)",
     body=CreateParams,
     body_types=FORM,
+    body_examples=examples.NEW_JOB,
     query=ActionQuery,
-    responses={200: JOB},
+    params={"action": "create"},
+    responses={
+        200: Reply(
+            "the job",
+            replies.BeaconJob,
+            examples={"a queued job": examples.JOB, "a scheduled job": examples.SCHEDULED_JOB},
+        )
+    },
     security="userkey",
 )
 def create_job() -> Response:
@@ -68,7 +80,14 @@ def create_job() -> Response:
 @documented(
     summary="List scheduled jobs: name, scheduled job id, active",
     query=ActionQuery,
-    responses={200: Reply("id, name, active, next_time", replies.ScheduledJob(many=True))},
+    params={"action": "list"},
+    responses={
+        200: Reply(
+            "id, name, active, next_time",
+            replies.ScheduledJob(many=True),
+            examples={"one scheduled job": examples.SCHEDULED_LIST},
+        )
+    },
     security="userkey",
 )
 def scheduled() -> Response:
@@ -83,10 +102,12 @@ def scheduled() -> Response:
     summary="Show a job (action=show), pick it up (action=pickup) or read its history "
     "(action=history, extension)",
     query=JobQuery,
+    params={**A_JOB, "action": examples.READ_ACTIONS, "beacon_name": "builder-1"},
     responses={
         200: Reply(
             "the job (history: its events)",
             {"oneOf": [replies.BeaconJob, {"type": "array", "items": replies.Event}]},
+            examples={"show": examples.FINISHED, "history": examples.HISTORY},
         )
     },
     security="userkey",
@@ -100,8 +121,11 @@ def read_job(job_id: str) -> Response:
     summary="Update (curtask, schedule_active), pickup, start, or end (result[]) a job",
     body=UpdateParams,
     body_types=FORM,
+    body_examples=examples.CHANGES,
+    body_required=False,
     query=JobQuery,
-    responses={200: JOB},
+    params={**A_JOB, "action": examples.CHANGE_ACTIONS, "beacon_name": "builder-1"},
+    responses={200: Reply("the job", replies.BeaconJob, examples={"end": examples.FINISHED})},
     security="userkey",
 )
 def change_job(job_id: str) -> Response:
@@ -124,7 +148,14 @@ def job_action(job_id: str) -> Response:
 @documented(
     summary="A job's tasks (action=list or show)",
     query=ActionQuery,
-    responses={200: Reply("the job's tasks", {"type": "array", "items": {"type": "object"}})},
+    params={**A_JOB, "action": "list"},
+    responses={
+        200: Reply(
+            "the job's tasks",
+            {"type": "array", "items": {"type": "object"}},
+            examples={"two tasks": examples.TASKS},
+        )
+    },
     security="userkey",
 )
 def tasks(job_id: str) -> Response:
@@ -185,6 +216,12 @@ ACTIONS = {
 
 
 dialect.install(blueprint)
+about(
+    blueprint,
+    "`/api/jobs`: jobs made of tasks, queued or scheduled (min, hour, dom, month, dow), run by "
+    "named beacon agents that pick them up, start them and end them with results. Parameters "
+    "in the query string or the form body; `userkey` on every call.",
+)
 errors(
     blueprint,
     Reply("", replies.Error),
@@ -199,4 +236,5 @@ errors(
         429: "too many requests: wait Retry-After seconds",
         503: "the schedule store is unreachable; try again later",
     },
+    examples.ERRORS,
 )

@@ -184,8 +184,13 @@ def _response(reply: Reply) -> dict[str, Any]:
 def _media(schema: Any, examples: Examples) -> dict[str, Any]:
     media: dict[str, Any] = {"schema": schema}
     if examples:
-        media["examples"] = {name: {"value": value} for name, value in examples.items()}
+        media["examples"] = {name: {"value": _value(value)} for name, value in examples.items()}
     return media
+
+
+def _value(example: Any) -> Any:
+    """An example's value; a function gives it anew for each document (a time from now)."""
+    return example() if callable(example) else example
 
 
 def _texts(texts: Mapping[str, Text]) -> dict[str, Any]:
@@ -201,5 +206,8 @@ def _add_parameter_examples(document: dict[str, Any], examples: dict[str, dict[s
         for operation in operations.values():
             known = examples.get(operation["operationId"], {})
             for parameter in operation.get("parameters", []):
-                if parameter["name"] in known:
-                    parameter["example"] = known[parameter["name"]]
+                example = known.get(parameter["name"])
+                if isinstance(example, Mapping):  # named examples: {"getTasks": "getTasks"}
+                    parameter["examples"] = {k: {"value": v} for k, v in example.items()}
+                elif example is not None:
+                    parameter["example"] = example

@@ -24,7 +24,8 @@ EXTENSION = "scheduler.openapi"
 
 # A body shape: a marshmallow schema (class or instance, e.g. ``Job(many=True)``) or JSON Schema.
 Shape = type[Schema] | Schema | dict[str, Any] | None
-# Named examples ({"a cron job": {...}}): Swagger UI offers them by name.
+# Named examples ({"a cron job": {...}}): Swagger UI offers them by name. A value may be a
+# function, called for each document: a request example holding a time stays in the future.
 Examples = Mapping[str, Any]
 Part = Callable[[APISpec], None]
 
@@ -67,7 +68,9 @@ def documented(
     responses: Mapping[int, Answer] | None = None,
     security: str | tuple[str, ...] = "basic",
 ) -> Callable[[F], F]:
-    """Describe a view. ``params`` are examples of its path and query parameters by name;
+    """Describe a view. ``body_examples`` illustrate ``body`` in each of ``body_types``;
+    ``body_texts`` describe other media types it reads (XML). ``params`` are examples of its
+    path and query parameters by name (a mapping: named examples, e.g. one per action).
     ``security`` names the scheme it takes, or alternatives (a tuple), or none ("")."""
 
     def mark(view: F) -> F:

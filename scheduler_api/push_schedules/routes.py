@@ -9,8 +9,8 @@ from flask import Blueprint, Response, request
 
 from scheduler_api import formats
 from scheduler_api.adapter import DialectError, config, store
-from scheduler_api.openapi import Reply, documented, errors
-from scheduler_api.push_schedules import replies
+from scheduler_api.openapi import Reply, about, documented, errors
+from scheduler_api.push_schedules import examples, replies
 from scheduler_api.push_schedules.mapping import build, find, find_updatable
 from scheduler_api.push_schedules.reading import (
     check_registration_id,
@@ -24,9 +24,13 @@ from shared.errors import NotFound
 from shared.timing import now_ms, zone
 
 PAGE_SIZE = 50
-SCHEDULE = Reply("the schedule as sent", replies.PushSchedule)
-MSG_IDS = Reply("count and msgids", replies.MsgIds)
-DEVICE = Reply("the device", replies.Device)
+SCHEDULE = Reply(
+    "the schedule as sent", replies.PushSchedule, examples={"a schedule": examples.SCHEDULE}
+)
+MSG_IDS = Reply("count and msgids", replies.MsgIds, examples={"two pushes": examples.MSG_IDS})
+DEVICE = Reply("the device", replies.Device, examples={"a device": examples.DEVICE})
+A_SCHEDULE = {"schedule_id": examples.SCHEDULE_ID}
+A_DEVICE = {"registration_id": examples.DEVICE_ID}
 
 blueprint = Blueprint("push_schedules", __name__, url_prefix="/v4")
 
@@ -35,7 +39,11 @@ blueprint = Blueprint("push_schedules", __name__, url_prefix="/v4")
 @documented(
     summary="Create a push schedule (enabled must be true)",
     body=ScheduleSchema,
-    responses={200: Reply("schedule_id and name", replies.Created), 404: "28104, 28105"},
+    body_examples=examples.NEW_SCHEDULE,
+    responses={
+        200: Reply("schedule_id and name", replies.Created, examples={"created": examples.CREATED}),
+        404: "28104, 28105",
+    },
 )
 def create_schedule() -> Response:
     account = dialect.basic_account()
@@ -52,7 +60,14 @@ def create_schedule() -> Response:
 @documented(
     summary="List the account's unexpired schedules, 50 per page (?page=N)",
     query=PageQuery,
-    responses={200: Reply("total_count, total_pages, page, schedules", replies.Page)},
+    params={"page": 1},
+    responses={
+        200: Reply(
+            "total_count, total_pages, page, schedules",
+            replies.Page,
+            examples={"one page": examples.PAGE},
+        )
+    },
 )
 def list_schedules() -> Response:
     account = dialect.basic_account()
@@ -70,7 +85,7 @@ def list_schedules() -> Response:
 
 
 @blueprint.get("/schedules/<schedule_id>")
-@documented(summary="Read one schedule", responses={200: SCHEDULE, 404: "28104"})
+@documented(summary="Read one schedule", params=A_SCHEDULE, responses={200: SCHEDULE, 404: "28104"})
 def get_schedule(schedule_id: str) -> Response:
     return answer(view(find(dialect.basic_account(), schedule_id)))
 
@@ -78,6 +93,7 @@ def get_schedule(schedule_id: str) -> Response:
 @blueprint.get("/schedules/<schedule_id>/msg-ids")
 @documented(
     summary="The msg ids of the pushes a schedule sent",
+    params=A_SCHEDULE,
     responses={200: MSG_IDS, 404: "28104"},
 )
 def msg_ids(schedule_id: str) -> Response:
@@ -91,6 +107,7 @@ def msg_ids(schedule_id: str) -> Response:
 @blueprint.get("/schedules/<schedule_id>/msg_ids")
 @documented(
     summary="The msg ids of the pushes a schedule sent (the document's other spelling)",
+    params=A_SCHEDULE,
     responses={200: MSG_IDS, 404: "28104"},
 )
 def msg_ids_underscore(schedule_id: str) -> Response:
@@ -102,6 +119,8 @@ def msg_ids_underscore(schedule_id: str) -> Response:
     summary="Replace a schedule with a whole new document",
     body=ScheduleSchema,
     body_types=("application/json", "application/x-www-form-urlencoded"),
+    body_examples=examples.NEW_SCHEDULE,
+    params=A_SCHEDULE,
     responses={200: SCHEDULE, 400: "28100 (also: expired, zone_type change)", 404: "28104"},
 )
 def update_schedule(schedule_id: str) -> Response:
@@ -123,7 +142,11 @@ def update_schedule(schedule_id: str) -> Response:
 
 
 @blueprint.delete("/schedules/<schedule_id>")
-@documented(summary="Delete a schedule", responses={200: "deleted (empty body)", 404: "28104"})
+@documented(
+    summary="Delete a schedule",
+    params=A_SCHEDULE,
+    responses={200: "deleted (empty body)", 404: "28104"},
+)
 def delete_schedule(schedule_id: str) -> Response:
     account = dialect.basic_account()
     find(account, schedule_id)
@@ -139,6 +162,8 @@ def delete_schedule(schedule_id: str) -> Response:
 @documented(
     summary="Extension: register a device's time zone, tags and alias (for zone_type 2)",
     body=DeviceSchema,
+    body_examples={"a device in Tokyo": examples.NEW_DEVICE},
+    params=A_DEVICE,
     responses={200: DEVICE},
 )
 def put_device(registration_id: str) -> Response:
@@ -154,7 +179,11 @@ def put_device(registration_id: str) -> Response:
 
 
 @blueprint.get("/devices/<registration_id>")
-@documented(summary="Extension: read a registered device", responses={200: DEVICE, 404: "28104"})
+@documented(
+    summary="Extension: read a registered device",
+    params=A_DEVICE,
+    responses={200: DEVICE, 404: "28104"},
+)
 def get_device(registration_id: str) -> Response:
     """Extension: a registered device's time zone, tags and alias."""
     account = dialect.basic_account()
@@ -167,6 +196,7 @@ def get_device(registration_id: str) -> Response:
 @blueprint.delete("/devices/<registration_id>")
 @documented(
     summary="Extension: forget a registered device",
+    params=A_DEVICE,
     responses={200: "forgotten (empty body)", 404: "28104"},
 )
 def delete_device(registration_id: str) -> Response:
@@ -178,6 +208,12 @@ def delete_device(registration_id: str) -> Response:
 
 
 dialect.install(blueprint)
+about(
+    blueprint,
+    "`/v4/schedules`: push notifications sent at one instant or at each device's local time, "
+    "through the push gateway; `/v4/devices` registers devices' time zones. HTTP Basic "
+    "`appkey:master_secret`; errors carry the document's `28xxx` codes.",
+)
 errors(
     blueprint,
     Reply("", replies.Error),
@@ -190,4 +226,5 @@ errors(
         429: "28129: too many requests: wait Retry-After seconds",
         503: "28203: the schedule store is unreachable; try again later",
     },
+    examples.ERRORS,
 )

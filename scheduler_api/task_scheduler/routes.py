@@ -11,8 +11,8 @@ from marshmallow import ValidationError
 from scheduler_api import formats
 from scheduler_api.adapter import DialectError, config, store
 from scheduler_api.body import read_capped
-from scheduler_api.openapi import Reply, documented, errors
-from scheduler_api.task_scheduler import replies
+from scheduler_api.openapi import Reply, about, documented, errors
+from scheduler_api.task_scheduler import examples, replies
 from scheduler_api.task_scheduler.mapping import DIALECT, build_schedule, find, load_task, log_api
 from scheduler_api.task_scheduler.render import (
     PATH,
@@ -36,11 +36,14 @@ blueprint = Blueprint("task_scheduler", __name__)
     summary="Task scheduler: addTask, updateTask (POST, one JSON object), deleteTask, "
     "executeTask, getTaskHistory (taskId in the query), getTasks",
     body=TaskDocument,
+    body_examples=examples.REQUESTS,
     query=ActionQuery,
+    params=examples.PARAMS,
     responses={
         200: Reply(
             '{"success":1,"message":...,"data":...}, or success 0 when a run failed',
             replies.Envelope,
+            examples=examples.ANSWERS,
         ),
     },
 )
@@ -131,6 +134,12 @@ ACTIONS: dict[str, tuple[Callable[[dict[str, Any]], Response], tuple[str, ...]]]
 
 
 dialect.install(blueprint)
+about(
+    blueprint,
+    "`/api/v1/api.php?target=scheduler&action=...`: tasks of named classes run on a calendar "
+    "(`repeat_items`) by the tasks pool; answers in the `success` envelope. HTTP Basic "
+    "`appkey:master_secret`.",
+)
 errors(
     blueprint,
     Reply("", replies.Failure),
@@ -143,6 +152,7 @@ errors(
         429: "too many requests: wait Retry-After seconds",
         503: "the schedule store is unreachable; try again later",
     },
+    examples.ERRORS,
 )
 
 

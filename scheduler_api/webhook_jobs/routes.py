@@ -10,8 +10,8 @@ from flask import Blueprint, Response, request
 from scheduler_api import formats
 from scheduler_api.adapter import config, store
 from scheduler_api.body import read_capped
-from scheduler_api.openapi import Reply, documented, errors
-from scheduler_api.webhook_jobs import replies
+from scheduler_api.openapi import Reply, about, documented, errors
+from scheduler_api.webhook_jobs import examples, replies
 from scheduler_api.webhook_jobs.mapping import build_job, find
 from scheduler_api.webhook_jobs.reading import (
     decode_data,
@@ -37,10 +37,24 @@ from shared import schedules
 from shared.timing import now_ms
 
 DEAD_LETTERS_SHOWN = 100
-XML_TEXT = (*formats.XML_TYPES, formats.TEXT)
-JOB = Reply("the job", replies.Job, untyped=formats.XML_TYPES)
-IDS = Reply("the ids", {"type": "array", "items": {"type": "string"}}, untyped=XML_TEXT)
-CREATED = Reply("the job (JSON, XML) or its id (text)", replies.Job, untyped=XML_TEXT)
+XML_JOB = dict.fromkeys(formats.XML_TYPES, examples.JOB_XML)
+JOB = Reply("the job", replies.Job, examples={"a cron job": examples.JOB}, texts=XML_JOB)
+IDS = Reply(
+    "the ids", examples.IDS_SCHEMA, examples={"two jobs": examples.IDS}, texts=examples.IDS_TEXTS
+)
+CREATED = Reply(
+    "the job (JSON, XML) or its id (text)",
+    replies.Job,
+    examples={"a cron job": examples.JOB},
+    texts={formats.TEXT: examples.JOB_ID_TEXT, **XML_JOB},
+)
+# The job document, as JSON or XML (``<job>``).
+NEW_JOB: dict[str, Any] = {
+    "body": JobDocument,
+    "body_examples": examples.NEW_JOB,
+    "body_texts": dict.fromkeys(formats.XML_TYPES, examples.NEW_JOB_XML),
+}
+A_JOB = {"job_id": examples.JOB_ID}
 
 blueprint = Blueprint("webhook_jobs", __name__, url_prefix="/1/jobs")
 
@@ -62,7 +76,7 @@ def list_jobs() -> Response:
 
 
 @blueprint.get("/<job_id>")
-@documented(summary="Read one job", responses={200: JOB, 404: "unknown id"})
+@documented(summary="Read one job", params=A_JOB, responses={200: JOB, 404: "unknown id"})
 def get_job(job_id: str) -> Response:
     account = dialect.basic_account()
     job = find(account, job_id)
@@ -72,8 +86,7 @@ def get_job(job_id: str) -> Response:
 @blueprint.post("")
 @documented(
     summary="Create a job (when or cron)",
-    body=JobDocument,
-    body_types=(formats.JSON, *formats.XML_TYPES),
+    **NEW_JOB,
     responses={200: CREATED},
 )
 def create_job() -> Response:
@@ -85,8 +98,8 @@ def create_job() -> Response:
 @blueprint.put("/<job_id>")
 @documented(
     summary="Replace a job's document (id and account kept)",
-    body=JobDocument,
-    body_types=(formats.JSON, *formats.XML_TYPES),
+    **NEW_JOB,
+    params=A_JOB,
     responses={200: CREATED, 404: "unknown id"},
 )
 def update_job(job_id: str) -> Response:
@@ -100,7 +113,9 @@ def update_job(job_id: str) -> Response:
 
 
 @blueprint.delete("/<job_id>")
-@documented(summary="Delete a job", responses={204: "deleted (no body)", 404: "unknown id"})
+@documented(
+    summary="Delete a job", params=A_JOB, responses={204: "deleted (no body)", 404: "unknown id"}
+)
 def delete_job(job_id: str) -> Response:
     account = dialect.basic_account()
     find(account, job_id)
@@ -111,6 +126,11 @@ def delete_job(job_id: str) -> Response:
 @blueprint.post("/<path:shortcut>")
 @documented(
     summary="Create from the path: /1/jobs/{when or cron}/{callback}; the body is data",
+    body={"type": "string", "maxLength": MAX_DATA_BYTES, "description": "the job's data"},
+    body_types=(formats.TEXT,),
+    body_examples={"the job's data": "testing"},
+    body_required=False,
+    params={"shortcut": examples.SHORTCUT},
     responses={200: CREATED},
 )
 def create_job_from_path(shortcut: str) -> Response:
@@ -133,7 +153,11 @@ def create_job_from_path(shortcut: str) -> Response:
 @blueprint.get("/<job_id>/runs")
 @documented(
     summary="Extension: the job's run records, newest first",
-    responses={200: Reply("run records", replies.Run(many=True)), 404: "unknown id"},
+    params=A_JOB,
+    responses={
+        200: Reply("run records", replies.Run(many=True), examples={"a retry": examples.RUNS}),
+        404: "unknown id",
+    },
 )
 def job_runs(job_id: str) -> Response:
     """Extension: the job's run records, newest first (attempts, status codes, latency, errors)."""
@@ -147,7 +171,13 @@ def job_runs(job_id: str) -> Response:
 @blueprint.get("/dead-letters")
 @documented(
     summary="Extension: the account's dead letters, newest first",
-    responses={200: Reply("dead letters", replies.DeadLetter(many=True))},
+    responses={
+        200: Reply(
+            "dead letters",
+            replies.DeadLetter(many=True),
+            examples={"one dead letter": examples.DEAD_LETTERS},
+        )
+    },
 )
 def list_dead_letters() -> Response:
     """Extension: the account's callbacks that gave up (newest first), for a redrive."""
@@ -160,6 +190,7 @@ def list_dead_letters() -> Response:
 @blueprint.post("/dead-letters/<execution_id>/redrive")
 @documented(
     summary="Extension: redrive a dead letter from attempt 1",
+    params={"execution_id": examples.EXECUTION},
     responses={202: "queued again", 404: "no such dead letter"},
 )
 def redrive_dead_letter(execution_id: str) -> Response:
@@ -178,9 +209,14 @@ def create_and_render(doc: dict[str, Any], account: dict[str, Any], chosen: str)
 
 
 dialect.install(blueprint)
+about(
+    blueprint,
+    "`/1/jobs`: one-time (`when`) or cron jobs that POST their data to a callback URL, signed; "
+    "JSON, XML or plain text as `Accept` asks. HTTP Basic `appkey:master_secret`.",
+)
 errors(
     blueprint,
-    Reply("", replies.Error, untyped=XML_TEXT),
+    Reply("", replies.Error, texts=examples.ERROR_TEXTS),
     {
         400: "a parameter or the body breaks a rule (named in the message)",
         401: "no or wrong HTTP Basic credentials",
@@ -193,4 +229,5 @@ errors(
         429: "too many requests: wait Retry-After seconds",
         503: "the schedule store is unreachable; try again later",
     },
+    examples.ERRORS,
 )
