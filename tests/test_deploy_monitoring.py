@@ -5,74 +5,30 @@ alerts.test.yaml), and every series they name is one that a real API, beat and w
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from flask.testing import FlaskClient
 
-from shared.contract import POOLS
 from shared.store import Store
-from tests.support import HttpReceiver, ProcessGroup, ServedApp, free_port, now_ms, wait_until
-from tests.test_metrics import Samples, create_when_job, get_metrics, scrape
+from tests.monitoring_support import (
+    ALERTS,
+    MONITORING,
+    alert_rules,
+    dashboard,
+    dashboard_queries,
+    every_query,
+    fire_deliver_retry_and_dead_letter,
+    installed,
+)
+from tests.support import HttpReceiver, ProcessGroup, ServedApp
+from tests.test_metrics import Samples, scrape
 
-MONITORING = Path(__file__).resolve().parent.parent / "deploy" / "monitoring"
-ALERTS = MONITORING / "alerts.yaml"
-DASHBOARD = MONITORING / "grafana-dashboard.json"
 METRIC = re.compile(r"\b(scheduler_[a-z0-9_]+)\b(?:\{([^}]*)\})?")
 BY_CLAUSE = re.compile(r"\b(?:by|on)\s*\(([^)]*)\)")
-# Grafana's variables, as a query is sent with the dashboard's defaults.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$pool": ".*"}
-
-
-def alert_rules() -> list[dict[str, Any]]:
-    groups = yaml.safe_load(ALERTS.read_text())["groups"]
-    return [rule for group in groups for rule in group["rules"]]
-
-
-def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text())
-
-
-def dashboard_queries() -> list[str]:
-    """Every panel's queries and the variables' queries, as Prometheus receives them."""
-    board = dashboard()
-    queries = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
-    queries += [
-        as_promql(v["definition"]) for v in board["templating"]["list"] if v["type"] == "query"
-    ]
-    return [substitute(q) for q in queries]
-
-
-def as_promql(variable_query: str) -> str:
-    """A variable's ``label_values(metric, label)`` (Grafana's, not PromQL) as the PromQL that
-    asks the same: which values ``label`` takes on ``metric``."""
-    match = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", variable_query)
-    assert match, f"a variable query this test does not know: {variable_query}"
-    return f"count by ({match[2]}) ({match[1]})"
-
-
-def substitute(query: str) -> str:
-    for name, value in GRAFANA_VARIABLES.items():
-        query = query.replace(name, value)
-    return query
-
-
-def every_query() -> list[str]:
-    return [rule["expr"] for rule in alert_rules()] + dashboard_queries()
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.skip("promtool is not installed (`make promtool`: Debian's prometheus package)")
-    return found
 
 
 # --- the files load and say what they must ----------------------------------------------------
@@ -112,7 +68,7 @@ def test_the_alerts_watch_the_beat_lag_dead_letters_and_queues() -> None:
 
 
 def test_promtool_accepts_the_rules_and_their_unit_tests_pass() -> None:
-    tool = promtool()
+    tool = installed("promtool")
     for argv in (["check", "rules", ALERTS.name], ["test", "rules", "alerts.test.yaml"]):
         done = subprocess.run(
             [tool, *argv], cwd=MONITORING, capture_output=True, text=True, timeout=60
@@ -122,7 +78,7 @@ def test_promtool_accepts_the_rules_and_their_unit_tests_pass() -> None:
 
 def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     """promtool parses recording rules' expressions as Prometheus would parse a query."""
-    tool = promtool()
+    tool = installed("promtool")
     records = [
         {"record": f"dashboard:query{i}", "expr": q} for i, q in enumerate(dashboard_queries())
     ]
@@ -144,31 +100,11 @@ def test_every_series_named_is_served_by_the_running_processes(
     processes: ProcessGroup,
     receiver: HttpReceiver,
 ) -> None:
-    api, creds = local_api
-    beat_port, webhooks_port = free_port(), free_port()
-    processes.beat(beat_metrics_port=beat_port)
-    processes.worker(
-        "webhooks",
-        worker_metrics_port=webhooks_port - POOLS.index("webhooks"),
-        max_attempts=2,
-        retry_base_s=0.05,
-    )
-    wait_until(store.last_beat_ms, what="beat running")
-    wait_until(lambda: get_metrics(webhooks_port), what="the worker's metrics endpoint")
-    with HttpReceiver(statuses=[503]) as failing:
-        create_when_job(api, creds, receiver.url + "/ok", now_ms() + 200)
-        create_when_job(api, creds, failing.url + "/fails", now_ms() + 200)
-        worker = wait_until(
-            lambda: scrape_having(webhooks_port, WORKER_EVENTS),
-            what="a delivery, a retry and a dead letter counted",
-        )
-    beat = wait_until(
-        lambda: scrape_having(beat_port, ["scheduler_fires_dispatched_total"]),
-        what="the beat counting the fires",
-    )
+    counted = fire_deliver_retry_and_dead_letter(local_api, store, processes, receiver)
+    api, _ = local_api
     with ServedApp(api.application) as served:
         api_scrape = scrape(int(served.url.rsplit(":", 1)[1]))
-    served_labels = labels_by_name({**api_scrape, **beat, **worker})
+    served_labels = labels_by_name({**api_scrape, **counted.beat, **counted.worker})
 
     for query in every_query():
         named = METRIC.findall(query)
@@ -180,20 +116,6 @@ def test_every_series_named_is_served_by_the_running_processes(
         for clause in BY_CLAUSE.findall(query):
             grouped = {label.strip() for label in clause.split(",") if label.strip()}
             assert grouped <= known, f"{grouped - known} is no label of {query!r}"
-
-
-WORKER_EVENTS = (
-    "scheduler_fire_delivery_lag_seconds_bucket",
-    "scheduler_retries_total",
-    "scheduler_dead_letters_total",
-)
-
-
-def scrape_having(port: int, names: Iterable[str]) -> Samples | None:
-    """The samples served on ``port`` once they include every one of ``names``."""
-    samples = scrape(port)
-    served = {name for name, _ in samples}
-    return samples if served.issuperset(names) else None
 
 
 def labels_by_name(samples: Samples) -> dict[str, set[str]]:
