@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from shared.config import Config
@@ -50,3 +51,18 @@ def positive_int(raw: str) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number >= 1")
     return int(raw)
+
+
+MAX_DELAY_S = 100 * 365 * 24 * 3600  # `--in` at most a century ahead
+
+
+def delay_seconds(raw: str) -> float:
+    """A ``--in SECONDS``: a finite number from 0 to a century (``nan``, ``inf`` and ``1e30``
+    parse as floats, and mean no instant)."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_DELAY_S:  # false for nan too
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds from 0 to 100 years")
+    return seconds

@@ -51,7 +51,10 @@ def local_time(ms: int | None) -> str | None:
     an operator reads at a terminal. None stays None (shown as ``-``)."""
     if ms is None:
         return None
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ms / 1000))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ms / 1000))
+    except (OverflowError, OSError, ValueError):  # past what this platform's time_t holds
+        return f"{ms} ms after 1970"
 
 
 def iso_utc(ms: int | None) -> str | None:

@@ -11,7 +11,14 @@ import argparse
 import uuid
 from typing import Any
 
-from scheduler_cli.common import add_account, add_json, find_account, open_store, positive_int
+from scheduler_cli.common import (
+    add_account,
+    add_json,
+    delay_seconds,
+    find_account,
+    open_store,
+    positive_int,
+)
 from scheduler_cli.output import (
     duration,
     iso_utc,
@@ -247,7 +254,9 @@ def add_webhook_arguments(add: argparse.ArgumentParser) -> None:
     add.add_argument("--url", required=True, help="callback URL (POSTed at each fire)")
     when = add.add_mutually_exclusive_group(required=True)
     when.add_argument("--at", help="one fire at this ISO 8601 instant")
-    when.add_argument("--in", dest="in_seconds", type=float, help="one fire in this many seconds")
+    when.add_argument(
+        "--in", dest="in_seconds", type=delay_seconds, help="one fire in this many seconds"
+    )
     when.add_argument("--cron", help="cron expression (5-field Unix or 6/7-field Quartz)")
     add.add_argument("--timezone", help="zone of --cron (default: the account's)")
     add.add_argument("--name", help="a name to tell it by in lists")

@@ -116,6 +116,10 @@ def test_bad_input_is_one_line_naming_what_is_wrong(cli: Cli, setup: tuple[Confi
     assert bad_cron.code == 1 and "minute" in bad_cron.err
     assert cli("schedules", "show", "nope").code == 1
     assert "Traceback" not in internal.err + bad_cron.err
+    for never in ("nan", "inf", "1e30", "-5", "soon"):  # floats, some, but no instant
+        refused = cli(*add, "--url", HOOK, "--in", never)
+        assert refused.code == 2 and "number of seconds from 0 to 100 years" in refused.err
+    assert cli("schedules", "list", "--json").json() == []  # nothing was stored
 
 
 def test_pause_and_resume_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:
