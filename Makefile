@@ -6,13 +6,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast check browser promtool lint bench chaos install clean
 
+# The first run takes a minute or so: each phase says so, and pip lists what it fetches.
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 $(BIN)/python:
+	@echo "make: [1/3] creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "make: [2/3] upgrading pip"
+	@$(PIP) install --quiet --upgrade pip
+	@echo "make: [3/3] installing the service and its test tools (about 100 packages)"
+	@$(PIP) install --progress-bar on -e '.[test]'
+	@touch $(STAMP)
+	@echo "make: installed in $(VENV) (done again only when pyproject.toml changes)"
 
 install: $(STAMP)
 

@@ -1,9 +1,15 @@
 """``scheduler dev``: the whole service on one machine, as child processes of one supervisor.
 
-Every child (and the embedded Redis) runs in its own session, so a Ctrl-C in the terminal reaches
-only this supervisor. It then stops the children itself, in order: SIGTERM to each (Celery and
-werkzeug shut down warmly on it), a bounded wait, SIGKILL to the process group of any straggler,
-and Redis last, so no worker loses its broker mid-shutdown.
+Every child (and the embedded Redis) runs in its own session, so a Ctrl-C, or the SIGHUP of a
+closed terminal, reaches only this supervisor. It then stops the children itself, in order:
+SIGTERM to each (Celery and gunicorn shut down warmly on it), a bounded wait, SIGKILL to the
+process group of any straggler, and Redis last, so no worker loses its broker mid-shutdown. A
+supervisor that dies without doing so (SIGKILL, a crash) still takes them along: each child has
+asked the kernel for a SIGTERM when its parent ends (``shared.lifeline``).
+
+It prints little: a line per process once it is really ready (``dev_ready``), then the URLs. The
+children's own output (Celery's banners, their logs) goes to ``<data dir>/logs/NAME.log``, or to
+the terminal with ``--verbose``. Every port is checked before anything starts (``dev_ports``).
 
 A beat or worker that exits non-zero on its own (Celery ends one so when it cannot recover, e.g.
 an unrecoverable error after losing Redis) is started again after a pause that doubles with each
@@ -20,15 +26,20 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import IO, TextIO
 from urllib.parse import urlsplit
 
+from scheduler_cli.dev_ports import check_ports_free
+from scheduler_cli.dev_ready import Probe, service_probes
 from shared import embedded_redis
 from shared.config import Config
 from shared.contract import POOLS
+from shared.lifeline import die_with_parent
+from shared.service_urls import api_url, browsable_host, service_links
 from shared.store import Store
 
 STOP_TIMEOUT_S = 10.0
@@ -36,6 +47,10 @@ POLL_INTERVAL_S = 0.1
 RESTART_FIRST_DELAY_S = 1.0
 RESTART_MAX_DELAY_S = 30.0
 STABLE_AFTER_S = 60.0  # a child that ran this long before failing is not in a crash loop
+READY_PATIENCE_S = 60.0  # then the URLs are printed anyway, naming who is not ready
+LABEL_WIDTH = 16  # of the URL block
+LOG_TAIL_LINES = 5  # of a child's log, shown when it exits
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, terminal closed
 
 
 @dataclass(frozen=True)
@@ -43,18 +58,20 @@ class ChildSpec:
     name: str
     argv: list[str]
     restart: bool = False  # started again when it exits non-zero on its own (see module doc)
+    ready: Probe | None = field(default=None, compare=False)  # None: ready once started
 
 
-def service_children(python: str = sys.executable) -> list[ChildSpec]:
+def service_children(
+    python: str = sys.executable, probes: Mapping[str, Probe] | None = None
+) -> list[ChildSpec]:
     """api, beat, one worker per pool, flower: each a ``scheduler`` subcommand of its own."""
     base = [python, "-m", "scheduler_cli.main"]
-    specs = [ChildSpec("api", [*base, "api"]), ChildSpec("beat", [*base, "beat"], restart=True)]
-    specs += [
-        ChildSpec(f"worker-{pool}", [*base, "worker", "--pool", pool], restart=True)
-        for pool in POOLS
-    ]
-    specs.append(ChildSpec("flower", [*base, "flower"]))
-    return specs
+    argvs = {"api": [*base, "api"], "beat": [*base, "beat"]}
+    argvs |= {f"worker-{pool}": [*base, "worker", "--pool", pool] for pool in POOLS}
+    argvs["flower"] = [*base, "flower"]
+    restart = {"beat", *(f"worker-{pool}" for pool in POOLS)}
+    probes = probes or {}
+    return [ChildSpec(n, argv, n in restart, probes.get(n)) for n, argv in argvs.items()]
 
 
 def restart_delay(failures: int) -> float:
@@ -63,8 +80,8 @@ def restart_delay(failures: int) -> float:
 
 
 class StopRequest:
-    """Set by SIGINT/SIGTERM. A plain attribute, not a threading.Event: setting an Event from a
-    signal handler can deadlock if the signal lands while the main thread holds the Event's lock."""
+    """Set by any of ``STOP_SIGNALS``. A plain attribute, not a threading.Event: setting an Event
+    from a signal handler can deadlock if the signal lands while the main thread holds its lock."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -78,9 +95,9 @@ class StopRequest:
 
 @contextlib.contextmanager
 def stop_signals() -> Iterator[StopRequest]:
-    """Catch SIGINT and SIGTERM for the duration (restoring the previous handlers after)."""
+    """Catch ``STOP_SIGNALS`` for the duration (restoring the previous handlers after)."""
     request = StopRequest()
-    previous = {sig: signal.signal(sig, request.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, request.handle) for sig in STOP_SIGNALS}
     try:
         yield request
     finally:
@@ -89,8 +106,11 @@ def stop_signals() -> Iterator[StopRequest]:
 
 
 class Supervisor:
-    """Starts child processes, restarts those that may be, notices the first child whose end
-    ends the service, and stops them all within a bound."""
+    """Starts child processes, says when each is ready, restarts those that may be, notices the
+    first child whose end ends the service, and stops them all within a bound.
+
+    ``log_dir``: each child's output goes to ``log_dir/NAME.log`` (None: this process's own
+    stdout and stderr). ``out``: where the ready lines go; ``log``: where problems go."""
 
     def __init__(
         self,
@@ -98,34 +118,83 @@ class Supervisor:
         env: dict[str, str],
         stop_timeout_s: float = STOP_TIMEOUT_S,
         log: TextIO | None = None,
+        log_dir: Path | None = None,
+        out: TextIO | None = None,
     ) -> None:
         self.specs = specs
         self.env = env
         self.stop_timeout_s = stop_timeout_s
         self.log = log  # None: sys.stderr as it is when we print (tests swap it)
+        self.out = out  # None: sys.stdout as it is when we print
+        self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.ready: set[str] = set()
         self._started_at: dict[str, float] = {}
         self._failures: dict[str, int] = {}  # failures in a row, per child
         self._restart_at: dict[str, float] = {}  # children waiting out their pause
+        self._all_ready_said = False
+        self._begun = time.monotonic()
 
     def start(self) -> None:
+        """Start every child (from this thread: their parent-death signal is tied to it)."""
+        self._begun = time.monotonic()
         for spec in self.specs:
             self._spawn(spec)
 
     def _spawn(self, spec: ChildSpec) -> None:
-        self.children[spec.name] = subprocess.Popen(
-            spec.argv, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+        with self._output(spec.name) as output:
+            self.children[spec.name] = subprocess.Popen(
+                spec.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),
+            )
         self._started_at[spec.name] = time.monotonic()
 
-    def watch(self, stop: StopRequest) -> int:
-        """Block until a stop is requested (0) or a child's end ends the service (1)."""
+    @contextlib.contextmanager
+    def _output(self, name: str) -> Iterator[IO[bytes] | None]:
+        """The child's log file, new for this run, appended to by a restart (None: inherit)."""
+        if self.log_dir is None:
+            yield None
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        mode = "ab" if name in self.children else "wb"
+        with open(self.log_dir / f"{name}.log", mode) as output:
+            yield output
+
+    def watch(self, stop: StopRequest, on_ready: Callable[[], None] | None = None) -> int:
+        """Block until a stop is requested (0) or a child's end ends the service (1); call
+        ``on_ready`` once, when every child was ready (or READY_PATIENCE_S passed)."""
         while not stop:
             for spec in self.specs:
                 if not self._keep_going(spec):
                     return 1
+            if not self._all_ready_said and self._check_ready():
+                self._all_ready_said = True
+                if on_ready is not None:
+                    on_ready()
             time.sleep(POLL_INTERVAL_S)  # a signal cuts the wait short only by its handler
         return 0
+
+    def _check_ready(self) -> bool:
+        """Ask each running child not yet ready; true once all are, or once patience ran out."""
+        for spec in self.specs:
+            if spec.name in self.ready or self.children[spec.name].poll() is not None:
+                continue
+            if spec.ready is None or spec.ready():
+                self.ready.add(spec.name)
+                took = time.monotonic() - self._begun
+                self._print(f"scheduler dev: {spec.name} ready ({took:.1f} s)")
+        if len(self.ready) == len(self.specs):
+            return True
+        if time.monotonic() - self._begun < READY_PATIENCE_S:
+            return False
+        late = ", ".join(s.name for s in self.specs if s.name not in self.ready)
+        self._say(f"not ready after {READY_PATIENCE_S:g} s: {late}{self._where_logs()}")
+        return True
 
     def _keep_going(self, spec: ChildSpec) -> bool:
         """False once ``spec``'s child ended the service; true while it runs or waits out its
@@ -140,6 +209,7 @@ class Supervisor:
         code = self.children[spec.name].poll()
         if code is None:
             return True
+        self._show_log_tail(spec.name)
         if not spec.restart or code == 0:
             self._say(f"{spec.name} exited with code {code}; stopping the rest")
             return False
@@ -156,6 +226,18 @@ class Supervisor:
             f"{spec.name} exited with code {code} (failure {failures} in a row); "
             f"starting it again in {delay:g} s"
         )
+
+    def _show_log_tail(self, name: str) -> None:
+        """The last lines a child wrote, when they went to a file: why it ended, most likely."""
+        if self.log_dir is None:
+            return
+        path = self.log_dir / f"{name}.log"
+        with contextlib.suppress(OSError):
+            lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            self._say(f"{name}'s last lines ({path}):\n" + "\n".join(f"  | {x}" for x in lines))
+
+    def _where_logs(self) -> str:
+        return f" (their logs: {self.log_dir})" if self.log_dir else ""
 
     def stop(self) -> None:
         running = {name: p for name, p in self.children.items() if p.poll() is None}
@@ -177,26 +259,47 @@ class Supervisor:
         process.wait()
 
     def _say(self, message: str) -> None:
-        print(f"scheduler dev: {message}", file=self.log or sys.stderr, flush=True)
+        write(f"scheduler dev: {message}", self.log or sys.stderr)
+
+    def _print(self, message: str) -> None:
+        write(message, self.out or sys.stdout)
+
+
+def write(message: str, stream: TextIO) -> None:
+    """Print, unless the terminal is gone (closed: SIGHUP), which must not stop the shutdown."""
+    with contextlib.suppress(OSError):
+        print(message, file=stream, flush=True)
 
 
 def run_dev(
     config: Config,
     specs: list[ChildSpec] | None = None,
     stop_timeout_s: float = STOP_TIMEOUT_S,
+    verbose: bool = False,
 ) -> int:
-    """Run the service until Ctrl-C/SIGTERM (exit 0) or until a child's end ends it (exit 1)."""
+    """Run the service until Ctrl-C/SIGTERM/SIGHUP (exit 0) or until a child's end ends it
+    (exit 1). ``specs``: other children than the service's (tests); their ports aren't checked.
+    ``verbose``: the children write to this terminal, not to log files."""
+    if specs is None:
+        check_ports_free(config)  # before anything starts: nothing to undo
     with stop_signals() as stop:
         server = None if config.redis_url else embedded_redis.start(config)
         try:
             url = server.url if server else config.redis_url
             Store.from_url(url, config.key_prefix).check_redis_is_safe()
+            write(f"scheduler dev: redis ready ({redis_origin(config, server)})", sys.stdout)
             env = {**os.environ, "REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
-            supervisor = Supervisor(specs or service_children(), env, stop_timeout_s)
+            specs = specs or service_children(probes=service_probes(config, url))
+            log_dir = None if verbose else logs_path(config)
+            supervisor = Supervisor(specs, env, stop_timeout_s, log_dir=log_dir)
+            urls = banner(config, url, server, log_dir)
             try:
                 supervisor.start()
-                print(banner(config, url, server), flush=True)
-                return supervisor.watch(stop)
+                code = supervisor.watch(stop, on_ready=lambda: write(urls, sys.stdout))
+                if stop.signum is not None:
+                    name = signal.Signals(stop.signum).name
+                    write(f"scheduler dev: {name}: stopping every process", sys.stderr)
+                return code
             finally:
                 supervisor.stop()
         finally:
@@ -204,24 +307,33 @@ def run_dev(
                 server.stop()
 
 
-def banner(config: Config, url: str, server: embedded_redis.RedisServer | None) -> str:
+def logs_path(config: Config) -> Path:
+    return config.data_path / "logs"
+
+
+def redis_origin(config: Config, server: embedded_redis.RedisServer | None) -> str:
     if server is None:
-        origin = "from REDIS_URL"
-    elif server.owned:
-        origin = f"embedded, data in {config.data_path / 'redis'}"
-    else:
-        origin = "embedded, already running: left running on exit"
-    return "\n".join(
-        [
-            "scheduler dev: the service is running; Ctrl-C stops it.",
-            f"  API        http://{config.api_host}:{config.api_port}/",
-            f"  API docs   http://{config.api_host}:{config.api_port}/docs (/openapi.json)",
-            f"  Dashboard  http://{config.api_host}:{config.api_port}/dashboard/",
-            f"  Metrics    http://{config.api_host}:{config.api_port}/metrics",
-            f"  Flower     http://{config.api_host}:{config.flower_port}/",
-            f"  Redis      {redact(url)} ({origin})",
-        ]
-    )
+        return "from REDIS_URL"
+    if server.owned:
+        return f"embedded, data in {config.data_path / 'redis'}"
+    return "embedded, already running: left running on exit"
+
+
+def banner(
+    config: Config,
+    url: str,
+    server: embedded_redis.RedisServer | None,
+    log_dir: Path | None = None,
+) -> str:
+    """The URL block: the first URL is the landing page, which links the rest."""
+    lines = ["", "scheduler dev: the service is running; Ctrl-C stops it."]
+    for link in service_links(config, api_url(config), browsable_host(config)):
+        if link.key != "health":
+            lines.append(f"  {link.label:<{LABEL_WIDTH}} {link.url}")
+    lines.append(f"  {'Redis':<{LABEL_WIDTH}} {redact(url)} ({redis_origin(config, server)})")
+    if log_dir is not None:
+        lines.append(f"  {'Logs':<{LABEL_WIDTH}} {log_dir}/NAME.log (or --verbose)")
+    return "\n".join(lines)
 
 
 def redact(url: str) -> str:

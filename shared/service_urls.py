@@ -49,7 +49,7 @@ def service_links(config: Config, api: str, host: str) -> list[Link]:
     for pool in POOLS if config.worker_metrics_port else ():
         url = f"http://{host}:{metrics.worker_port(config, [pool])}/metrics"
         about = f"Prometheus: attempts of the {pool} pool"
-        links.append(Link(f"worker_metrics_{pool}", f"Metrics {pool}", url, about))
+        links.append(Link(f"worker_metrics_{pool}", f"{pool.capitalize()} metrics", url, about))
     links += [
         Link("flower", "Flower", f"http://{host}:{config.flower_port}/", "Celery workers, tasks"),
         Link("health", "Health", f"{api}/healthz", "liveness (readiness: /readyz)"),
