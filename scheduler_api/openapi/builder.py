@@ -83,10 +83,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
     for dialect, note in sorted(notes.items()):
         if note.about:
             spec.tag({"name": dialect, "description": note.about})
-        for add in note.parts:
-            add(spec)
     document = spec.to_dict()
     _add_parameter_examples(document, param_examples)
+    for _, note in sorted(notes.items()):
+        for add in note.parts:
+            add(app, document)
     return document
 
 

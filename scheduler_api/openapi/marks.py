@@ -14,8 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from apispec import APISpec
-from flask import Blueprint
+from flask import Blueprint, Flask
 from marshmallow import Schema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,7 +26,8 @@ Shape = type[Schema] | Schema | dict[str, Any] | None
 # Named examples ({"a cron job": {...}}): Swagger UI offers them by name. A value may be a
 # function, called for each document: a request example holding a time stays in the future.
 Examples = Mapping[str, Any]
-Part = Callable[[APISpec], None]
+# A dialect's own addition to the finished document: ``part(app, document)``.
+Part = Callable[[Flask, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,7 @@ def about(bp: Blueprint, text: str) -> None:
 
 
 def part(bp: Blueprint, add: Part) -> None:
-    """``add(spec)`` is called once per document built while ``bp`` is registered: a dialect's
-    own security scheme, shared components, anything the marks above don't say."""
+    """``add(app, document)`` is called on each document built while ``bp`` is registered, once
+    the routes are in it: a dialect's own security scheme, header parameters, anything the marks
+    above don't say (e.g. ``document["components"]["securitySchemes"]["bearer"] = {...}``)."""
     _note(bp, lambda notes: notes.parts.append(add))
