@@ -44,7 +44,7 @@ class CronTrigger:
 
     expr: str
     timezone: str = "UTC"
-    dst: DstPolicy = "cron"
+    dst: DstPolicy = DEFAULT_DST
     kind: Literal["cron"] = "cron"
 
 
@@ -72,10 +72,15 @@ class RepeatItem:
 
 @dataclass(frozen=True)
 class CalendarTrigger:
-    """Fires at every local instant matching any of its items (a union), in ``timezone``."""
+    """Fires at every local instant matching any of its items (a union), in ``timezone``.
+
+    ``dst`` as a cron's (an item without hour or minute is a wildcard one); None, the default,
+    keeps the task scheduler's rule: a time in a gap fires at its end, a repeated one once.
+    """
 
     items: tuple[RepeatItem, ...]
     timezone: str = "UTC"
+    dst: DstPolicy | None = None
     kind: Literal["calendar"] = "calendar"
 
 
@@ -98,13 +103,14 @@ class InstantsTrigger:
 
 
 Trigger = OnceTrigger | CronTrigger | CalendarTrigger | IntervalTrigger | InstantsTrigger
+_NO_DST = {"cron": DEFAULT_DST, "calendar": None}  # each kind's default dst, not stored
 
 
 def trigger_to_dict(trigger: Trigger) -> dict[str, Any]:
     data = asdict(trigger)
     if isinstance(trigger, CalendarTrigger):
         data["items"] = [_compact(asdict(item)) for item in trigger.items]
-    if data.get("dst") == DEFAULT_DST:
+    if isinstance(trigger, CronTrigger | CalendarTrigger) and trigger.dst == _NO_DST[trigger.kind]:
         del data["dst"]  # absent means default: schedules stored before the field read the same
     return data
 

@@ -14,7 +14,13 @@ from zoneinfo import _zoneinfo, available_timezones  # type: ignore[attr-defined
 import pytest
 
 from shared.errors import InvalidTrigger
-from shared.model import CronTrigger, trigger_from_dict, trigger_to_dict
+from shared.model import (
+    CalendarTrigger,
+    CronTrigger,
+    RepeatItem,
+    trigger_from_dict,
+    trigger_to_dict,
+)
 from shared.timing import iter_fires, validate_trigger
 from tests.timing_support import BERLIN, NY, check, ms
 
@@ -255,3 +261,47 @@ DAYS = [
 @pytest.mark.parametrize(("expr", "after", "expected"), DAYS)
 def test_days(expr: str, after: str, expected: list[str]) -> None:
     check(CronTrigger(expr), after, expected)
+
+
+# --- calendar items: the task scheduler's rule by default, a cron's policy when dst is set -------
+
+CALENDAR = [
+    (  # 02:30 every day: in New York's gap
+        RepeatItem(hour=2, minute=30),
+        "2026-03-07T12:00:00-05:00",
+        {
+            None: ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"],
+            "cron": ["2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"],
+            "skip": ["2026-03-09T02:30:00-04:00"],
+        },
+    ),
+    (  # minute 0 of every hour (no hour: a wildcard item) through the fall-back
+        RepeatItem(minute=0),
+        "2026-11-01T00:30:00-04:00",
+        {
+            None: ["2026-11-01T01:00:00-04:00", "2026-11-01T02:00:00-05:00"],
+            "cron": [
+                "2026-11-01T01:00:00-04:00",
+                "2026-11-01T01:00:00-05:00",
+                "2026-11-01T02:00:00-05:00",
+            ],
+            "skip": ["2026-11-01T01:00:00-04:00", "2026-11-01T02:00:00-05:00"],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("item", "after", "by_dst"), CALENDAR)
+def test_calendar_dst(item: RepeatItem, after: str, by_dst: dict[str | None, list[str]]) -> None:
+    for dst, expected in by_dst.items():
+        check(CalendarTrigger(items=(item,), timezone=NY, dst=dst), after, expected)  # type: ignore[arg-type]
+
+
+def test_calendar_dst_is_validated_and_stored_only_when_set() -> None:
+    items = (RepeatItem(hour=9, minute=0),)
+    with pytest.raises(InvalidTrigger, match="dst: must be one of cron, skip, got 'never'"):
+        validate_trigger(CalendarTrigger(items=items, dst="never"))  # type: ignore[arg-type]
+    assert "dst" not in trigger_to_dict(CalendarTrigger(items=items))
+    cron = CalendarTrigger(items=items, timezone=NY, dst="cron")
+    assert trigger_to_dict(cron)["dst"] == "cron"
+    assert trigger_from_dict(trigger_to_dict(cron)) == cron

@@ -36,8 +36,8 @@ DST policies (``CronTrigger.dst``; module ``dst``)
   exact thresholds.
 - ``skip``: a local time that does not exist does not fire; a repeated one fires the first time.
 
-THE DST RULE (``local_to_utc_ms``: calendar items and one-off wall-clock times)
--------------------------------------------------------------------------------
+THE DST RULE (``local_to_utc_ms``: one-off wall-clock times, calendar items without ``dst``)
+-------------------------------------------------------------------------------------------
 - A local time that does not exist (spring-forward gap) maps to the first instant after the gap.
 - A local time that occurs twice (fall-back) maps to its FIRST occurrence (``fold=0``).
 
@@ -57,9 +57,10 @@ Cron dialects (the field count tells which)
 
 Calendar items (the task scheduler's ``repeat_items``)
 ------------------------------------------------------
-A ``CalendarTrigger`` fires at the union of its items. A calendar item fires at every local minute
-(second 0) matching ALL its non-None fields (day AND weekday AND week; week w = days 7w-6..7w),
-between its ``start`` and ``end`` dates inclusive. An item with ``interval_min`` instead fires
+A ``CalendarTrigger`` fires at the union of its items, with THE DST RULE above unless its ``dst``
+is set (then as a cron's, an item without hour or minute being a wildcard one). A calendar item
+fires at every local minute (second 0) matching ALL its non-None fields (day AND weekday AND
+week; week w = days 7w-6..7w), between its ``start`` and ``end`` dates inclusive. An item with ``interval_min`` instead fires
 every ``interval_min`` elapsed minutes from local midnight of ``start`` (or 1970-01-01), i.e. UTC
 arithmetic from that anchor like ``IntervalTrigger``, until the end of its ``end`` date.
 """

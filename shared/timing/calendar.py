@@ -14,6 +14,7 @@ from shared.model import (
     CalendarTrigger,
     RepeatItem,
 )
+from shared.timing.dst import COLLAPSE, _DstRule, rule_for
 from shared.timing.plan import (
     _Days,
     _DomRule,
@@ -156,3 +157,13 @@ def _calendar(trigger: CalendarTrigger) -> tuple[ZoneInfo, tuple[_Plan | _EveryI
         return _calendar_plans(trigger.items, trigger.timezone)
     except TypeError as exc:  # unhashable junk inside items (a list instead of a tuple, ...)
         raise InvalidTrigger(f"calendar: malformed items: {exc}") from exc
+
+
+def _calendar_rules(trigger: CalendarTrigger) -> tuple[_DstRule, ...]:
+    """Each item's DST rule: the trigger's ``dst``, an item without hour or minute being a
+    wildcard one (as ``*`` in a cron); without ``dst``, the task scheduler's own rule."""
+    if trigger.dst is None:
+        return (COLLAPSE,) * len(trigger.items)
+    return tuple(
+        rule_for(trigger.dst, item.hour is None or item.minute is None) for item in trigger.items
+    )

@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo
 
 from shared.errors import InvalidTrigger
 from shared.model import (
-    DST_POLICIES,
     CronTrigger,
 )
-from shared.timing.dst import FIXED, SKIP, WILDCARD, _DstRule
+from shared.timing.dst import _DstRule, rule_for
 from shared.timing.plan import (
     _Days,
     _DomRule,
@@ -225,9 +224,4 @@ def _cron(trigger: CronTrigger) -> tuple[_Plan, ZoneInfo, _DstRule]:
     if not isinstance(trigger.expr, str):
         raise _bad(f"expression must be a string, got {trigger.expr!r}")
     plan, wildcard = _cron_plan(trigger.expr)
-    tz = zone(trigger.timezone)
-    if trigger.dst == "skip":
-        return plan, tz, SKIP
-    if trigger.dst == "cron":
-        return plan, tz, WILDCARD if wildcard else FIXED
-    raise InvalidTrigger(f"dst: must be one of {', '.join(DST_POLICIES)}, got {trigger.dst!r}")
+    return plan, zone(trigger.timezone), rule_for(trigger.dst, wildcard)

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from shared.errors import InvalidTrigger
+from shared.model import DST_POLICIES
 from shared.timing.plan import _Plan
 from shared.timing.zones import (
     _EPOCH,
@@ -74,6 +76,15 @@ class _Moment:
     offset_ms: int
     first_ms: int
     second_ms: int
+
+
+def rule_for(dst: object, wildcard: bool) -> _DstRule:
+    """A trigger's ``dst`` ("cron" or "skip") as a rule; ``InvalidTrigger`` naming a bad one."""
+    if dst == "skip":
+        return SKIP
+    if dst == "cron":
+        return WILDCARD if wildcard else FIXED
+    raise InvalidTrigger(f"dst: must be one of {', '.join(DST_POLICIES)}, got {dst!r}")
 
 
 def moment(after_ms: int, tz: ZoneInfo) -> _Moment:

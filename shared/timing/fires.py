@@ -19,13 +19,14 @@ from shared.model import (
 )
 from shared.timing.calendar import (
     _calendar,
+    _calendar_rules,
     _EveryItem,
 )
 from shared.timing.cron import (
     _bad,
     _cron,
 )
-from shared.timing.dst import COLLAPSE, iter_local, moment, next_local
+from shared.timing.dst import iter_local, moment, next_local
 from shared.timing.zones import (
     _MAX_MS,
     _VALIDATE_FROM,
@@ -53,6 +54,7 @@ def validate_trigger(trigger: Trigger) -> None:
             raise _bad(f"{trigger.expr!r} matches no date, so it never fires")
     elif isinstance(trigger, CalendarTrigger):
         _calendar(trigger)
+        _calendar_rules(trigger)
     elif isinstance(trigger, InstantsTrigger):
         _check_instants(trigger.at_ms)
     else:
@@ -100,13 +102,13 @@ def _calendar_next(trigger: CalendarTrigger, after_ms: int) -> int | None:
     tz, plans = _calendar(trigger)
     after = None if after_ms >= _MAX_MS else moment(after_ms, tz)
     best: int | None = None
-    for plan in plans:
+    for plan, rule in zip(plans, _calendar_rules(trigger), strict=True):
         if isinstance(plan, _EveryItem):
             fire_ms = plan.next_fire(after_ms)
         elif after is None:
             continue
         else:
-            fire_ms = next_local(plan, tz, COLLAPSE, after)
+            fire_ms = next_local(plan, tz, rule, after)
         if fire_ms is not None and (best is None or fire_ms < best):
             best = fire_ms
     return best
