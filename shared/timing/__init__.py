@@ -57,12 +57,13 @@ Cron dialects (the field count tells which)
 
 Calendar items (the task scheduler's ``repeat_items``)
 ------------------------------------------------------
-A ``CalendarTrigger`` fires at the union of its items, with THE DST RULE above unless its ``dst``
-is set (then as a cron's, an item without hour or minute being a wildcard one). A calendar item
-fires at every local minute (second 0) matching ALL its non-None fields (day AND weekday AND
-week; week w = days 7w-6..7w), between its ``start`` and ``end`` dates inclusive. An item with ``interval_min`` instead fires
-every ``interval_min`` elapsed minutes from local midnight of ``start`` (or 1970-01-01), i.e. UTC
-arithmetic from that anchor like ``IntervalTrigger``, until the end of its ``end`` date.
+A ``CalendarTrigger`` fires at the union of its items, with THE DST RULE above unless its ``dst`` is
+set (then as a cron's, an item without hour or minute being a wildcard one). A calendar item fires
+at every local minute (second 0) matching ALL its non-None fields (day AND weekday AND week; week w
+= days 7w-6..7w), between its ``start`` and ``end`` dates inclusive. An item with ``interval_min``
+instead fires every ``interval_min`` elapsed minutes from local midnight of ``start`` (or
+1970-01-01), i.e. UTC arithmetic from that anchor like ``IntervalTrigger``, until the end of its
+``end`` date.
 """
 
 from shared.timing.clock import now_ms
