@@ -43,6 +43,15 @@ HEALTH = openapi.Reply(
         },
         "additionalProperties": False,
     },
+    examples={
+        "up (/healthz)": {"status": "ok"},
+        "ready (/readyz)": {"status": "ok", "redis": "ok", "beat_fresh": True},
+        "no beat ticked lately (/readyz, 503)": {
+            "status": "degraded",
+            "redis": "ok",
+            "beat_fresh": False,
+        },
+    },
 )
 
 
