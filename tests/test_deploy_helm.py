@@ -28,8 +28,10 @@ from tests.deploy_support import (
     check_command,
     declared_port,
     k8s_containers,
+    k8s_workloads,
     scrape_annotation,
     served_metrics_port,
+    workload_of,
 )
 from tests.test_deploy import assert_safe_redis, env, worker_node_name  # noqa: F401 (a fixture)
 
@@ -265,14 +267,32 @@ def test_the_chart_ships_deploy_monitorings_alerts_and_dashboard() -> None:
     (text,) = board["data"].values()
     assert json.loads(text) == json.loads((MONITORING / "grafana-dashboard.json").read_text())
     (monitor,) = of_kind(documents, "PodMonitor").values()
-    scraped = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
-    served = {
-        port["name"]
+    scraped_ports = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
+    workloads = k8s_workloads(documents)
+    selected = [
+        c
         for c in k8s_containers(documents)
-        if c.ours
-        for port in pod_container(c).get("ports", [])
-    }
-    assert scraped <= served
+        if selects(monitor["spec"]["selector"], workloads[workload_of(c)])
+    ]
+    assert sorted(workload_of(c) for c in selected) == sorted(
+        f"{RELEASE}-{name}" for name in ("api", "beat", *(f"worker-{p}" for p in POOLS))
+    )
+    for c in selected:  # each serves /metrics on exactly one of the ports scraped
+        named = {port["name"] for port in pod_container(c).get("ports", [])}
+        assert len(named & scraped_ports) == 1, c.where
+
+
+def selects(selector: dict[str, Any], workload: dict[str, Any]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions with In) picks the workload's
+    pods."""
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
 
 
 # --- what the chart refuses ----------------------------------------------------------------------
