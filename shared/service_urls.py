@@ -41,6 +41,7 @@ def service_links(config: Config, api: str, host: str) -> list[Link]:
         Link("home", "API", f"{api}/", "this page: the links below, as HTML or JSON"),
         Link("docs", "API docs", f"{api}/docs", "API reference (OpenAPI: /openapi.json)"),
         Link("dashboard", "Dashboard", f"{api}/dashboard/", "an account's schedules and runs"),
+        Link("flower", "Flower", f"http://{host}:{config.flower_port}/", "Celery workers, tasks"),
         Link("metrics", "Metrics", f"{api}/metrics", "Prometheus: store sizes, queue depths"),
     ]
     if config.beat_metrics_port:
@@ -50,8 +51,5 @@ def service_links(config: Config, api: str, host: str) -> list[Link]:
         url = f"http://{host}:{metrics.worker_port(config, [pool])}/metrics"
         about = f"Prometheus: attempts of the {pool} pool"
         links.append(Link(f"worker_metrics_{pool}", f"{pool.capitalize()} metrics", url, about))
-    links += [
-        Link("flower", "Flower", f"http://{host}:{config.flower_port}/", "Celery workers, tasks"),
-        Link("health", "Health", f"{api}/healthz", "liveness (readiness: /readyz)"),
-    ]
+    links.append(Link("health", "Health", f"{api}/healthz", "liveness (readiness: /readyz)"))
     return links
