@@ -183,8 +183,11 @@ def test_every_minute_in_paris_fires_once_a_real_minute_in_2027(dst: str, count:
 
 
 def test_dst_is_validated() -> None:
-    with pytest.raises(InvalidTrigger, match="dst: must be one of cron, skip, got 'sometimes'"):
+    with pytest.raises(
+        InvalidTrigger, match="dst: must be one of cron, skip, got 'sometimes'"
+    ) as e:
         validate_trigger(CronTrigger("* * * * *", NY, dst="sometimes"))  # type: ignore[arg-type]
+    assert (e.value.field, e.value.reason) == ("dst", "must be one of cron, skip, got 'sometimes'")
 
 
 def test_dst_is_stored_only_when_not_the_default() -> None:

@@ -84,7 +84,8 @@ def rule_for(dst: object, wildcard: bool) -> _DstRule:
         return SKIP
     if dst == "cron":
         return WILDCARD if wildcard else FIXED
-    raise InvalidTrigger(f"dst: must be one of {', '.join(DST_POLICIES)}, got {dst!r}")
+    reason = f"must be one of {', '.join(DST_POLICIES)}, got {dst!r}"
+    raise InvalidTrigger(f"dst: {reason}", field="dst", reason=reason)
 
 
 def moment(after_ms: int, tz: ZoneInfo) -> _Moment:
