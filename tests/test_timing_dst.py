@@ -144,7 +144,7 @@ def test_dst_policies(
     check(CronTrigger(expr, tz, dst="skip"), after, under_skip)
 
 
-def _fires_between(trigger: CronTrigger, start: str, end: str) -> list[int]:
+def _fires_between(trigger: CronTrigger | CalendarTrigger, start: str, end: str) -> list[int]:
     end_ms = ms(end)
     return list(takewhile(lambda f: f <= end_ms, iter_fires(trigger, ms(start))))
 
@@ -308,3 +308,24 @@ def test_calendar_dst_is_validated_and_stored_only_when_set() -> None:
     cron = CalendarTrigger(items=items, timezone=NY, dst="cron")
     assert trigger_to_dict(cron)["dst"] == "cron"
     assert trigger_from_dict(trigger_to_dict(cron)) == cron
+
+
+@pytest.mark.parametrize("dst", ["cron", "skip"])
+@pytest.mark.parametrize(("hour", "minute"), [(2, 30), (1, 0), (None, 15), (1, None), (None, None)])
+def test_calendar_item_with_dst_fires_as_the_same_cron(
+    dst: str, hour: int | None, minute: int | None
+) -> None:
+    """An item of hour and minute is the cron ``minute hour * * *`` (``*`` where None), and under
+    a dst it fires as that cron does, through New York's two changes of 2026."""
+    item = CalendarTrigger(
+        items=(RepeatItem(hour=hour, minute=minute),),
+        timezone=NY,
+        dst=dst,  # type: ignore[arg-type]
+    )
+    expr = f"{'*' if minute is None else minute} {'*' if hour is None else hour} * * *"
+    cron = CronTrigger(expr, NY, dst=dst)  # type: ignore[arg-type]
+    for start, end in (
+        ("2026-03-07T22:00:00-05:00", "2026-03-08T06:00:00-04:00"),
+        ("2026-10-31T22:00:00-04:00", "2026-11-01T06:00:00-05:00"),
+    ):
+        assert _fires_between(item, start, end) == _fires_between(cron, start, end)
