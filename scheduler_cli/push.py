@@ -11,7 +11,8 @@ import getpass
 import sys
 from typing import Any
 
-from scheduler_cli.common import open_store
+from scheduler_cli.common import add_json, open_store
+from scheduler_cli.output import print_json
 from shared.accounts import load_secret_key
 from shared.config import Config
 from shared.errors import NotFound
@@ -28,7 +29,10 @@ def cmd_push_credentials(args: argparse.Namespace, config: Config) -> int:
         print("error: both the gateway key and secret are needed", file=sys.stderr)
         return 2
     push.set_credentials(store, load_secret_key(config), args.appkey, args.key, secret)
-    print(f"Push gateway credentials of {args.appkey} stored (encrypted).")
+    if args.json:
+        print_json({"appkey": args.appkey, "stored": True})
+    else:
+        print(f"Push gateway credentials of {args.appkey} stored (encrypted).")
     return 0
 
 
@@ -49,4 +53,5 @@ def add_commands(sub: Any) -> None:
     command.add_argument(
         "--secret", help="the gateway's secret (default: read from stdin or a prompt)"
     )
+    add_json(command)
     command.set_defaults(func=cmd_push_credentials)

@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis
 
-from shared import accounts, api_keys
+from shared import accounts, api_keys, push
+from shared.backup import take_snapshot, write_backup
 from shared.config import Config
 from shared.contract import RunStatus
 from shared.store import Store
-from shared.timing import now_ms
+from shared.timing import format_iso_utc, now_ms
 from tests.cli_support import (
     ZONE_ABBREVIATION,
     Cli,
@@ -186,3 +188,42 @@ def test_dead_letters_redrive_and_delete_say_so_in_words(
     assert cli("dead-letters", "redrive", mine).out.startswith(f"Dead letter {mine} sent back")
     deleted = cli("dead-letters", "delete", theirs, "--json").json()
     assert deleted == {"execution": theirs, "deleted": True}
+
+
+# --- restore and push credentials ------------------------------------------------------------
+
+
+def test_restore_in_both_modes(cli: Cli, setup: tuple[Config, Store], clean_redis: str) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    task = cron_schedule(store, config, appkey, "task_scheduler", doc={"name": "Nightly"})
+    next_ms = store.next_fire_ms(task.id)
+    path, _ = write_backup(config, take_snapshot(store, appkey, now_ms()))
+
+    redis.Redis.from_url(clean_redis).flushdb()
+    restored = cli("restore", str(path), "--json").json()
+    assert restored["appkey"] == appkey and restored["name"] == "acme"
+    [schedule] = restored["schedules"]
+    assert schedule == {
+        "id": task.id,
+        "dialect": "task_scheduler",
+        "name": "Nightly",
+        "next": format_iso_utc(next_ms or 0),
+    }
+    redis.Redis.from_url(clean_redis).flushdb()
+    said = cli("restore", str(path)).lines
+    assert said[0] == f"Restored 1 schedules of account 'acme' ({appkey})"
+    assert task.id in said[1] and f"09:00:00 {ZONE_ABBREVIATION}" in said[1]
+    assert store.get_schedule(task.id) == task
+
+
+def test_push_credentials_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    appkey = account(store, config, "acme")["appkey"]
+    key = accounts.load_secret_key(config)
+    stored = cli("push-credentials", appkey, "--key", "gw", "--secret", "s1", "--json").json()
+    assert stored == {"appkey": appkey, "stored": True}
+    assert push.credentials(store, key, appkey) == ("gw", "s1")
+    said = cli("push-credentials", appkey, "--key", "gw2", "--secret", "s2").out
+    assert said.startswith(f"Push gateway credentials of {appkey} stored")
+    assert push.credentials(store, key, appkey) == ("gw2", "s2")
