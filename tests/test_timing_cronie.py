@@ -7,7 +7,7 @@ See tests/cronie_reference.py.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -158,3 +158,18 @@ def test_quartz_crons_with_seconds_match_the_policies_second_by_second(zone: str
                 expected = seconds_fires(expr, tz, dst, *window)
                 trigger = CronTrigger(expr, zone, dst=dst)  # type: ignore[arg-type]
                 _check(trigger, start_ms, end_ms, expected)
+
+
+def test_random_day_fields_follow_vixie_cron_for_a_year() -> None:
+    """Property: day-of-month and day-of-week drawn at random (seeded) pick, over 2026 and 2027,
+    exactly the days the reference's Vixie rule picks (OR unless a field starts with '*')."""
+    rng = random.Random("vixie")
+    doms = ["*", "*/2", "*/10", "1-15", "13", "1,15,31", "10-20/3", "31"]
+    dows = ["*", "*/2", "*/3", "FRI", "0", "7", "MON-FRI", "SAT,SUN", "1-5/2", "0-6"]
+    start_ms, end_ms = _ms(2026), _ms(2028)
+    for _ in range(40):
+        expr = f"0 12 {rng.choice(doms)} {rng.choice(['*', '*', '2-11', 'FEB'])} {rng.choice(dows)}"
+        entry = parse(expr)
+        days = (datetime(2026, 1, 1, 12) + timedelta(days=d) for d in range(730))
+        expected = [int(d.replace(tzinfo=UTC).timestamp()) * 1000 for d in days if entry.matches(d)]
+        assert _iso(_ours(CronTrigger(expr), start_ms, end_ms)) == _iso(expected), expr
