@@ -32,6 +32,7 @@ from scheduler_cli.views import (
     SCHEDULE_COLUMNS,
     STATES,
     ScheduleFacts,
+    describe_target,
     run_json,
     run_row,
 )
@@ -97,6 +98,8 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
     print_fields(
         {
             **{SCHEDULE_COLUMNS[key].lower(): value for key, value in row.items()},
+            "name": facts.name,  # in full here, not cut to a column's width
+            "target": describe_target(facts.schedule, width=2000),
             "account": f"{account.get('name', '')} ({facts.schedule.account})",
             "created": local_time(facts.schedule.created_ms),
             "fired": facts.fired,

@@ -111,14 +111,15 @@ def describe_trigger(trigger: Trigger) -> str:
     return trigger.kind
 
 
-def describe_target(schedule: Schedule) -> str:
-    """The target kind and what names it best: a URL, a task class, a push's or job's name."""
+def describe_target(schedule: Schedule, width: int = 50) -> str:
+    """The target kind and what names it best: a URL, a task class, a push's or job's name
+    (cut to ``width`` characters)."""
     spec = schedule.target.spec
     what = (
         spec.get("url") or spec.get("class_name") or name_in(spec, "push") or name_in(spec, "job")
     )
     kind = str(schedule.target.kind)
-    return f"{kind} {shorten(str(what), 50)}" if what else kind
+    return f"{kind} {shorten(str(what), width)}" if what else kind
 
 
 def name_in(spec: dict[str, Any], key: str) -> Any:

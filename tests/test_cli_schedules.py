@@ -101,9 +101,20 @@ def test_add_webhook_then_show_in_both_modes(cli: Cli, setup: tuple[Config, Stor
     assert fields["name"] == "weekly" and fields["state"] == "active"
     assert fields["account"] == f"acme ({acme['appkey']})"
 
+    long_name, long_url = "the weekly report for the whole team", HOOK + "/" + "x" * 60
+    made = cli(*add_args(long_url), "--in", "60", "--name", long_name, "--json").json()
+    shown_in_full = cli("schedules", "show", made["id"]).out
+    assert long_name in shown_in_full and long_url in shown_in_full
+    listed = cli("schedules", "list", "--account", "acme").out  # cut to a column's width
+    assert long_name[:27] + "..." in listed and long_url not in listed
+
     other = account(store, config, "other")
     mismatch = cli("schedules", "show", added["id"], "--account", other["appkey"])
     assert mismatch.code == 1 and "no schedule" in mismatch.err and "Traceback" not in mismatch.err
+
+
+def add_args(url: str) -> tuple[str, ...]:
+    return ("schedules", "add-webhook", "--account", "acme", "--url", url)
 
 
 def test_bad_input_is_one_line_naming_what_is_wrong(cli: Cli, setup: tuple[Config, Store]) -> None:
