@@ -55,10 +55,18 @@ class DialectError(Exception):
     """An answer in the dialect's error shape: an HTTP status, a message naming what is wrong,
     and the dialect's own error code for dialects that have codes (None: its renderer picks)."""
 
-    def __init__(self, status: int, message: str, code: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: int | None = None,
+        *,
+        fields: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.fields = fields  # (field path, what is wrong) each, for shapes that list them
 
     @property
     def message(self) -> str:
@@ -110,7 +118,8 @@ class Dialect:
         ratelimit.counts_per_account(blueprint)
 
     def respond(self, error: DialectError) -> Response:
-        clipped = DialectError(error.status, formats.clip_message(str(error)), error.code)
+        message = formats.clip_message(str(error))
+        clipped = DialectError(error.status, message, error.code, fields=error.fields)
         response = self.render(clipped)
         if error.status == 401 and self.challenge:
             response.headers["WWW-Authenticate"] = self.challenge
@@ -155,8 +164,16 @@ def describe(
     """marshmallow's nested ``{"field": ["msg"]}`` as one line naming each bad field by its path
     (``push.body.platform: ...``, ``repeat_items[0].repeat_hour: ...``); a whole-object error
     names its object (``body`` at the top)."""
+    pairs = field_messages(messages, path, unknown=unknown, dotted_index=dotted_index)
+    return "; ".join(f"{name}: {text}" for name, text in pairs)
+
+
+def field_messages(
+    messages: Any, path: str = "", *, unknown: str = "unknown field", dotted_index: bool = False
+) -> list[tuple[str, str]]:
+    """marshmallow's nested messages as (field path, message) pairs; see ``describe``."""
     if isinstance(messages, dict):
-        parts = []
+        pairs = []
         for key, value in messages.items():
             if key == "_schema":
                 name = path
@@ -164,14 +181,16 @@ def describe(
                 name = f"{path}[{key}]"
             else:
                 name = f"{path}.{key}" if path else str(key)
-            parts.append(describe(value, name, unknown=unknown, dotted_index=dotted_index))
-        return "; ".join(parts)
+            pairs += field_messages(value, name, unknown=unknown, dotted_index=dotted_index)
+        return pairs
     if isinstance(messages, list) and not all(isinstance(m, str) for m in messages):
-        return "; ".join(
-            describe(m, path, unknown=unknown, dotted_index=dotted_index) for m in messages
-        )
+        return [
+            pair
+            for m in messages
+            for pair in field_messages(m, path, unknown=unknown, dotted_index=dotted_index)
+        ]
     text = " ".join(messages) if isinstance(messages, list) else str(messages)
-    return f"{path or 'body'}: {text.replace('Unknown field.', unknown)}"
+    return [(path or "body", text.replace("Unknown field.", unknown))]
 
 
 def store() -> Store:

@@ -14,6 +14,7 @@ from scheduler_api import (
     body,
     dashboard,
     landing,
+    native,
     openapi,
     page_security,
     push_schedules,
@@ -92,6 +93,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(push_schedules.blueprint)
     app.register_blueprint(task_scheduler.blueprint)
     app.register_blueprint(beacon_jobs.blueprint)
+    app.register_blueprint(native.blueprint)
 
     registry = metrics.api_registry(store)
 

@@ -1,5 +1,6 @@
-"""Who is calling: HTTP Basic ``appkey:master_secret`` (the push, task and webhook dialects and the
-dashboard's sign-in form) or beacon's ``userkey``; each attempt goes through the rate limits.
+"""Who is calling: HTTP Basic ``appkey:master_secret`` (the push, task and webhook dialects, the
+native API and the dashboard's sign-in form), beacon's ``userkey`` or a named API key (the native
+API's ``Authorization: Bearer``); each attempt goes through the rate limits.
 
 Before the credentials are checked, an address or appkey that failed too often is refused (429);
 wrong credentials are counted as a failure; the right ones count the request to the account.
@@ -15,6 +16,7 @@ from flask import Request
 
 from scheduler_api import ratelimit
 from shared.accounts import authenticate_basic, authenticate_userkey
+from shared.api_keys import authenticate_api_key
 from shared.store import Store
 
 Account = dict[str, Any]
@@ -49,6 +51,17 @@ def userkey_account(store: Store, userkey: str) -> Account | None:
         return None
     ratelimit.before_authentication("")  # a userkey names no appkey: throttled per address only
     return _counted(authenticate_userkey(store, userkey), "")
+
+
+def bearer_key(store: Store, token: str) -> tuple[Account, set[str]] | None:
+    """The account holding the API key ``token`` and the key's scopes, else None."""
+    if not token:
+        ratelimit.unauthenticated()
+        return None
+    ratelimit.before_authentication("")  # a key names no appkey: throttled per address only
+    found = authenticate_api_key(store, token)
+    _counted(found[0] if found else None, "")
+    return found
 
 
 def _counted(account: Account | None, claimed_appkey: str) -> Account | None:

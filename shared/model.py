@@ -102,7 +102,21 @@ class InstantsTrigger:
     kind: Literal["instants"] = "instants"
 
 
-Trigger = OnceTrigger | CronTrigger | CalendarTrigger | IntervalTrigger | InstantsTrigger
+@dataclass(frozen=True)
+class RRuleTrigger:
+    """An RFC 5545 recurrence rule (``FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1``) in an IANA time zone,
+    its first occurrence counted from ``dtstart_ms`` (the rule's DTSTART, read as wall-clock time
+    in ``timezone``). ``shared.timing.rrule`` owns the parsing (python-dateutil's ``rrule``)."""
+
+    rule: str
+    dtstart_ms: int
+    timezone: str = "UTC"
+    kind: Literal["rrule"] = "rrule"
+
+
+Trigger = (
+    OnceTrigger | CronTrigger | CalendarTrigger | IntervalTrigger | InstantsTrigger | RRuleTrigger
+)
 _NO_DST = {"cron": DEFAULT_DST, "calendar": None}  # each kind's default dst, not stored
 
 
@@ -125,6 +139,8 @@ def trigger_from_dict(data: dict[str, Any]) -> Trigger:
             return CronTrigger(**fields)
         if kind == "interval":
             return IntervalTrigger(**fields)
+        if kind == "rrule":
+            return RRuleTrigger(**fields)
         if kind == "instants":
             return InstantsTrigger(at_ms=tuple(fields.pop("at_ms")), **fields)
         if kind == "calendar":

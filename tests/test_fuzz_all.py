@@ -42,6 +42,7 @@ GROUPS = {
     "push_schedules": ("/v4/",),
     "task_scheduler": ("/api/v1/",),
     "beacon_jobs": ("/api/jobs",),
+    "native": ("/v1/",),
     "service": ("/dashboard", "/docs", "/openapi.json", "/metrics", "/healthz", "/readyz"),
 }
 MAY_BE_UNAVAILABLE = {"/readyz"}  # 503 = no fresh beat heartbeat, which is true here
@@ -62,6 +63,11 @@ def push_document() -> dict[str, Any]:
 
 
 JOB = {"url": "https://example.com/cb", "cron": "0 15 10 ? * *"}
+NATIVE = {
+    "name": "fuzz",
+    "trigger": {"cron": "0 3 * * *"},
+    "target": {"webhook": {"url": "https://example.com/cb"}},
+}
 TASK = {
     "user_id": 1,
     "name": "fuzz",
@@ -81,7 +87,12 @@ def live_resources(api: FlaskClient, creds: dict[str, str]) -> dict[str, Any]:
     beacon_form = {"name": "fuzz", "q": "1", "tasks": "[]"}
     beacon = api.post("/api/jobs", data={**beacon_form, "userkey": creds["userkey"]})
     task_id = task.get_json()["data"]["id"]
+    native = api.post("/v1/schedules", json=NATIVE, headers=auth).get_json()
+    key = {"name": "f", "scopes": ["runs:read"]}
+    keys = api.get("/v1/api-keys", headers=auth).get_json()["items"]  # at most 100 per account
+    key_id = keys[0]["id"] if keys else api.post("/v1/api-keys", json=key, headers=auth).json["id"]
     return {
+        "native": {"schedule_id": native["id"], "key_id": key_id},
         "job_id": job.get_data(as_text=True),
         "schedule_id": push.get_json()["schedule_id"],
         "registration_id": "dev-1",
@@ -96,6 +107,10 @@ def live_resources(api: FlaskClient, creds: dict[str, str]) -> dict[str, Any]:
             "/v4/devices/{registration_id}": {"timezone": "Asia/Tokyo", "tags": ["a"]},
             "/api/v1/api.php": {**TASK, "id": task_id},
             "/api/jobs": beacon_form,
+            "/v1/schedules": NATIVE,
+            "/v1/schedules/{schedule_id}": NATIVE,
+            "/v1/preview": {"trigger": {"rrule": "FREQ=DAILY"}, "count": 3},
+            "/v1/api-keys": {"name": "k", "scopes": ["schedules:read"]},
         },
     }
 
@@ -106,8 +121,9 @@ def use_live(case: Any, live: dict[str, Any], mask: int) -> None:
     path = case.operation.path
     for name in list(case.path_parameters or {}):
         key = "beacon" if path.startswith("/api/jobs") else name
-        if key in live:
-            case.path_parameters[name] = live[key]
+        own = live["native"] if path.startswith("/v1/") else live
+        if key in own:
+            case.path_parameters[name] = own[key]
     if path.startswith("/api/v1/") and isinstance(case.query, dict):
         case.query["taskId"] = live["taskId"]
     valid = live["bodies"].get(path)

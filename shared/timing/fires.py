@@ -14,6 +14,7 @@ from shared.model import (
     InstantsTrigger,
     IntervalTrigger,
     OnceTrigger,
+    RRuleTrigger,
     Schedule,
     Trigger,
 )
@@ -27,6 +28,7 @@ from shared.timing.cron import (
     _cron,
 )
 from shared.timing.dst import iter_local, moment, next_local
+from shared.timing.rrule import rrule_next, validate_rrule
 from shared.timing.zones import (
     _MAX_MS,
     _VALIDATE_FROM,
@@ -57,6 +59,8 @@ def validate_trigger(trigger: Trigger) -> None:
         _calendar_rules(trigger)
     elif isinstance(trigger, InstantsTrigger):
         _check_instants(trigger.at_ms)
+    elif isinstance(trigger, RRuleTrigger):
+        validate_rrule(trigger)
     else:
         raise InvalidTrigger(f"trigger: unknown trigger {trigger!r}")
 
@@ -94,6 +98,8 @@ def next_fire(trigger: Trigger, after_ms: int) -> int | None:
     if isinstance(trigger, InstantsTrigger):
         index = bisect_right(trigger.at_ms, after_ms)
         return trigger.at_ms[index] if index < len(trigger.at_ms) else None
+    if isinstance(trigger, RRuleTrigger):
+        return rrule_next(trigger, after_ms)
     raise InvalidTrigger(f"trigger: unknown trigger {trigger!r}")
 
 

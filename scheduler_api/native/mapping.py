@@ -1,0 +1,185 @@
+"""A native schedule document as a core ``Schedule``, and back.
+
+The trigger kinds map onto the core's: ``at`` a one-shot, ``cron`` a cron in the schedule's zone,
+``every`` an interval from its ``anchor`` (default: the schedule's start, else its creation),
+``rrule`` an RFC 5545 rule from the same instant, ``calendar`` the task scheduler's calendar
+items. Each target kind onto the engine's own, delivered by its pool as the other dialects' are.
+The document the client sent is kept in ``Schedule.doc`` so answers render from it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scheduler_api.adapter import DialectError, config
+from scheduler_api.native.problems import DIALECT, invalid
+from shared.accounts import valid_timezone
+from shared.beacon_jobs import DEFAULT_BEACON
+from shared.contract import TargetKind
+from shared.errors import ConfigError
+from shared.model import (
+    CalendarTrigger,
+    CronTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    RepeatItem,
+    RRuleTrigger,
+    Schedule,
+    Target,
+    Trigger,
+)
+from shared.task_classes import canonical, registered, unknown_class_message
+from shared.timing import parse_iso8601
+from shared.timing.rrule import parse_duration_ms
+
+# Policies the engine does not apply yet: refused unless left at their default, so a schedule
+# never claims a behaviour it does not have.
+NOT_YET = {
+    "jitter_s": 0,
+    "overlap": "allow_all",
+    "catchup_window_s": None,
+    "retry": None,
+    "on_failure": None,
+}
+KEPT = ("name", "trigger", "target", "timezone", "dst", "start", "end", "max_runs", "metadata")
+
+
+def build(
+    doc: dict[str, Any], account: dict[str, Any], schedule_id: str, created_ms: int, now: int
+) -> Schedule:
+    """The core schedule of ``doc`` (already checked by ``ScheduleDoc``)."""
+    refuse_unapplied_policies(doc)
+    timing = timed(doc, account, created_ms)
+    kept = {name: doc[name] for name in KEPT if name in doc}
+    kept.update(timezone=timing["timezone"], updated_ms=now)
+    return Schedule(
+        id=schedule_id,
+        account=account["appkey"],
+        dialect=DIALECT,
+        trigger=timing["trigger"],
+        target=target_of(doc, account),
+        created_ms=created_ms,
+        enabled=not doc.get("paused", False),
+        start_ms=timing["start_ms"],
+        end_ms=timing["end_ms"],
+        max_runs=doc.get("max_runs"),
+        doc=kept,
+    )
+
+
+def timed(doc: dict[str, Any], account: dict[str, Any], created_ms: int) -> dict[str, Any]:
+    """The trigger, zone and bounds of a schedule or preview document."""
+    if doc.get("dst", "cron") != "cron":
+        raise invalid("dst", "only cron (the default) is applied by this server yet")
+    timezone = zone_of(doc, account)
+    start_ms = parse_iso8601(doc["start"], "start") if "start" in doc else None
+    end_ms = parse_iso8601(doc["end"], "end") if "end" in doc else None
+    if start_ms is not None and end_ms is not None and end_ms < start_ms:
+        raise invalid("end", "is before start")
+    origin = created_ms if start_ms is None else start_ms
+    return {
+        "trigger": trigger_of(doc["trigger"], timezone, origin),
+        "timezone": timezone,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+    }
+
+
+def zone_of(doc: dict[str, Any], account: dict[str, Any]) -> str:
+    name = doc.get("timezone") or account.get("timezone") or "UTC"
+    try:
+        return valid_timezone(name)
+    except ConfigError as exc:
+        raise invalid("timezone", str(exc)) from None
+
+
+def trigger_of(trigger: dict[str, Any], timezone: str, origin_ms: int) -> Trigger:
+    if "at" in trigger:
+        return OnceTrigger(at_ms=parse_iso8601(trigger["at"], "trigger.at"))
+    if "cron" in trigger:
+        return CronTrigger(expr=trigger["cron"].strip(), timezone=timezone)
+    if "every" in trigger:
+        every_ms = parse_duration_ms(trigger["every"], "trigger.every")
+        anchor = trigger.get("anchor")
+        anchor_ms = origin_ms if anchor is None else parse_iso8601(anchor, "trigger.anchor")
+        return IntervalTrigger(every_ms=every_ms, anchor_ms=anchor_ms)
+    if "rrule" in trigger:
+        return RRuleTrigger(rule=trigger["rrule"], dtstart_ms=origin_ms, timezone=timezone)
+    items = tuple(RepeatItem(**item) for item in trigger["calendar"])
+    return CalendarTrigger(items=items, timezone=timezone)
+
+
+def target_of(doc: dict[str, Any], account: dict[str, Any]) -> Target:
+    target = doc["target"]
+    if "webhook" in target:
+        return webhook_target(target["webhook"])
+    if "push" in target:
+        zone_name = account.get("timezone") or "UTC"
+        spec = {"push": target["push"], "zone_type": 1, "account_zone": zone_name}
+        return Target(TargetKind.PUSH, spec)
+    if "task" in target:
+        return task_target(target["task"])
+    beacon = target["beacon"]
+    job = {
+        "name": doc["name"],
+        "user": account["appkey"],
+        "beacon_name": beacon.get("beacon_name", DEFAULT_BEACON),
+        "tasks": beacon["tasks"],
+    }
+    return Target(TargetKind.BEACON, {"job_id": None, "job": job})
+
+
+def webhook_target(webhook: dict[str, Any]) -> Target:
+    if webhook.get("headers"):
+        raise invalid(
+            "target.webhook.headers",
+            "custom headers are not sent by the webhooks pool yet; leave it out",
+        )
+    spec: dict[str, Any] = {"url": webhook["url"]}
+    body = webhook.get("body")
+    if body is not None:
+        is_text = isinstance(body, str)
+        spec["data"] = body if is_text else json.dumps(body, separators=(",", ":"))
+        spec["content_type"] = "text/plain; charset=utf-8" if is_text else "application/json"
+    if "content_type" in webhook:
+        spec["content_type"] = webhook["content_type"]
+    return Target(TargetKind.WEBHOOK, spec)
+
+
+def task_target(task: dict[str, Any]) -> Target:
+    class_name = task["class_name"].strip()
+    if canonical(class_name) not in registered(config()):
+        detail = unknown_class_message(class_name, config()).removeprefix("class_name: ")
+        raise invalid("target.task.class_name", detail)
+    return Target(TargetKind.TASK, {"class_name": class_name, "data": task.get("data")})
+
+
+def refuse_unapplied_policies(doc: dict[str, Any]) -> None:
+    for name, default in NOT_YET.items():
+        if name in doc and doc[name] != default:
+            raise invalid(name, "not applied by this server yet; leave it out")
+
+
+def merge_patch(current: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: objects merge key by key, ``null`` deletes, the rest replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(current) if isinstance(current, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def stored_document(schedule: Schedule) -> dict[str, Any]:
+    """The document a PUT of this schedule would send (the base of a PATCH)."""
+    doc = {name: schedule.doc[name] for name in KEPT if name in schedule.doc}
+    doc["paused"] = not schedule.enabled
+    return doc
+
+
+def not_found(schedule_id: str) -> DialectError:
+    return DialectError(404, f"no schedule {schedule_id!r}")
