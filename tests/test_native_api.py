@@ -307,3 +307,23 @@ def test_a_bad_cursor_or_limit_is_a_400_naming_it(local_api: Client) -> None:
         answer = client.get(f"/v1/schedules?{query}", headers=basic(creds))
         assert answer.status_code == 400 and answer.mimetype == PROBLEM
         assert answer.get_json()["errors"][0]["field"] == field
+
+
+def test_openapi_describes_bearer_scopes_and_idempotency_of_v1(local_api: Client) -> None:
+    client, _ = local_api
+    spec = client.get("/openapi.json").get_json()
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    operations = [
+        (path, method, op)
+        for path, ops in spec["paths"].items()
+        if path.startswith("/v1/")
+        for method, op in ops.items()
+    ]
+    assert len(operations) >= 19
+    for path, method, op in operations:
+        assert op["security"] == [{"basic": []}, {"bearer": []}], (path, method)
+        assert "Needs the scope" in op["description"], (path, method)
+        headers = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
+        assert ("Idempotency-Key" in headers) == (method == "post"), (path, method)
+    create = spec["paths"]["/v1/schedules"]["post"]["requestBody"]["content"]
+    assert create["application/json"]["example"]["trigger"] == {"cron": "30 2 * * *"}

@@ -71,6 +71,7 @@ def guarded(scope: str) -> Callable[[F], F]:
                 return view(*args, **kwargs)
             return idempotent(who.appkey, checked_key(key), lambda: view(*args, **kwargs))
 
+        guarded_view.native_scope = scope  # type: ignore[attr-defined] # for the OpenAPI part
         return cast(F, guarded_view)
 
     return wrap

@@ -42,6 +42,7 @@ NOT_YET = {
     "retry": None,
     "on_failure": None,
 }
+LAST_MS = 253_370_678_400_000  # 9998-12-31T00:00:00Z: the engine computes no fire after it
 KEPT = ("name", "trigger", "target", "timezone", "dst", "start", "end", "max_runs", "metadata")
 
 
@@ -73,8 +74,8 @@ def timed(doc: dict[str, Any], account: dict[str, Any], created_ms: int) -> dict
     if doc.get("dst", "cron") != "cron":
         raise invalid("dst", "only cron (the default) is applied by this server yet")
     timezone = zone_of(doc, account)
-    start_ms = parse_iso8601(doc["start"], "start") if "start" in doc else None
-    end_ms = parse_iso8601(doc["end"], "end") if "end" in doc else None
+    start_ms = instant(doc["start"], "start") if "start" in doc else None
+    end_ms = instant(doc["end"], "end") if "end" in doc else None
     if start_ms is not None and end_ms is not None and end_ms < start_ms:
         raise invalid("end", "is before start")
     origin = created_ms if start_ms is None else start_ms
@@ -84,6 +85,15 @@ def timed(doc: dict[str, Any], account: dict[str, Any], created_ms: int) -> dict
         "start_ms": start_ms,
         "end_ms": end_ms,
     }
+
+
+def instant(text: str, field: str) -> int:
+    """An ISO 8601 date-time between 1970 and 9998 (UTC) as ms: the range every answer can
+    write back and the engine computes in."""
+    at_ms = parse_iso8601(text, field)
+    if not 0 <= at_ms <= LAST_MS:
+        raise invalid(field, "must be between 1970 and 9998 (UTC)")
+    return at_ms
 
 
 def zone_of(doc: dict[str, Any], account: dict[str, Any]) -> str:
@@ -96,13 +106,13 @@ def zone_of(doc: dict[str, Any], account: dict[str, Any]) -> str:
 
 def trigger_of(trigger: dict[str, Any], timezone: str, origin_ms: int) -> Trigger:
     if "at" in trigger:
-        return OnceTrigger(at_ms=parse_iso8601(trigger["at"], "trigger.at"))
+        return OnceTrigger(at_ms=instant(trigger["at"], "trigger.at"))
     if "cron" in trigger:
         return CronTrigger(expr=trigger["cron"].strip(), timezone=timezone)
     if "every" in trigger:
         every_ms = parse_duration_ms(trigger["every"], "trigger.every")
         anchor = trigger.get("anchor")
-        anchor_ms = origin_ms if anchor is None else parse_iso8601(anchor, "trigger.anchor")
+        anchor_ms = origin_ms if anchor is None else instant(anchor, "trigger.anchor")
         return IntervalTrigger(every_ms=every_ms, anchor_ms=anchor_ms)
     if "rrule" in trigger:
         return RRuleTrigger(rule=trigger["rrule"], dtstart_ms=origin_ms, timezone=timezone)

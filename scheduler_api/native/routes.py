@@ -7,7 +7,7 @@ import uuid
 from flask import Blueprint, Response
 
 from scheduler_api.adapter import config, store
-from scheduler_api.native import replies
+from scheduler_api.native import openapi_part, replies
 from scheduler_api.native.access import caller, guarded
 from scheduler_api.native.mapping import build, merge_patch, not_found, stored_document, timed
 from scheduler_api.native.problems import DIALECT, PROBLEM, dialect, load
@@ -28,7 +28,7 @@ from scheduler_api.native.schemas import (
     PreviewQuery,
     ScheduleDoc,
 )
-from scheduler_api.openapi import Reply, documented, errors
+from scheduler_api.openapi import Reply, about, documented, errors, part
 from shared import schedules
 from shared.contract import TargetKind
 from shared.errors import NotFound
@@ -256,3 +256,5 @@ errors(
         503: "the schedule store is unreachable; try again later",
     },
 )
+part(blueprint, openapi_part.complete)  # Bearer beside Basic, scopes, Idempotency-Key, examples
+about(blueprint, "the native API: every trigger, target and policy of the engine, in JSON")

@@ -27,9 +27,12 @@ from shared.timing.zones import _MAX_MS, _wall, local_to_utc_ms, zone
 # search for the first fire after an instant starts this much earlier in wall-clock time.
 _SLACK = timedelta(hours=4)
 _MAX_STEPS = 10_000  # candidates tried per search: bounds a pathological rule
+# A rule with COUNT is walked from DTSTART (moving DTSTART would change what COUNT counts): its
+# length bounds that walk.
+MAX_COUNT = 10_000
 _DURATION = re.compile(
-    r"P(?:(?P<w>\d{1,6})W)?(?:(?P<d>\d{1,6})D)?"
-    r"(?:T(?:(?P<h>\d{1,7})H)?(?:(?P<m>\d{1,9})M)?(?:(?P<s>\d{1,11})S)?)?"
+    r"P(?:(?P<w>[0-9]{1,6})W)?(?:(?P<d>[0-9]{1,6})D)?"  # ASCII digits only: \d takes any
+    r"(?:T(?:(?P<h>[0-9]{1,7})H)?(?:(?P<m>[0-9]{1,9})M)?(?:(?P<s>[0-9]{1,11})S)?)?"
 )
 _PERIOD = {WEEKLY: timedelta(weeks=1), DAILY: timedelta(days=1), HOURLY: timedelta(hours=1)}
 _UNIT_S = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -74,6 +77,10 @@ def _rule(trigger: RRuleTrigger) -> tuple[rrule, ZoneInfo]:
         raise InvalidTrigger("rrule: one RRULE only")
     if _part(parsed, "freq") > HOURLY:  # MINUTELY, SECONDLY
         raise InvalidTrigger("rrule: FREQ finer than HOURLY; use cron or every for those")
+    if _part(parsed, "interval") < 1:  # dateutil would loop for ever
+        raise InvalidTrigger("rrule: INTERVAL must be 1 or more")
+    if (_part(parsed, "count") or 0) > MAX_COUNT:
+        raise InvalidTrigger(f"rrule: COUNT is at most {MAX_COUNT}; leave it out for no end")
     until = _part(parsed, "until")
     naive_until = None if until is None else until.astimezone(tz).replace(tzinfo=None)
     return parsed.replace(dtstart=start, until=naive_until), tz
@@ -107,9 +114,10 @@ def rrule_next(trigger: RRuleTrigger, after_ms: int) -> int | None:
 def _moved_near(rule: rrule, start: datetime) -> rrule:
     """The same rule with DTSTART moved forward by whole periods to just before ``start``, so
     the search does not walk every occurrence since DTSTART. Exact for weekly, daily and hourly
-    rules without COUNT: their defaults (weekday, hour, minute, second) and the phase of their
-    INTERVAL are kept by a move of whole periods of wall-clock time, which is how dateutil
-    counts too. Monthly and yearly rules have few occurrences a year: walked as they are."""
+    rules without COUNT (see ``MAX_COUNT``): their defaults (weekday, hour, minute, second) and
+    the phase of their INTERVAL are kept by a move of whole periods of wall-clock time, which is
+    how dateutil counts too. Monthly and yearly rules have few occurrences a year: walked as
+    they are."""
     period = _PERIOD.get(_part(rule, "freq"))
     if period is None or _part(rule, "count") is not None or start <= _part(rule, "dtstart"):
         return rule

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support import basic
-from tests.test_fuzz_all import JOB, TASK, push_document
+from tests.test_fuzz_all import JOB, NATIVE, TASK, push_document
 
 DIGITS = "9" * 5000  # int() refuses more than 4300 digits
 
@@ -55,6 +55,14 @@ def beacon_error(response: Any) -> str:
     return response.get_json()["error"]
 
 
+def native_error(response: Any) -> str:
+    """A problem document (RFC 9457): its detail, and each field it names."""
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    named = " ".join(error["field"] for error in body.get("errors", []))
+    return f"{body['detail']} [{named}]"
+
+
 class Api:
     """The app, an account, and one request per dialect with a field replaced."""
 
@@ -77,6 +85,11 @@ class Api:
         body = json_with(TASK, field, literal)
         url = "/api/v1/api.php?target=scheduler&action=addTask"
         return self.client.post(url, data=body, headers=self.auth)
+
+    def native(self, field: str, literal: str, doc: dict[str, Any] | None = None) -> Any:
+        body = json_with(doc or NATIVE, field, literal)
+        headers = {**self.auth, "Content-Type": "application/json"}
+        return self.client.post("/v1/schedules", data=body, headers=headers)
 
     def beacon(self, fields: dict[str, str | bytes], action: str = "create", path: str = "") -> Any:
         form = {"name": "hostile", "q": "1", "tasks": "[]"} if action == "create" else {}

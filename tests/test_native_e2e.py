@@ -1,0 +1,149 @@
+"""/v1 end to end: the API writes, one real beat and one webhooks worker (for the whole module)
+deliver to a receiver on 127.0.0.1; signatures are checked with ``standardwebhooks``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from scheduler_api.app import create_app
+from shared.accounts import create_account, load_secret_key
+from shared.config import Config
+from shared.store import Store
+from shared.timing import parse_iso8601
+from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, basic, iso, now_ms, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+class Stack:
+    def __init__(self, api: FlaskClient, creds: dict[str, str], receiver: HttpReceiver) -> None:
+        self.api, self.creds, self.receiver = api, creds, receiver
+
+    def post(self, path: str, body: Any = None, **headers: str) -> Any:
+        return self.api.post(path, json=body, headers={**basic(self.creds), **headers})
+
+    def schedule(self, path: str, trigger: dict[str, Any], **doc: Any) -> dict[str, Any]:
+        target = {"webhook": {"url": self.receiver.url + path, "body": {"from": path}}}
+        body = {"name": path, "trigger": trigger, "target": target, **doc}
+        made = self.post("/v1/schedules", body)
+        assert made.status_code == 201, made.get_data(as_text=True)
+        view: dict[str, Any] = made.get_json()
+        return view
+
+    def hits(self, path: str) -> list[Any]:
+        with self.receiver._lock:
+            return [hit for hit in self.receiver.requests if hit.path == path]
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    redis.Redis.from_url(redis_url).flushdb()
+    workdir = tmp_path_factory.mktemp("native-e2e")
+    config = Config.from_env(
+        {},
+        redis_url=redis_url,
+        data_dir=str(workdir),
+        target_allowlist=("127.0.0.0/8",),
+        **UNLIMITED,
+    )
+    store = Store.from_url(config.redis_url, config.key_prefix)
+    creds = create_account(store, "native", secret_key=load_secret_key(config), now_ms=now_ms())
+    group = ProcessGroup(redis_url, workdir)
+    try:
+        with HttpReceiver() as receiver:
+            group.beat()
+            group.worker("webhooks")
+            wait_until(store.last_beat_ms, what="beat running")
+            yield Stack(create_app(config).test_client(), creds, receiver)
+    finally:
+        group.stop_all()
+
+
+def test_a_schedule_fires_signed_and_its_run_is_recorded(stack: Stack) -> None:
+    at = iso(now_ms() + 1500)
+    view = stack.schedule("/once", {"at": at})
+    hit = wait_until(lambda: (stack.hits("/once") or [None])[0], what="the callback")
+    assert hit.body == b'{"from":"/once"}' and hit.headers["Content-Type"] == "application/json"
+    Webhook(stack.creds["webhook_secret"]).verify(hit.body, hit.headers)  # raises if bad
+    assert hit.at_ms >= parse_iso8601(at)
+    runs = wait_until(
+        lambda: stack.api.get(
+            f"/v1/schedules/{view['id']}/runs", headers=basic(stack.creds)
+        ).get_json()["items"],
+        what="the run record",
+    )
+    assert [(r["status"], r["attempt"], r["scheduled"]) for r in runs] == [
+        ("succeeded", 1, at.replace("+00:00", "Z"))
+    ]
+    read = stack.api.get(f"/v1/schedules/{view['id']}", headers=basic(stack.creds)).get_json()
+    assert read["state"] == "done" and read["next_fires"] == []
+
+
+def test_pause_stops_the_fires_and_resume_starts_them_again(stack: Stack) -> None:
+    view = stack.schedule("/every", {"every": 1})
+    wait_until(lambda: len(stack.hits("/every")) >= 2, what="two fires")
+    paused = stack.post(f"/v1/schedules/{view['id']}/pause").get_json()
+    assert paused["state"] == "paused"
+    # A fire claimed just before the pause may still land; after it, nothing. An absence has
+    # no event to wait on: three fire periods are watched.
+    settled, paused_at = len(stack.hits("/every")), now_ms()
+    wait_until(lambda: now_ms() >= paused_at + 3000, what="three quiet seconds")
+    assert len(stack.hits("/every")) <= settled + 1
+    quiet = len(stack.hits("/every"))
+    resumed = stack.post(f"/v1/schedules/{view['id']}/resume").get_json()
+    assert resumed["state"] == "active"
+    wait_until(lambda: len(stack.hits("/every")) >= quiet + 2, what="fires after resume")
+    stack.api.delete(f"/v1/schedules/{view['id']}", headers=basic(stack.creds))
+
+
+def test_trigger_runs_a_paused_schedule_now(stack: Stack) -> None:
+    view = stack.schedule("/now", {"cron": "0 0 1 1 *"}, paused=True)
+    answer = stack.post(f"/v1/schedules/{view['id']}/trigger")
+    assert answer.status_code == 202
+    execution = answer.get_json()["execution"]
+    hit = wait_until(lambda: (stack.hits("/now") or [None])[0], what="the run now")
+    assert hit.headers["webhook-id"] == execution
+
+
+def test_after_a_rotation_both_secrets_sign_during_the_overlap(stack: Stack) -> None:
+    old = stack.creds["webhook_secret"]
+    rotated = stack.post("/v1/webhook-secret/rotate", {"overlap_s": 3600})
+    new = rotated.get_json()["webhook_secret"]
+    stack.schedule("/rotated", {"at": iso(now_ms() + 1000)})
+    hit = wait_until(lambda: (stack.hits("/rotated") or [None])[0], what="the callback")
+    Webhook(new).verify(hit.body, hit.headers)
+    Webhook(old).verify(hit.body, hit.headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + "A" * 43 + "=").verify(hit.body, hit.headers)
+
+
+def test_an_api_key_with_only_read_is_refused_a_write(stack: Stack) -> None:
+    made = stack.post("/v1/api-keys", {"name": "reader", "scopes": ["schedules:read"]})
+    key = made.get_json()["key"]
+    bearer = {"Authorization": f"Bearer {key}"}
+    body = {"name": "x", "trigger": {"cron": "0 3 * * *"}, "target": {"webhook": {"url": "x"}}}
+    refused = stack.api.post("/v1/schedules", json=body, headers=bearer)
+    assert refused.status_code == 403
+    assert refused.get_json()["detail"] == "this API key lacks the scope 'schedules:write'"
+    assert stack.api.get("/v1/schedules", headers=bearer).status_code == 200
+
+
+def test_an_idempotent_create_is_made_once(stack: Stack) -> None:
+    headers = {"Idempotency-Key": "e2e-once"}
+    body = {
+        "name": "idem",
+        "trigger": {"at": iso(now_ms() + 1000)},
+        "target": {"webhook": {"url": stack.receiver.url + "/idem"}},
+    }
+    first = stack.post("/v1/schedules", body, **headers)
+    second = stack.post("/v1/schedules", body, **headers)
+    assert first.get_json() == second.get_json()
+    wait_until(lambda: stack.hits("/idem"), what="the callback")
+    listed = stack.api.get("/v1/schedules?limit=100", headers=basic(stack.creds)).get_json()
+    assert [s["name"] for s in listed["items"]].count("idem") == 1
