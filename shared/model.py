@@ -192,8 +192,10 @@ class Schedule:
     """A schedule definition, as the API writes it and the beat reads it.
 
     ``start_ms``/``end_ms`` bound the fires (inclusive); ``max_runs`` stops it after that many
-    fires. ``misfire`` says what to do with a fire missed during downtime: ``coalesce`` runs it
-    once, late; ``skip`` records it as skipped. ``purge_when_done`` deletes the definition once it
+    fires. ``jitter_ms`` moves each fire by a stable pseudo-random offset in [0, jitter_ms), the
+    same for the same schedule and instant (``shared.timing``). ``misfire`` says what to do with
+    a fire missed during downtime: ``coalesce`` runs it once, late; ``skip`` records it as
+    skipped. ``purge_when_done`` deletes the definition once it
     has no future fire (the webhook dialect's rule). ``doc`` keeps the dialect's own fields that the
     engine does not interpret (names, user ids, the original request), so adapters can render
     their answers from the stored schedule alone.
@@ -212,6 +214,7 @@ class Schedule:
     misfire: MisfirePolicy = "coalesce"
     purge_when_done: bool = False
     doc: dict[str, Any] = field(default_factory=dict)
+    jitter_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -228,6 +231,7 @@ class Schedule:
             "misfire": self.misfire,
             "purge_when_done": self.purge_when_done,
             "doc": self.doc,
+            "jitter_ms": self.jitter_ms or None,
         }
         return _compact(data)
 
@@ -249,6 +253,7 @@ class Schedule:
                 misfire=data.get("misfire", "coalesce"),
                 purge_when_done=data.get("purge_when_done", False),
                 doc=data.get("doc", {}),
+                jitter_ms=data.get("jitter_ms"),
             )
         except KeyError as exc:
             raise InvalidSchedule(f"schedule: missing {exc}") from exc

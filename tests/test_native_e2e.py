@@ -16,6 +16,7 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
 from shared.timing import parse_iso8601
+from shared.timing.fires import jitter_offset_ms
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, basic, iso, now_ms, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -147,3 +148,25 @@ def test_an_idempotent_create_is_made_once(stack: Stack) -> None:
     wait_until(lambda: stack.hits("/idem"), what="the callback")
     listed = stack.api.get("/v1/schedules?limit=100", headers=basic(stack.creds)).get_json()
     assert [s["name"] for s in listed["items"]].count("idem") == 1
+
+
+def test_jitter_moves_each_fire_stably_and_a_retry_keeps_its_instant(stack: Stack) -> None:
+    every_ms, jitter_ms = 2000, 1000
+    anchor = (now_ms() // 1000 + 1) * 1000
+    with HttpReceiver(statuses=[500, 200]) as flaky:  # the first attempt fails: one retry
+        target = {"webhook": {"url": flaky.url + "/jitter"}}
+        trigger = {"every": 2, "anchor": iso(anchor)}
+        body = {"name": "jitter", "trigger": trigger, "target": target, "jitter_s": 1}
+        view = stack.post("/v1/schedules", body).get_json()
+
+        def ids() -> list[str]:
+            return [hit.headers["webhook-id"] for hit in list(flaky.requests)]
+
+        wait_until(lambda: ids()[:1] and ids().count(ids()[0]) == 2, what="the retry")
+        stack.api.delete(f"/v1/schedules/{view['id']}", headers=basic(stack.creds))
+    # the retry is the same execution (the same moved instant); each fire moved by its offset
+    assert ids().count(ids()[0]) == 2 and len(set(ids())) >= 2
+    for execution in set(ids()):
+        schedule_id, due = execution.rsplit(":", 1)
+        raw = anchor + (int(due) - anchor) // every_ms * every_ms
+        assert int(due) == raw + jitter_offset_ms(schedule_id, raw, jitter_ms)

@@ -114,3 +114,25 @@ def test_a_long_lived_hourly_rule_finds_its_next_fire_quickly() -> None:
     started = datetime.now()
     assert next_fire(trigger, after) == after + 30 * 60_000
     assert datetime.now() - started < timedelta(seconds=0.5)
+
+
+# --- jitter (shared.timing.next_schedule_fire) ---------------------------------------------
+
+
+def test_jitter_moves_each_fire_by_its_own_stable_offset() -> None:
+    from shared.timing.fires import jitter_offset_ms, next_schedule_fire
+    from tests.factories import every, webhook_schedule
+
+    minute, jitter = 60_000, 20_000
+    moved = webhook_schedule(every(minute, 0), id="s1", jitter_ms=jitter)
+    expected = [k * minute + jitter_offset_ms("s1", k * minute, jitter) for k in range(200)]
+    offsets = [fire - k * minute for k, fire in enumerate(expected)]
+    assert all(0 <= off < jitter for off in offsets) and len(set(offsets)) > 150
+    assert expected == sorted(expected)
+    # from any instant, the next moved fire; from each fire, the one after it
+    for after in range(10 * minute, 150 * minute, 7_919):
+        assert next_schedule_fire(moved, after, 0) == next(f for f in expected if f > after)
+    for n in range(10, 150):
+        assert next_schedule_fire(moved, expected[n], 0) == expected[n + 1]
+    # another schedule's offsets differ
+    assert [jitter_offset_ms("s2", k * minute, jitter) for k in range(200)] != offsets

@@ -30,20 +30,30 @@ from shared.model import (
     Trigger,
 )
 from shared.task_classes import canonical, registered, unknown_class_message
-from shared.timing import parse_iso8601
+from shared.timing import min_gap_ms, parse_iso8601
 from shared.timing.rrule import parse_duration_ms
 
 # Policies the engine does not apply yet: refused unless left at their default, so a schedule
 # never claims a behaviour it does not have.
 NOT_YET = {
-    "jitter_s": 0,
     "overlap": "allow_all",
     "catchup_window_s": None,
     "retry": None,
     "on_failure": None,
 }
 LAST_MS = 253_370_678_400_000  # 9998-12-31T00:00:00Z: the engine computes no fire after it
-KEPT = ("name", "trigger", "target", "timezone", "dst", "start", "end", "max_runs", "metadata")
+KEPT = (
+    "name",
+    "trigger",
+    "target",
+    "timezone",
+    "dst",
+    "start",
+    "end",
+    "max_runs",
+    "jitter_s",
+    "metadata",
+)
 
 
 def build(
@@ -66,7 +76,22 @@ def build(
         end_ms=timing["end_ms"],
         max_runs=doc.get("max_runs"),
         doc=kept,
+        jitter_ms=jitter_ms(doc, timing["trigger"], now),
     )
+
+
+def jitter_ms(doc: dict[str, Any], trigger: Trigger, now: int) -> int | None:
+    """``jitter_s`` in ms; shorter than the smallest gap between fires, so that moved fires
+    keep their order and none overtakes the next."""
+    jitter = doc.get("jitter_s", 0) * 1000
+    if not jitter:
+        return None
+    gap = min_gap_ms(trigger, now)
+    if gap is not None and jitter >= gap:
+        raise invalid(
+            "jitter_s", f"must be shorter than the smallest gap between fires, {gap // 1000} s"
+        )
+    return int(jitter)
 
 
 def timed(doc: dict[str, Any], account: dict[str, Any], created_ms: int) -> dict[str, Any]:

@@ -59,6 +59,7 @@ def schedule_view(schedule: Schedule, fires: list[int]) -> dict[str, Any]:
         "start": iso(schedule.start_ms),
         "end": iso(schedule.end_ms),
         "max_runs": schedule.max_runs,
+        "jitter_s": doc.get("jitter_s") or None,
         "metadata": doc.get("metadata"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})

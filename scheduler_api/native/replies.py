@@ -21,6 +21,7 @@ class Schedule(Strict):
     start = string(optional=True)
     end = string(optional=True)
     max_runs = integer(optional=True)
+    jitter_s = integer(optional=True)
     metadata = json_object(optional=True)
     next_fires = list_of(fields.String())
     created = string()

@@ -3,6 +3,7 @@ of a schedule, the smallest gap between fires."""
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_right
 from collections.abc import Iterator
 from functools import lru_cache
@@ -134,19 +135,39 @@ def iter_fires(trigger: Trigger, after_ms: int) -> Iterator[int]:
 
 
 def next_schedule_fire(schedule: Schedule, after_ms: int, runs_done: int) -> int | None:
-    """The schedule's next fire after ``after_ms``: its trigger, bounded by start, end, max_runs.
+    """The schedule's next fire after ``after_ms``: its trigger, bounded by start, end, max_runs,
+    moved by its jitter.
 
-    ``start_ms`` and ``end_ms`` are inclusive: a fire exactly at ``start_ms`` counts, hence the
-    search from ``start_ms - 1``.
+    ``start_ms`` and ``end_ms`` are inclusive and bound the trigger's own instants: a fire exactly
+    at ``start_ms`` counts, hence the search from ``start_ms - 1``. With ``jitter_ms``, each
+    instant fires ``jitter_offset_ms`` later; the search starts a jitter earlier, since an
+    instant before ``after_ms`` may fire after it (jitter is kept below the smallest gap between
+    instants, so fires stay in their instants' order).
     """
     if schedule.max_runs is not None and runs_done >= schedule.max_runs:
         return None
+    jitter_ms = schedule.jitter_ms or 0
+    search_ms = after_ms - jitter_ms
     if schedule.start_ms is not None:
-        after_ms = max(after_ms, schedule.start_ms - 1)
-    fire_ms = next_fire(schedule.trigger, after_ms)
+        search_ms = max(search_ms, schedule.start_ms - 1)
+    fire_ms = next_fire(schedule.trigger, search_ms)
+    while (
+        fire_ms is not None
+        and fire_ms + jitter_offset_ms(schedule.id, fire_ms, jitter_ms) <= after_ms
+    ):
+        fire_ms = next_fire(schedule.trigger, fire_ms)
     if fire_ms is None or (schedule.end_ms is not None and fire_ms > schedule.end_ms):
         return None
-    return fire_ms
+    return fire_ms + jitter_offset_ms(schedule.id, fire_ms, jitter_ms)
+
+
+def jitter_offset_ms(schedule_id: str, instant_ms: int, jitter_ms: int) -> int:
+    """A stable pseudo-random offset in [0, jitter_ms) for one instant of one schedule: every
+    beat, retry and redelivery computes the same one (0 without jitter)."""
+    if jitter_ms <= 0:
+        return 0
+    digest = hashlib.sha256(f"{schedule_id}:{instant_ms}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % jitter_ms
 
 
 def min_gap_ms(
