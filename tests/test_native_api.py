@@ -327,3 +327,33 @@ def test_openapi_describes_bearer_scopes_and_idempotency_of_v1(local_api: Client
         assert ("Idempotency-Key" in headers) == (method == "post"), (path, method)
     create = spec["paths"]["/v1/schedules"]["post"]["requestBody"]["content"]
     assert create["application/json"]["example"]["trigger"] == {"cron": "30 2 * * *"}
+
+
+@pytest.mark.parametrize(
+    ("dst", "fires"),
+    [
+        # 02:30 does not exist in New York on 2027-03-14: cron fires at the end of the gap
+        ("cron", ["2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"]),
+        ("skip", ["2027-03-13T07:30:00Z", "2027-03-15T06:30:00Z", "2027-03-16T06:30:00Z"]),
+    ],
+)
+def test_preview_of_a_cron_across_a_dst_change_in_both_policies(
+    local_api: Client, dst: str, fires: list[str]
+) -> None:
+    client, creds = local_api
+    doc = {
+        "trigger": {"cron": "30 2 * * *"},
+        "timezone": "America/New_York",
+        "dst": dst,
+        "start": "2027-03-13T00:00:00Z",
+        "count": 3,
+    }
+    answer = client.post("/v1/preview", json=doc, headers=basic(creds))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["fires"] == fires
+
+
+def test_dst_skip_is_refused_where_no_wall_clock_is_read(local_api: Client) -> None:
+    client, creds = local_api
+    answer = make(client, basic(creds), trigger={"every": "PT1H"}, dst="skip")
+    assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == "dst"

@@ -19,8 +19,10 @@ from shared.beacon_jobs import DEFAULT_BEACON
 from shared.contract import TargetKind
 from shared.errors import ConfigError
 from shared.model import (
+    DEFAULT_DST,
     CalendarTrigger,
     CronTrigger,
+    DstPolicy,
     IntervalTrigger,
     OnceTrigger,
     RepeatItem,
@@ -96,8 +98,10 @@ def jitter_ms(doc: dict[str, Any], trigger: Trigger, now: int) -> int | None:
 
 def timed(doc: dict[str, Any], account: dict[str, Any], created_ms: int) -> dict[str, Any]:
     """The trigger, zone and bounds of a schedule or preview document."""
-    if doc.get("dst", "cron") != "cron":
-        raise invalid("dst", "only cron (the default) is applied by this server yet")
+    dst = doc.get("dst", DEFAULT_DST)
+    wall_clock = {"cron", "calendar"} & set(doc["trigger"])
+    if dst != DEFAULT_DST and not wall_clock:
+        raise invalid("dst", "skip applies to cron and calendar triggers only")
     timezone = zone_of(doc, account)
     start_ms = instant(doc["start"], "start") if "start" in doc else None
     end_ms = instant(doc["end"], "end") if "end" in doc else None
@@ -105,7 +109,7 @@ def timed(doc: dict[str, Any], account: dict[str, Any], created_ms: int) -> dict
         raise invalid("end", "is before start")
     origin = created_ms if start_ms is None else start_ms
     return {
-        "trigger": trigger_of(doc["trigger"], timezone, origin),
+        "trigger": trigger_of(doc["trigger"], timezone, origin, dst),
         "timezone": timezone,
         "start_ms": start_ms,
         "end_ms": end_ms,
@@ -129,11 +133,13 @@ def zone_of(doc: dict[str, Any], account: dict[str, Any]) -> str:
         raise invalid("timezone", str(exc)) from None
 
 
-def trigger_of(trigger: dict[str, Any], timezone: str, origin_ms: int) -> Trigger:
+def trigger_of(
+    trigger: dict[str, Any], timezone: str, origin_ms: int, dst: DstPolicy = DEFAULT_DST
+) -> Trigger:
     if "at" in trigger:
         return OnceTrigger(at_ms=instant(trigger["at"], "trigger.at"))
     if "cron" in trigger:
-        return CronTrigger(expr=trigger["cron"].strip(), timezone=timezone)
+        return CronTrigger(expr=trigger["cron"].strip(), timezone=timezone, dst=dst)
     if "every" in trigger:
         every_ms = parse_duration_ms(trigger["every"], "trigger.every")
         anchor = trigger.get("anchor")
@@ -142,7 +148,7 @@ def trigger_of(trigger: dict[str, Any], timezone: str, origin_ms: int) -> Trigge
     if "rrule" in trigger:
         return RRuleTrigger(rule=trigger["rrule"], dtstart_ms=origin_ms, timezone=timezone)
     items = tuple(RepeatItem(**item) for item in trigger["calendar"])
-    return CalendarTrigger(items=items, timezone=timezone)
+    return CalendarTrigger(items=items, timezone=timezone, dst=dst)
 
 
 def target_of(doc: dict[str, Any], account: dict[str, Any]) -> Target:
