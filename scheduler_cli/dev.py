@@ -21,6 +21,7 @@ exited 0, i.e. was stopped by someone) stops the rest: a service missing a part 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -80,23 +81,45 @@ def restart_delay(failures: int) -> float:
 
 
 class StopRequest:
-    """Set by any of ``STOP_SIGNALS``. A plain attribute, not a threading.Event: setting an Event
-    from a signal handler can deadlock if the signal lands while the main thread holds its lock."""
+    """Set by any of ``STOP_SIGNALS``, or by the terminal hanging up. A plain attribute, not a
+    threading.Event: setting an Event from a signal handler can deadlock if the signal lands
+    while the main thread holds its lock.
 
-    def __init__(self) -> None:
+    ``terminal``: a descriptor of our controlling terminal, watched because a closed terminal
+    signals only its session's leader; a shell passes the SIGHUP on to us, but a ``make run``
+    that leads its own session (``setsid``, some IDEs) keeps it and waits for us for ever."""
+
+    def __init__(self, terminal: int | None = None) -> None:
         self.signum: int | None = None
+        self.terminal = terminal
 
     def __bool__(self) -> bool:
+        if self.signum is None and self.terminal is not None and hung_up(self.terminal):
+            self.signum = signal.SIGHUP
         return self.signum is not None
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
         self.signum = signum
 
 
+def hung_up(terminal: int) -> bool:
+    """True once the terminal behind ``terminal`` is gone (its calls then fail with EIO)."""
+    try:
+        os.tcgetpgrp(terminal)
+    except OSError as exc:
+        return exc.errno == errno.EIO
+    return False
+
+
+def controlling_terminal() -> int | None:
+    """Our stdin, stdout or stderr if one is a terminal (None: no terminal to watch)."""
+    return next((fd for fd in (0, 1, 2) if os.isatty(fd)), None)
+
+
 @contextlib.contextmanager
 def stop_signals() -> Iterator[StopRequest]:
     """Catch ``STOP_SIGNALS`` for the duration (restoring the previous handlers after)."""
-    request = StopRequest()
+    request = StopRequest(controlling_terminal())
     previous = {sig: signal.signal(sig, request.handle) for sig in STOP_SIGNALS}
     try:
         yield request

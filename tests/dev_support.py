@@ -4,10 +4,14 @@ output in a file, and the processes it left behind, found by the data dir in the
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,21 +58,55 @@ def dev_env(data_dir: Path, **settings: str) -> dict[str, str]:
 
 
 class DevRun:
-    """One ``scheduler dev`` process; ``output()`` is what it printed (stdout and stderr)."""
+    """One ``scheduler dev`` process; ``output()`` is what it printed (stdout and stderr).
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    ``terminal``: it runs in a terminal of its own (a pty) under a shell that leads the session
+    and ignores SIGHUP, as ``make run`` does when it leads its session: when the terminal is
+    closed (``close_terminal``), only noticing the hang-up can stop ``scheduler dev``."""
+
+    def __init__(self, data_dir: Path, terminal: bool = False) -> None:
         self.data_dir = data_dir
         self.out_path = data_dir.parent / f"{data_dir.name}-out.txt"
+        argv = [sys.executable, "-m", "scheduler_cli.main", "dev", "--stop-timeout", "10"]
+        self.terminal: int | None = None
         with open(self.out_path, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "scheduler_cli.main", "dev", "--stop-timeout", "10", *args],
-                env=dev_env(data_dir),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+            if terminal:
+                self.process = self._start_in_terminal(argv, dev_env(data_dir))
+            else:
+                self.process = subprocess.Popen(
+                    argv, env=dev_env(data_dir), stdout=out, stderr=subprocess.STDOUT
+                )
+
+    def _start_in_terminal(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.terminal, replica = pty.openpty()
+        shell = ["sh", "-c", 'trap "" HUP; "$@"; true', "sh", *argv]
+        try:
+            return subprocess.Popen(
+                shell,
+                env=env,
+                stdin=replica,
+                stdout=replica,
+                stderr=replica,
+                start_new_session=True,  # a session of its own, led by sh, with this terminal:
+                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
             )
+        finally:
+            os.close(replica)
+
+    def close_terminal(self) -> None:
+        assert self.terminal is not None
+        os.close(self.terminal)
+        self.terminal = None
 
     def output(self) -> str:
+        if self.terminal is not None:  # what the terminal shows so far, kept in out_path
+            while select.select([self.terminal], [], [], 0)[0]:
+                try:
+                    chunk = os.read(self.terminal, 65536)
+                except OSError:
+                    break
+                with open(self.out_path, "ab") as out:
+                    out.write(chunk.replace(b"\r\n", b"\n"))
         return self.out_path.read_text(errors="replace")
 
     def wait_for_urls(self) -> str:
@@ -87,6 +125,8 @@ class DevRun:
 
     def end(self) -> None:
         """Leave nothing behind, whatever the test did."""
+        if self.terminal is not None:
+            self.close_terminal()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -100,11 +140,14 @@ class DevRun:
 
 
 def processes_of(data_dir: Path) -> Iterator[psutil.Process]:
-    marker = f"SCHEDULER_DATA_DIR={data_dir}"
+    """Processes with ``data_dir`` in their environment, or working in it: the embedded Redis,
+    whose title overwrites its environment, runs in ``data_dir/redis``."""
+    marker = f"SCHEDULER_DATA_DIR={data_dir}".encode()
     for process in psutil.process_iter():
         with contextlib.suppress(psutil.Error, OSError):
             environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
-            if marker.encode() in environ and process.status() != psutil.STATUS_ZOMBIE:
+            inside = Path(process.cwd()).is_relative_to(data_dir)
+            if (marker in environ or inside) and process.status() != psutil.STATUS_ZOMBIE:
                 yield process
 
 

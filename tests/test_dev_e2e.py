@@ -1,6 +1,7 @@
 """The real ``scheduler dev`` (what ``make run`` runs): its quiet start, the landing page its first
-URL leads to, and that no process outlives it, however it ends (a closed terminal's SIGHUP, or a
-SIGKILL that leaves it no time to clean up)."""
+URL leads to, and that no process outlives it, however it ends (the SIGHUP a shell passes on when
+its terminal closes, a terminal closed under a shell that keeps it, or a SIGKILL that leaves it no
+time to clean up)."""
 
 from __future__ import annotations
 
@@ -74,11 +75,24 @@ def test_sighup_of_a_closed_terminal_stops_every_process(service: DevRun) -> Non
     assert wait_until(lambda: not service.survivors(), GONE_TIMEOUT_S, "no survivor") is True
 
 
+def test_closing_its_terminal_stops_every_process(tmp_path: Path) -> None:
+    run = DevRun(tmp_path / "var", terminal=True)
+    try:
+        run.wait_for_urls()
+        assert len(run.survivors()) >= len(CHILDREN) + 1
+        run.close_terminal()  # its shell keeps the SIGHUP: scheduler dev sees the hang-up
+        wait_until(lambda: not run.survivors(), GONE_TIMEOUT_S, "every process to end")
+        assert run.process.wait(timeout=5) == 0  # the shell, once scheduler dev ended
+    finally:
+        run.end()
+
+
 def test_sigkill_of_scheduler_dev_leaves_no_orphan(tmp_path: Path) -> None:
     run = DevRun(tmp_path / "var")
     try:
         run.wait_for_urls()
         assert len(run.survivors()) >= len(CHILDREN) + 1
+        assert any("redis-server" in process for process in run.survivors())  # found too
         run.process.send_signal(signal.SIGKILL)  # no handler runs: the children are on their own
         run.process.wait(timeout=5)
         wait_until(lambda: not run.survivors(), GONE_TIMEOUT_S, "the children to end")
