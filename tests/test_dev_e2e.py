@@ -52,8 +52,11 @@ def test_start_prints_a_ready_line_per_process_then_the_urls_and_nothing_else(
     assert urls[-1].startswith(f"  Logs             {service.data_dir / 'logs'}/NAME.log")
     for noise in NOISE:
         assert noise not in service.output()
-    # The banners went to the children's logs instead.
-    assert "[queues]" in (service.data_dir / "logs" / "worker-webhooks.log").read_text()
+    # The banners went to the children's logs instead; the beat's shows no wake channel error.
+    logs = service.data_dir / "logs"
+    assert "[queues]" in (logs / "worker-webhooks.log").read_text()
+    assert "beat: Starting" in (logs / "beat.log").read_text()
+    assert "wake channel error" not in (logs / "beat.log").read_text()
 
 
 def test_the_first_url_is_the_landing_page_and_every_link_answers(service: DevRun) -> None:
