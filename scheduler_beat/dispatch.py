@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from shared import metrics
 from shared.config import Config
-from shared.contract import TASK_BY_TARGET, RunStatus
+from shared.contract import BATCH_TASK_BY_TARGET, TASK_BY_TARGET, RunStatus
 from shared.errors import SchedulerError
 from shared.execution import execution_id, new_execution
 from shared.messages import build_message
@@ -28,6 +28,7 @@ from shared.store import (
     CommitStatus,
     RepublishOutcome,
     Store,
+    dumps,
     new_token,
 )
 from shared.timing import next_schedule_fire
@@ -81,6 +82,7 @@ class Dispatcher:
             [plan.commit for plan in plans],
             now_ms=now_ms,
             republish_after_ms=self._bound_ms,
+            batch_size=self.config.delivery_batch,
         )
         committed = [p for p, s in zip(plans, statuses, strict=True) if s == CommitStatus.COMMITTED]
         self._record_skips(committed, now_ms)
@@ -178,10 +180,20 @@ class Dispatcher:
         execution = new_execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
         queue = schedule.target.queue
         task = TASK_BY_TARGET[schedule.target.kind]
-        message = build_message(task, exec_id, queue, [execution.to_message()], tag)
+        body = execution.to_message()
+        message = build_message(task, exec_id, queue, [body], tag)
         retain_s = self.config.history_retention_s
+        batch_task = BATCH_TASK_BY_TARGET.get(schedule.target.kind, "")
         commit = Commit(
-            entry.member, next_ms, queue, message, purge, retain_s=retain_s, ledger_id=exec_id
+            entry.member,
+            next_ms,
+            queue,
+            message,
+            purge,
+            retain_s=retain_s,
+            ledger_id=exec_id,
+            batch=dumps(body) if batch_task else "",
+            batch_task=batch_task,
         )
         return _Plan(commit, due_ms=entry.due_ms, misfire=schedule.misfire if missed else None)
 

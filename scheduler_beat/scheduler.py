@@ -85,7 +85,11 @@ class RedisScheduler(Scheduler):
                 now_ms() - started,
             )
         if not result.batch_full:
-            self._sleep_until(result.next_wake_ms)
+            wake_ms = result.next_wake_ms
+            if result.published and wake_ms is not None:
+                # Fires due within the next few ms wait for them: one message, not one each.
+                wake_ms = max(wake_ms, started + self.config.beat_min_tick_ms)
+            self._sleep_until(wake_ms)
         return 0  # we already waited; the loop calls tick() again at once
 
     def _sleep_until(self, wake_ms: int | None) -> None:

@@ -75,6 +75,11 @@ class Config:
     # this long after its publish (or whose worker died: its attempt's hard limit plus this) is
     # published again, whatever the broker did with the message (see README "Durability").
     republish_after_s: float = 10.0
+    # Fires of one tick for one delivery queue go out as one message of up to delivery_batch
+    # executions (workers.batch); after a tick that published, the next claims at least
+    # beat_min_tick_ms later, so fires due close together share a message (lag: that at most).
+    delivery_batch: int = 100
+    beat_min_tick_ms: int = 10
     # Testing only: hold claims this long before committing, so crash tests can SIGKILL a beat
     # between claim and publish. Leave at 0.
     beat_pause_after_claim_ms: int = 0
@@ -230,6 +235,7 @@ class Config:
             "breaker_open_s",
             "attempt_time_limit_s",
             "republish_after_s",
+            "delivery_batch",
             "max_deliveries",
             "message_max_bytes",
             "json_max_bytes",

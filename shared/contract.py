@@ -57,6 +57,7 @@ class TaskName(StrEnum):
 
     PUSH_DELIVER = "workers.push.deliver"
     WEBHOOK_DELIVER = "workers.webhooks.deliver"
+    WEBHOOK_DELIVER_BATCH = "workers.webhooks.deliver_batch"  # the fires of one beat tick
     TASK_RUN = "workers.tasks.run"
     JOB_SPAWN = "workers.jobs.spawn"
     JOB_EVENT = "workers.jobs.event"  # a beacon job's lifecycle event (published by the API)
@@ -76,6 +77,12 @@ QUEUE_BY_TARGET: dict[TargetKind, Pool] = {
     TargetKind.WEBHOOK: Pool.WEBHOOKS,
     TargetKind.TASK: Pool.TASKS,
     TargetKind.BEACON: Pool.JOBS,
+}
+
+# The task that delivers several fires of one kind in one message: the beat publishes the fires
+# of one tick this way, for the kinds listed (workers.batch).
+BATCH_TASK_BY_TARGET: dict[TargetKind, TaskName] = {
+    TargetKind.WEBHOOK: TaskName.WEBHOOK_DELIVER_BATCH,
 }
 
 # The task that delivers each target kind: what the beat publishes for a fire.

@@ -29,8 +29,32 @@ def build_message(
     beat passes "<claim token>.<n>", cheaper than a uuid per message.
     """
     body = json.dumps([args, {}, _EMBED], separators=(",", ":"))
-    message = {
-        "body": base64.b64encode(body.encode()).decode(),
+    message = _envelope(task, task_id, queue, task_id, delivery_tag)
+    message["body"] = base64.b64encode(body.encode()).decode()
+    message["properties"]["body_encoding"] = "base64"
+    return json.dumps(message, separators=(",", ":"))
+
+
+def batch_envelope(
+    task: str, task_id: str, queue: str, count: int, delivery_tag: str
+) -> tuple[str, str]:
+    """The text before and after the body of a batch message (see commit.lua, which writes the
+    body between them once it knows which executions committed). The body is plain JSON text
+    (no ``body_encoding``: kombu then takes it as it is), ``[[executions], {}, embed]``."""
+    message = _envelope(task, task_id, queue, f"up to {count} executions", delivery_tag)
+    message["body"] = _BODY_MARK
+    head, tail = json.dumps(message, separators=(",", ":")).split(json.dumps(_BODY_MARK))
+    return head, tail
+
+
+_BODY_MARK = "\x00body\x00"
+
+
+def _envelope(
+    task: str, task_id: str, queue: str, argsrepr: str, delivery_tag: str | None
+) -> dict[str, Any]:
+    return {
+        "body": "",
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": {
@@ -46,7 +70,7 @@ def build_message(
             "timelimit": [None, None],
             "root_id": task_id,
             "parent_id": None,
-            "argsrepr": task_id,  # what Flower shows; the execution itself is in the body
+            "argsrepr": argsrepr,  # what Flower shows; the execution itself is in the body
             "kwargsrepr": "{}",
             "origin": _ORIGIN,
             "ignore_result": True,
@@ -60,8 +84,6 @@ def build_message(
             "delivery_mode": 2,
             "delivery_info": {"exchange": "", "routing_key": queue},
             "priority": 0,
-            "body_encoding": "base64",
             "delivery_tag": delivery_tag or str(uuid.uuid4()),
         },
     }
-    return json.dumps(message, separators=(",", ":"))

@@ -12,16 +12,18 @@ destination, one receiver that hangs would soon hold all of them. So, in each wo
   with that time left as their Retry-After, instead of hammering a receiver that is down; then one
   trial delivery goes out (half-open) and its outcome closes the circuit or opens it again.
 
-Both are counted in metrics (``shared.metrics``). The delivery pools run Celery's threads pool, so
-the state is shared between threads under locks.
+Both are counted in metrics (``shared.metrics``). The state is shared between the threads of
+Celery's threads pool under locks; the webhooks pool's calls, made on its delivery loop, wait
+for a slot with ``loop_slot`` (the same cap and breaker, without blocking the loop).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 
 from shared import metrics
@@ -50,6 +52,7 @@ class _State:
     trial_out: bool = False  # half-open: one trial delivery is out, the others wait for it
     in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    loop_slots: asyncio.Semaphore | None = None  # the same cap, for the delivery loop's calls
 
 
 class Destinations:
@@ -87,17 +90,53 @@ class Destinations:
         trial = self._pass_breaker(destination, state)
         try:
             if not state.slots.acquire(timeout=self.wait_s):
-                metrics.record_refused("busy")
-                raise Refused(
-                    "busy",
-                    f"{_name(destination)} already has {self.max_in_flight} deliveries in flight "
-                    f"from this worker (waited {self.wait_s:g} s for one to finish)",
-                    None,
-                )
+                raise self._busy(destination)
         except BaseException:
             if trial:
                 state.trial_out = False
             raise
+        try:
+            with self._holding(state, trial):
+                yield
+        finally:
+            state.slots.release()
+
+    @asynccontextmanager
+    async def loop_slot(self, destination: Destination) -> AsyncIterator[None]:
+        """``slot`` for a coroutine on the delivery loop (``workers.event_loop``): the wait for a
+        slot suspends only this delivery, never the loop's others. Call it on that loop only."""
+        state = self._state(destination)
+        trial = self._pass_breaker(destination, state)
+        if state.loop_slots is None:
+            state.loop_slots = asyncio.Semaphore(self.max_in_flight)
+        slots = state.loop_slots
+        try:
+            await asyncio.wait_for(slots.acquire(), self.wait_s)
+        except TimeoutError:
+            if trial:
+                state.trial_out = False
+            raise self._busy(destination) from None
+        except BaseException:
+            if trial:
+                state.trial_out = False
+            raise
+        try:
+            with self._holding(state, trial):
+                yield
+        finally:
+            slots.release()
+
+    def _busy(self, destination: Destination) -> Refused:
+        metrics.record_refused("busy")
+        return Refused(
+            "busy",
+            f"{_name(destination)} already has {self.max_in_flight} deliveries in flight "
+            f"from this worker (waited {self.wait_s:g} s for one to finish)",
+            None,
+        )
+
+    @contextmanager
+    def _holding(self, state: _State, trial: bool) -> Iterator[None]:
         with state.lock:
             state.in_flight += 1
         try:
@@ -107,7 +146,6 @@ class Destinations:
                 state.in_flight -= 1
                 if trial:  # the trial ended without an outcome (an error of ours): let another go
                     state.trial_out = False
-            state.slots.release()
 
     def record(self, destination: Destination, failed: bool) -> None:
         """The outcome of a delivery that went out: a failure counts towards opening the circuit;

@@ -31,7 +31,7 @@ from celery.worker.request import Request
 from kombu.exceptions import DecodeError
 
 from shared import payload_limits
-from shared.contract import TASK_BY_TARGET, TargetKind, TaskName
+from shared.contract import BATCH_TASK_BY_TARGET, TASK_BY_TARGET, TargetKind, TaskName
 from shared.execution import Execution, body_problem
 from shared.model import Schedule, Target
 from shared.store import OUTAGE_ERRORS
@@ -46,6 +46,8 @@ SHAPES: dict[str, dict[str, type]] = {
     TaskName.JOB_LEASE: {"id": str, "account": str, "job": int, "beacon_name": str},
 }
 _KIND_BY_TASK: dict[str, TargetKind] = {task: kind for kind, task in TASK_BY_TARGET.items()}
+_BATCH_TASKS = frozenset(BATCH_TASK_BY_TARGET.values())
+_KIND_BY_TASK.update({task: kind for kind, task in BATCH_TASK_BY_TARGET.items()})
 
 
 class GatedRequest(Request):
@@ -122,7 +124,14 @@ def shape_problem(task: str, args: Any, kwargs: Any) -> str | None:
         payload_limits.depth(arg, payload_limits.MESSAGE_MAX_DEPTH, "message")
     except payload_limits.TooDeep as exc:
         return str(exc)
-    problem = body_problem(arg) if task in _KIND_BY_TASK else _shape_problem(task, arg)
+    if task in _BATCH_TASKS:
+        # Each element is checked by workers.batch, which dead-letters those that are no
+        # execution and runs the others.
+        problem = None if isinstance(arg, list) and arg else "its argument is not a list"
+    elif task in _KIND_BY_TASK:
+        problem = body_problem(arg)
+    else:
+        problem = _shape_problem(task, arg)
     return f"malformed message: {problem}" if problem else None
 
 

@@ -116,20 +116,22 @@ def _post_checked(
     limit = deadline.expired()
     if limit is not None:  # cut mid-answer: what was read may look whole, but is not
         return Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
-    result: dict[str, Any] = {
-        "status": response.status_code,
-        "latency_ms": int((time.monotonic() - started) * 1000),
-        "body": excerpt,
-    }
-    if 200 <= response.status_code < 300:
+    latency_ms = int((time.monotonic() - started) * 1000)
+    return answered(response.status_code, latency_ms, excerpt, response.headers.get("Retry-After"))
+
+
+def answered(status: int, latency_ms: int, excerpt: str, retry_after: str | None) -> Outcome:
+    """The outcome of a call the receiver answered: 2xx succeeded; 408, 425, 429 and 5xx are
+    worth retrying (after the receiver's Retry-After, if it gave one); any other status is not."""
+    result: dict[str, Any] = {"status": status, "latency_ms": latency_ms, "body": excerpt}
+    if 200 <= status < 300:
         return Outcome(ok=True, result=result)
-    retryable = response.status_code in RETRYABLE_STATUSES or response.status_code >= 500
     return Outcome(
         ok=False,
-        retryable=retryable,
+        retryable=status in RETRYABLE_STATUSES or status >= 500,
         result=result,
-        error=f"HTTP {response.status_code}",
-        retry_after_s=parse_retry_after(response.headers.get("Retry-After"), now_ms=now_ms()),
+        error=f"HTTP {status}",
+        retry_after_s=parse_retry_after(retry_after, now_ms=now_ms()),
     )
 
 
@@ -166,7 +168,7 @@ class PinnedAdapter(WatchedAdapter):
         pool_kwargs = cast(dict[str, Any], sets)
         ip = host_params["host"]
         name = urlsplit("//" + request.headers.get("Host", "")).hostname
-        if host_params["scheme"] == "https" and name and name != ip and _is_ip(ip):
+        if host_params["scheme"] == "https" and name and name != ip and is_ip(ip):
             pool_kwargs["server_hostname"] = name  # SNI (and the name urllib3 checks)
             pool_kwargs["assert_hostname"] = name  # the certificate must match the name
         return host_params, pool_kwargs
@@ -188,7 +190,7 @@ def _first_that_connects(
     return send(last)
 
 
-def _is_ip(host: str | None) -> bool:
+def is_ip(host: str | None) -> bool:
     try:
         ipaddress.ip_address(host or "")
     except ValueError:
@@ -202,7 +204,7 @@ def _refuse_unless_pinned(
     """The prepared request goes to the pinned address and port, and nowhere else."""
     parts = urllib3.util.parse_url(prepared.url or "")
     host = (parts.host or "").strip("[]")
-    if not _is_ip(host) or ipaddress.ip_address(host) != address or parts.port != reading.port:
+    if not is_ip(host) or ipaddress.ip_address(host) != address or parts.port != reading.port:
         raise UnsafeTarget(f"url: the request would go to {parts.host}:{parts.port}, "
                            f"not to the checked {address}:{reading.port}")  # fmt: skip
 

@@ -13,7 +13,7 @@ past ``SCHEDULER_MAX_DELIVERIES``, the execution is dead-lettered instead of run
 
 Copies: the beat publishes an execution again when no worker began it in time (or its worker
 died: the attempt's lease ran out), so two messages of one attempt may exist; ``begin_execution``
-tells them apart by the broker's delivery tag of the message being run (``_delivery_tag``) and
+tells them apart by the broker's delivery tag of the message being run (``delivery_tag``) and
 runs an attempt at most once at a time.
 """
 
@@ -35,7 +35,7 @@ from shared.execution import Execution, retry_payload
 from shared.model import RunRecord
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
-from shared.store import Store, Verdict, dumps
+from shared.store import Finish, Store, Verdict, dumps
 from shared.timing import now_ms
 from workers import deadline
 
@@ -70,11 +70,11 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
         config.max_deliveries,
         now_ms=now_ms(),
         lease_ms=config.attempt_lease_ms,
-        delivery_tag=_delivery_tag(),
+        delivery_tag=delivery_tag(),
     )
     metrics.record_delivery(execution, verdict)
     if verdict == Verdict.POISON:
-        return dead_letter(store, config, execution, _lost_reason(config))
+        return dead_letter(store, config, execution, lost_reason(config))
     if not verdict.runs:
         log.info("execution %s attempt %d not run: %s", exec_id, attempt, verdict)
         return verdict
@@ -98,10 +98,10 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
         # (the message would come back and do it again).
         log.exception("execution %s attempt %d raised", exec_id, attempt)
         outcome = Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
-    return _settle(store, config, execution, _storable(outcome), started)
+    return _settle(store, config, execution, storable(outcome), started)
 
 
-def _delivery_tag() -> str:
+def delivery_tag() -> str:
     """The broker's tag of the message the current Celery task runs ("" outside one)."""
     properties = getattr(getattr(current_task, "request", None), "properties", None)
     return str((properties or {}).get("delivery_tag") or "")
@@ -115,14 +115,14 @@ def dead_letter(store: Store, config: Config, execution: Execution, reason: str)
         return _settle(store, config, execution, Outcome(ok=False, error=reason), now_ms())
 
 
-def _lost_reason(config: Config) -> str:
+def lost_reason(config: Config) -> str:
     return (
         f"delivered {config.max_deliveries} times and never finished: the process running it "
         "died or was killed each time (a crash, no memory left, or the time limit)"
     )
 
 
-def _storable(outcome: Outcome) -> Outcome:
+def storable(outcome: Outcome) -> Outcome:
     """``outcome`` as the store can write it: a result that is not JSON or not UTF-8 is dropped
     (said in the error) rather than failing the write and losing the run."""
     error = outcome.error
@@ -139,8 +139,27 @@ def _storable(outcome: Outcome) -> Outcome:
 def _settle(
     store: Store, config: Config, execution: Execution, outcome: Outcome, started_ms: int
 ) -> str:
-    attempt = execution.attempt
     finished = now_ms()
+    finish = settlement(config, execution, outcome, started_ms, finished)
+    store.finish_execution(
+        finish.record,
+        finish.outcome,
+        account=execution.account,
+        now_ms=finished,
+        history_cap=config.history_max_runs,
+        retention_s=config.history_retention_s,
+        retry_at_ms=finish.retry_at_ms,
+        payload=finish.payload,
+    )
+    return settled(execution, finish, finished)
+
+
+def settlement(
+    config: Config, execution: Execution, outcome: Outcome, started_ms: int, finished_ms: int
+) -> Finish:
+    """What ``finish_execution`` writes for this attempt's ``outcome``: its run record, and done,
+    a retry in our own schedule, or a dead letter."""
+    attempt = execution.attempt
     # The tenant reads the error (runs, dead letters): no server paths in it.
     error = without_paths(outcome.error) if outcome.error else outcome.error
     status: RunStatus
@@ -159,7 +178,7 @@ def _settle(
         due_ms=execution.due_ms,
         claimed_ms=execution.claimed_ms,
         started_ms=started_ms,
-        finished_ms=finished,
+        finished_ms=finished_ms,
         status=status,
         attempt=attempt,
         result=outcome.result,
@@ -174,20 +193,16 @@ def _settle(
             max_s=config.retry_max_s,
             retry_after_s=outcome.retry_after_s,
         )
-        retry_at = finished + int(delay * 1000)
+        retry_at = finished_ms + int(delay * 1000)
         payload = retry_payload(execution.to_message(), attempt + 1)
     elif verdict == "dead":
-        payload = {"execution": execution.to_message(), "error": error, "died_ms": finished}
-    store.finish_execution(
-        record,
-        verdict,
-        account=execution.account,
-        now_ms=finished,
-        history_cap=config.history_max_runs,
-        retention_s=config.history_retention_s,
-        retry_at_ms=retry_at,
-        payload=payload,
-    )
-    metrics.record_attempt(execution, status, finished)
-    log.info("execution %s attempt %d: %s", execution.id, attempt, status)
-    return verdict
+        payload = {"execution": execution.to_message(), "error": error, "died_ms": finished_ms}
+    return Finish(record, verdict, execution.account, retry_at, payload)
+
+
+def settled(execution: Execution, finish: Finish, finished_ms: int) -> str:
+    """Count and log an attempt ``finish`` recorded; returns its outcome."""
+    record = finish.record
+    metrics.record_attempt(execution, record.status, finished_ms)
+    log.info("execution %s attempt %d: %s", execution.id, execution.attempt, record.status)
+    return finish.outcome

@@ -1,20 +1,29 @@
-"""The ``webhooks`` pool: POST a schedule's payload to its callback URL."""
+"""The ``webhooks`` pool: POST a schedule's payload to its callback URL.
+
+A message carries one execution (``deliver``: a retry, a re-published copy, a run on demand) or
+the fires of one beat tick (``deliver_batch``); both go through ``workers.batch``: the callbacks
+are in flight together on the process's delivery loop (``workers.aio_http``).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import aiohttp
 
 from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
 from shared.timing import now_ms
+from workers import aio_http, gate, runner
+from workers.batch import Account, run_batch
 from workers.context import config, destinations, secret_key, store
-from workers.http import new_session, post
-from workers.runner import Outcome, run_execution
+from workers.runner import Outcome
 from workers.signing import signature_headers
 
-_session = new_session(config)
+_sessions: dict[int, aiohttp.ClientSession] = {}  # by process: one per delivery loop
 
 
 def callback_request(execution: Execution) -> tuple[str, bytes, dict[str, str]]:
@@ -27,16 +36,15 @@ def callback_request(execution: Execution) -> tuple[str, bytes, dict[str, str]]:
     return spec["url"], raw, headers
 
 
-def deliver_webhook(execution: Execution) -> Outcome:
+async def deliver_webhook(execution: Execution, account: Account) -> Outcome:
     url, body, headers = callback_request(execution)
-    headers.update(_signature(execution, body))
-    return post(config, url, body, headers, _session, destinations())
+    headers.update(_signature(execution, account, body))
+    return await aio_http.post(config, url, body, headers, _session(), destinations())
 
 
-def _signature(execution: Execution, body: bytes) -> dict[str, str]:
+def _signature(execution: Execution, account: Account, body: bytes) -> dict[str, str]:
     """Standard Webhooks headers, signed with the account's active secrets (none if the account
     is gone: the callback still goes out, unsigned, as the schedule asked)."""
-    account = store().get_account(execution.account)
     if account is None:
         return {}
     now = now_ms()
@@ -44,6 +52,29 @@ def _signature(execution: Execution, body: bytes) -> dict[str, str]:
     return signature_headers(secrets, execution.id, now // 1000, body)
 
 
+def _session() -> aiohttp.ClientSession:
+    """This process's session (made on the delivery loop, where it is used)."""
+    session = _sessions.get(os.getpid())
+    if session is None:
+        session = _sessions[os.getpid()] = aio_http.new_session(config)
+    return session
+
+
+def _refuse(body: Any, reason: str) -> str:
+    """Dead-letter an element of a batch that is no execution (the gate checked the message)."""
+    gate.refused(TaskName.WEBHOOK_DELIVER, "", body, reason)
+    return "dead"
+
+
+def _run(bodies: list[Any]) -> list[str]:
+    return run_batch(store(), config, bodies, deliver_webhook, _refuse, runner.delivery_tag())
+
+
 @app.task(name=TaskName.WEBHOOK_DELIVER, acks_late=True, ignore_result=True)
 def deliver(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, Execution.from_message(execution), deliver_webhook)
+    return _run([execution])[0]
+
+
+@app.task(name=TaskName.WEBHOOK_DELIVER_BATCH, acks_late=True, ignore_result=True)
+def deliver_batch(executions: list[dict[str, Any]]) -> list[str]:
+    return _run(executions)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from shared.store.accounts import AccountVerbs
 from shared.store.base import DEFAULT_TIMEOUT_S, OUTAGE_ERRORS, connect, dumps, new_token
-from shared.store.executions import ExecutionVerbs, Verdict
+from shared.store.executions import ExecutionVerbs, Finish, Verdict
 from shared.store.gauges import GaugeVerbs, StoreGauges
 from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
 from shared.store.keys import Keys
@@ -49,6 +49,7 @@ __all__ = [
     "StoreGauges",
     "Transition",
     "Verdict",
+    "Finish",
     "connect",
     "dumps",
     "new_token",

@@ -91,6 +91,30 @@ class StoreBase:
             time.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
+    def pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+        """The replies of the commands ``build(pipe)`` queues, sent in one round trip (no
+        transaction: each script is atomic on its own). Scripts are queued as
+        ``pipe.evalsha(self.sha("name"), ...)``; after a Redis restart emptied the script cache,
+        they are loaded and the whole pipeline sent again (none of it ran). Waits out an outage
+        (``patiently``), so every command queued must be safe to repeat."""
+
+        def call() -> list[Any]:
+            pipe = self.redis.pipeline(transaction=False)
+            build(pipe)
+            try:
+                return pipe.execute()
+            except redis.exceptions.NoScriptError:
+                self._scripts.load()
+                pipe = self.redis.pipeline(transaction=False)
+                build(pipe)
+                return pipe.execute()
+
+        return self.patiently(call)
+
+    def sha(self, script: str) -> str:
+        """The SHA1 of ``lua/<script>.lua``, for ``pipe.evalsha`` in ``pipelined``."""
+        return str(self._scripts[script].sha)
+
     def load_scripts(self) -> None:
         """Load every script now (see ``Scripts.load``): the beat does, before its first tick."""
         self._scripts.load()

@@ -4,6 +4,8 @@ history, dead letters and redrive."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
@@ -14,6 +16,17 @@ from shared.store.base import (
 )
 
 ACCOUNT_RUNS_CAP = 200  # run records kept per account for the dashboard's "recent runs"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One attempt's end, as ``finish_execution`` writes it (see there)."""
+
+    record: RunRecord
+    outcome: str  # "done" | "retry" | "dead"
+    account: str
+    retry_at_ms: int = 0
+    payload: dict[str, Any] | None = None
 
 
 class Verdict(StrEnum):
@@ -51,8 +64,55 @@ class ExecutionVerbs(StoreBase):
         was lost, another one is a copy (see begin_execution.lua). Waits out a Redis outage
         (``patiently``); a repeat after a lost answer is the same message again: it counts one
         more delivery, and runs."""
-        k = self.keys
+        keys, args = self._begin_call(
+            execution_id, attempt, retention_s, max_deliveries, now_ms, lease_ms, delivery_tag
+        )
         begin = self._scripts["begin_execution"]
+        return Verdict(self.patiently(lambda: begin(keys=keys, args=args)))
+
+    def begin_executions(
+        self,
+        attempts: Sequence[tuple[str, int]],
+        retention_s: int,
+        max_deliveries: int,
+        *,
+        now_ms: int,
+        lease_ms: int,
+        delivery_tag: str,
+        accounts: Sequence[str] = (),
+    ) -> tuple[list[Verdict], dict[str, dict[str, Any] | None]]:
+        """``begin_execution`` for each (execution id, attempt) of one message, and the stored
+        accounts named (what their callbacks are signed with), in one round trip."""
+        sha = self.sha("begin_execution")
+        named = list(dict.fromkeys(accounts))
+
+        def build(pipe: Any) -> None:
+            for execution_id, attempt in attempts:
+                keys, args = self._begin_call(
+                    execution_id, attempt, retention_s, max_deliveries, now_ms, lease_ms,
+                    delivery_tag,
+                )  # fmt: skip
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            if named:
+                pipe.hmget(self.keys.accounts(), named)
+
+        replies = self.pipelined(build)
+        verdicts = [Verdict(reply) for reply in replies[: len(attempts)]]
+        raws = replies[len(attempts)] if named else []
+        stored = {a: json.loads(raw) if raw else None for a, raw in zip(named, raws, strict=True)}
+        return verdicts, stored
+
+    def _begin_call(
+        self,
+        execution_id: str,
+        attempt: int,
+        retention_s: int,
+        max_deliveries: int,
+        now_ms: int,
+        lease_ms: int,
+        delivery_tag: str,
+    ) -> tuple[list[str], list[str | int]]:
+        k = self.keys
         keys = [k.execution(execution_id), k.published(), k.published_messages()]
         args: list[str | int] = [
             execution_id,
@@ -63,8 +123,7 @@ class ExecutionVerbs(StoreBase):
             lease_ms,
             delivery_tag,
         ]
-        reply = self.patiently(lambda: begin(keys=keys, args=args))
-        return Verdict(reply)
+        return keys, args
 
     def finish_execution(
         self,
@@ -82,6 +141,31 @@ class ExecutionVerbs(StoreBase):
         execution done, retrying or dead, atomically. Waits out a Redis outage
         (``patiently``): the attempt ran, and losing its record would run it again; a repeat
         after a lost answer changes nothing (see ``finish_execution.lua``)."""
+        keys, args = self._finish_call(
+            Finish(record, outcome, account, retry_at_ms, payload), now_ms, history_cap,
+            retention_s,
+        )  # fmt: skip
+        finish = self._scripts["finish_execution"]
+        self.patiently(lambda: finish(keys=keys, args=args))
+
+    def finish_executions(
+        self, finishes: Sequence[Finish], *, now_ms: int, history_cap: int, retention_s: int
+    ) -> None:
+        """``finish_execution`` for each of ``finishes``, in one round trip."""
+        sha = self.sha("finish_execution")
+
+        def build(pipe: Any) -> None:
+            for finish in finishes:
+                keys, args = self._finish_call(finish, now_ms, history_cap, retention_s)
+                pipe.evalsha(sha, len(keys), *keys, *args)
+
+        if finishes:
+            self.pipelined(build)
+
+    def _finish_call(
+        self, finish: Finish, now_ms: int, history_cap: int, retention_s: int
+    ) -> tuple[list[str], list[str | int]]:
+        record, outcome, payload = finish.record, finish.outcome, finish.payload
         if outcome not in ("done", "retry", "dead"):
             raise ValueError(f"unknown outcome {outcome!r}")
         k = self.keys
@@ -93,7 +177,7 @@ class ExecutionVerbs(StoreBase):
             k.dead_letters(),
             k.dead_index(),
             self._dead_index_of((payload or {}).get("execution", {})),
-            k.account_runs(account),
+            k.account_runs(finish.account),
             k.published(),
             k.published_messages(),
         ]
@@ -105,13 +189,12 @@ class ExecutionVerbs(StoreBase):
             history_cap,
             retention_s,
             now_ms,
-            retry_at_ms,
+            finish.retry_at_ms,
             dumps(payload or {}),
             k.wake_channel(),
             ACCOUNT_RUNS_CAP,
         ]
-        finish = self._scripts["finish_execution"]
-        self.patiently(lambda: finish(keys=keys, args=args))
+        return keys, args
 
     def execution_state(self, execution_id: str) -> str | None:
         return cast(str | None, self.redis.get(self.keys.execution(execution_id)))

@@ -13,6 +13,7 @@ import redis
 
 from shared.contract import POOLS
 from shared.errors import QuotaExceeded
+from shared.messages import batch_envelope
 from shared.model import Schedule
 from shared.store.base import (
     StoreBase,
@@ -64,6 +65,10 @@ class Commit:
     retain_s: int = 0  # keep a purged definition this long as ``retired`` (0 = not at all)
     # The published message's id in the ledger of published executions ("" = not recorded)
     ledger_id: str = ""
+    # Set: the execution's JSON, published in one message with the others of this commit for
+    # the same queue and ``batch_task`` (commit.lua; ``message`` if it is the only one)
+    batch: str = ""
+    batch_task: str = ""
 
 
 class WakeWatch:
@@ -243,11 +248,17 @@ class ScheduleVerbs(StoreBase):
         )
 
     def commit(
-        self, token: str, commits: Iterable[Commit], *, now_ms: int, republish_after_ms: int
+        self,
+        token: str,
+        commits: Iterable[Commit],
+        *,
+        now_ms: int,
+        republish_after_ms: int,
+        batch_size: int = 1,
     ) -> list[CommitStatus]:
         """Publish and advance claimed entries, recording each published message that has a
         ``ledger_id`` with the deadline ``now_ms + republish_after_ms``; one status per commit
-        (see commit.lua)."""
+        (see commit.lua). Commits with a ``batch`` go out ``batch_size`` to a message."""
         k = self.keys
         keys = [
             k.due(),
@@ -270,8 +281,10 @@ class ScheduleVerbs(StoreBase):
 
         for pool in POOLS:
             position(k.queue(pool))
-        args: list[Any] = [token, now_ms, republish_after_ms]
-        for c in commits:
+        commits = list(commits)
+        envelopes, envelope_of = self._envelopes(token, commits, batch_size, position)
+        args: list[Any] = [token, now_ms, republish_after_ms, len(envelopes) // 3, *envelopes]
+        for n, c in enumerate(commits):
             args += [
                 c.member,
                 -1 if c.next_ms is None else c.next_ms,
@@ -282,10 +295,38 @@ class ScheduleVerbs(StoreBase):
                 position(k.retired(c.member)) if c.purge_from and c.retain_s else 0,
                 c.retain_s,
                 c.ledger_id,
+                envelope_of.get(n, 0),
+                c.batch,
             ]
-        if len(args) == 3:
+        if not commits:
             return []
         return [CommitStatus(int(s)) for s in self._scripts["commit"](keys=keys, args=args)]
+
+    def _envelopes(
+        self,
+        token: str,
+        commits: list[Commit],
+        batch_size: int,
+        position: Callable[[str], int],
+    ) -> tuple[list[Any], dict[int, int]]:
+        """The batch envelopes of a commit (flat triples for commit.lua), and each batched
+        commit's envelope number: the commits for one queue and task, ``batch_size`` at most
+        per message."""
+        envelopes: list[Any] = []
+        envelope_of: dict[int, int] = {}
+        open_by_task: dict[tuple[str, str], tuple[int, int]] = {}  # -> (envelope, members)
+        for n, c in enumerate(commits):
+            if not (c.batch and c.queue and c.batch_task):
+                continue
+            number, members = open_by_task.get((c.queue, c.batch_task), (0, batch_size))
+            if members >= batch_size:
+                number, members = len(envelopes) // 3 + 1, 0
+                task_id = f"{token}.b{number}"
+                head, tail = batch_envelope(c.batch_task, task_id, c.queue, batch_size, task_id)
+                envelopes += [position(self.keys.queue(c.queue)), head, tail]
+            open_by_task[(c.queue, c.batch_task)] = (number, members + 1)
+            envelope_of[n] = number
+        return envelopes, envelope_of
 
     def watch_wake(
         self,

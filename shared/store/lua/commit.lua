@@ -11,24 +11,41 @@
 -- KEYS[9] published_messages HASH execution id -> "<copies>|<queue key>|<message>"
 -- KEYS[10..] Celery queue lists and account indexes, referenced by position from ARGV
 -- ARGV[1] claim token   ARGV[2] now (ms)   ARGV[3] ms a published execution may wait unbegun
--- ARGV[4..] groups of 9: member, next_ms (-1 = no future fire), queue key position (0 = publish
+-- ARGV[4] E, the number of batch envelopes; then E triples: queue key position, the message's
+--           text before its body, and after it (a batch message's body is a JSON string)
+-- then groups of 11: member, next_ms (-1 = no future fire), queue key position (0 = publish
 --           nothing), message, account index key position (0 = keep the definition; else purge
 --           it), counts_as_run (1/0), retired key position (STRING: a purged definition is kept
 --           there, so its owner can still read its history), seconds to keep it, the published
---           message's ledger id ("" = not recorded)
+--           message's ledger id ("" = not recorded), batch envelope (0 = publish the message
+--           alone), the execution's JSON (the element of the batch's argument)
 --
 -- Returns one status per group: 1 committed, 0 lease lost (another beat owns it now: nothing
 -- published), 2 schedule deleted meanwhile (nothing published).
 -- Messages are LPUSHed onto kombu's Redis list for the queue, exactly as kombu's own publish
 -- does, so the publish and the advance of the schedule happen in one atomic step; the same step
 -- records each in the ledger, which republish.lua reads if no worker begins it in time.
+-- Batches: the committed executions of one envelope go out as one message whose argument is the
+-- list of them (one alone goes out as its own message); the ledger keeps each one's own message.
 local token = ARGV[1]
 local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local statuses = {}
+local envelopes = {}
+local E = tonumber(ARGV[4])
+for e = 1, E do
+  local at = 4 + (e - 1) * 3
+  envelopes[e] = {queue = tonumber(ARGV[at + 1]), head = ARGV[at + 2], tail = ARGV[at + 3],
+                  executions = {}, messages = {}}
+end
 
-local function publish(queue_pos, message, ledger_id)
+local function publish(queue_pos, message, ledger_id, envelope, execution)
   if queue_pos == 0 then return end
-  redis.call('LPUSH', KEYS[queue_pos], message)
+  if envelope > 0 then
+    table.insert(envelopes[envelope].executions, execution)
+    table.insert(envelopes[envelope].messages, message)
+  else
+    redis.call('LPUSH', KEYS[queue_pos], message)
+  end
   if ledger_id ~= '' then
     redis.call('ZADD', KEYS[8], deadline, ledger_id)
     redis.call('HSET', KEYS[9], ledger_id, '0|' .. KEYS[queue_pos] .. '|' .. message)
@@ -36,7 +53,7 @@ local function publish(queue_pos, message, ledger_id)
 end
 
 local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
-                      retain_s, ledger_id)
+                      retain_s, ledger_id, envelope, execution)
   local claim = redis.call('HGET', KEYS[3], member)
   if not claim then return 0 end
   local owner, kind, _, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -46,13 +63,13 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
 
   if kind == 'r' then
     redis.call('HDEL', KEYS[7], member)
-    publish(queue_pos, message, ledger_id)
+    publish(queue_pos, message, ledger_id, envelope, execution)
     return 1
   end
 
   local current = redis.call('HGET', KEYS[5], member)
   if not current then return 2 end
-  publish(queue_pos, message, ledger_id)
+  publish(queue_pos, message, ledger_id, envelope, execution)
   if current ~= version then return 1 end  -- edited since the claim: the edit set its next fire
   if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
   if next_ms >= 0 then
@@ -69,9 +86,20 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
   return 1
 end
 
-for i = 4, #ARGV, 9 do
+for i = 5 + 3 * E, #ARGV, 11 do
   statuses[#statuses + 1] = commit(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
     ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]),
-    tonumber(ARGV[i + 7]), ARGV[i + 8])
+    tonumber(ARGV[i + 7]), ARGV[i + 8], tonumber(ARGV[i + 9]), ARGV[i + 10])
+end
+
+local EMBED = '{"callbacks":null,"errbacks":null,"chain":null,"chord":null}'
+for _, envelope in ipairs(envelopes) do
+  local count = #envelope.executions
+  if count == 1 then
+    redis.call('LPUSH', KEYS[envelope.queue], envelope.messages[1])
+  elseif count > 1 then
+    local body = '[[[' .. table.concat(envelope.executions, ',') .. ']],{},' .. EMBED .. ']'
+    redis.call('LPUSH', KEYS[envelope.queue], envelope.head .. cjson.encode(body) .. envelope.tail)
+  end
 end
 return statuses
