@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from shared import beacon_jobs
-from shared.contract import POOLS, QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind, TaskName
+from shared.contract import (
+    BATCH_TASK_BY_TARGET,
+    POOLS,
+    QUEUE_BY_TARGET,
+    TASK_BY_TARGET,
+    TargetKind,
+    TaskName,
+)
 from shared.execution import Execution, MalformedExecution, new_execution, retry_payload
 from shared.model import OnceTrigger, Schedule, Target
 
@@ -48,6 +55,7 @@ def published_names() -> set[str]:
         schedule = Schedule("s", "a", "d", OnceTrigger(at_ms=1), Target(kind, {}), created_ms=0)
         names.add(retry_payload(new_execution(schedule, "s:1", 1, 1).to_message(), 2)["task"])
         names.add(TASK_BY_TARGET[schedule.target.kind])
+    names.update(BATCH_TASK_BY_TARGET.values())  # the fires of one tick in one message (beat)
     event = json.loads(beacon_jobs.event_message("a", 1, [{"event": "queued"}]))
     names.add(event["headers"]["task"])  # a beacon job's lifecycle event (the API)
     lease = beacon_jobs.lifecycle._lease(1, {"appkey": "a"}, "b", "run", 0, 60)
