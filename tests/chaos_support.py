@@ -12,6 +12,7 @@ settled and nothing is left to re-publish, and adds it up (tests/chaos_figures.p
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import threading
@@ -40,6 +41,9 @@ LEAD_MS = 1000  # a job is due this long after it is stored
 KILL_JITTER_MS = 60  # a fault lands this much after a due instant at most
 PAUSE_AFTER_CLAIM_MS = 200  # beats hold their claims this long when beats are killed
 MIN_UP_S = 1.0  # a restarted process runs at least this long (once ready) before its next kill
+# Each kind of fault strikes at least this often; on a slow machine (a restart taking seconds)
+# jobs keep falling due until it has.
+MIN_FAULTS = 2
 # Tight timings, consistent with the config's checks: a fire no worker began is published again
 # after 1 s; an attempt may run 4 s (hard limit 6 s, lease 7 s), the broker's visibility
 # timeout exceeds the hard limit; a worker waits 2 s for Redis to record an attempt (longer
@@ -140,8 +144,11 @@ class Load:
         self.jobs: list[Job] = []
         self.refused = 0
 
-    def run(self, grid: Grid) -> None:
-        for k in range(grid.count):
+    def run(self, grid: Grid, faults_over: threading.Event) -> None:
+        """Store ``grid``'s jobs at their instants, and more while faults are still to come."""
+        for k in itertools.count():
+            if k >= grid.count and faults_over.is_set():
+                return
             due = grid.due(k)
             _sleep_until(due - LEAD_MS)
             self._store(k, self._kind(), due)
@@ -207,11 +214,14 @@ def _drive(plan: Plan, cluster: Cluster, load: Load) -> None:
     """The load and each kind of fault on its own thread, until all are over; meanwhile start
     again what exits by itself."""
     grid = Grid(now_ms() + LEAD_MS + 500, int(1000 / plan.rate), int(plan.seconds * plan.rate))
-    threads = [threading.Thread(target=load.run, args=(grid,))]
-    threads += [threading.Thread(target=f, args=(grid,)) for f in _faults(plan, cluster)]
+    faults = [threading.Thread(target=f, args=(grid,)) for f in _faults(plan, cluster)]
+    faults_over = threading.Event()
+    threads = [threading.Thread(target=load.run, args=(grid, faults_over)), *faults]
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
+        if not any(thread.is_alive() for thread in faults):
+            faults_over.set()
         cluster.supervise()
         time.sleep(0.1)
 
@@ -238,12 +248,15 @@ def _faults(plan: Plan, cluster: Cluster) -> list[Callable[[Grid], None]]:
 
 def _every(every_s: float, jitter_ms: int, act: Callable[[], None]) -> Callable[[Grid], None]:
     """A loop that runs ``act`` every ``every_s`` on a due instant (plus up to ``jitter_ms``)
-    while jobs fall due; never sooner than MIN_UP_S after the last one ended."""
+    while jobs fall due, MIN_FAULTS times at least; never sooner than MIN_UP_S after the last
+    one ended."""
 
     def loop(grid: Grid) -> None:
         rng = random.Random(every_s)
         planned = grid.first_ms + int(every_s * 1000)
-        while planned < grid.last_ms:
+        for done in itertools.count():
+            if planned >= grid.last_ms and done >= MIN_FAULTS:
+                return
             at = grid.due_at_or_after(planned) + rng.randrange(jitter_ms)
             _sleep_until(at)
             act()
