@@ -19,8 +19,9 @@ again; ``begin_execution`` lets each run at most once at a time and never after 
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import logging
+import queue
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -111,20 +112,15 @@ def _deliver_all(
 ) -> None:
     """Every begun call in flight at once; the ends gathered at each wake recorded together."""
     started = now_ms()
-    calls = {
-        event_loop.submit(_attempt(deliver, execution, account)): (n, execution)
-        for n, (execution, account) in begun.items()
-    }
-    pending = set(calls)
-    while pending:
-        done, pending = concurrent.futures.wait(
-            pending, return_when=concurrent.futures.FIRST_COMPLETED
-        )
-        ended = [(calls[f][0], calls[f][1], f.result()) for f in done]
+    ends: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
+    event_loop.submit(_attempt_all(deliver, begun, ends))
+    left = dict(begun)
+    while left:
+        ended = _next_ends(ends, left, config)
         finished = now_ms()
         finishes = [
-            runner.settlement(config, execution, runner.storable(outcome), started, finished)
-            for _, execution, outcome in ended
+            runner.settlement(config, left[n][0], runner.storable(outcome), started, finished)
+            for n, outcome in ended
         ]
         store.finish_executions(
             finishes,
@@ -132,9 +128,40 @@ def _deliver_all(
             history_cap=config.history_max_runs,
             retention_s=config.history_retention_s,
         )
-        for (n, execution, _), finish in zip(ended, finishes, strict=True):
+        for (n, _), finish in zip(ended, finishes, strict=True):
+            execution = left.pop(n)[0]
             with logs.execution_context(**logs.execution_fields(execution)):
                 outcomes[n] = runner.settled(execution, finish, finished)
+
+
+def _next_ends(
+    ends: queue.SimpleQueue[tuple[int, Outcome]],
+    left: dict[int, tuple[Execution, Account]],
+    config: Config,
+) -> list[tuple[int, Outcome]]:
+    """The calls that ended since the last look (waiting for one at least). A call the loop
+    never ends by its hard limit (a bug: each call has its own time limit) fails, retryable."""
+    try:
+        ended = [ends.get(timeout=config.attempt_hard_limit_s)]
+    except queue.Empty:
+        error = f"the attempt ran past {config.attempt_hard_limit_s:g} s"
+        return [(n, Outcome(ok=False, retryable=True, error=error)) for n in left]
+    while True:
+        try:
+            ended.append(ends.get_nowait())
+        except queue.Empty:
+            return ended
+
+
+async def _attempt_all(
+    deliver: AsyncDeliver,
+    begun: dict[int, tuple[Execution, Account]],
+    ends: queue.SimpleQueue[tuple[int, Outcome]],
+) -> None:
+    async def one(n: int, execution: Execution, account: Account) -> None:
+        ends.put((n, await _attempt(deliver, execution, account)))
+
+    await asyncio.gather(*(one(n, e, a) for n, (e, a) in begun.items()))
 
 
 async def _attempt(deliver: AsyncDeliver, execution: Execution, account: Account) -> Outcome:
