@@ -79,7 +79,7 @@ class Config:
     # executions (workers.batch); after a tick that published, the next claims at least
     # beat_min_tick_ms later, so fires due close together share a message (lag: that at most).
     delivery_batch: int = 100
-    beat_min_tick_ms: int = 10
+    beat_min_tick_ms: int = 20
     # Testing only: hold claims this long before committing, so crash tests can SIGKILL a beat
     # between claim and publish. Leave at 0.
     beat_pause_after_claim_ms: int = 0
