@@ -20,9 +20,12 @@ again; ``begin_execution`` lets each run at most once at a time and never after 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shared import logs, metrics
@@ -59,9 +62,41 @@ def run_batch(
             executions[n] = Execution.from_message(body)
         except MalformedExecution as exc:
             outcomes[n] = refuse(body, f"malformed message: {exc}")
-    begun = _begin(store, config, executions, outcomes, delivery_tag)
-    _deliver_all(store, config, begun, deliver, outcomes)
+    # Taken before the begin: an attempt's lease must not run out while it waits for room.
+    with capacity(config).held(len(executions)):
+        begun = _begin(store, config, executions, outcomes, delivery_tag)
+        _deliver_all(store, config, begun, deliver, outcomes)
     return [outcomes[n] for n in range(len(bodies))]
+
+
+class Capacity:
+    """At most ``limit`` executions of this process between begin and end at once: a message
+    waits on its thread until there is room for all of it (all at once, so two large messages
+    can never each hold part of the room and wait for the rest)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._room = threading.Condition()
+
+    @contextmanager
+    def held(self, count: int) -> Iterator[None]:
+        count = min(count, self.limit)
+        with self._room:
+            self._room.wait_for(lambda: self._used + count <= self.limit)
+            self._used += count
+        try:
+            yield
+        finally:
+            with self._room:
+                self._used -= count
+                self._room.notify_all()
+
+
+@functools.cache
+def capacity(config: Config) -> Capacity:
+    """This process's room: ``SCHEDULER_DELIVERY_IN_FLIGHT`` executions."""
+    return Capacity(config.delivery_in_flight)
 
 
 def _begin(
