@@ -22,6 +22,7 @@ from shared.model import (
     RepeatItem,
     Schedule,
     Target,
+    Trigger,
 )
 from shared.timing import (
     iter_fires,
@@ -234,3 +235,18 @@ VALID = [
 @pytest.mark.parametrize("trigger", VALID)
 def test_validate_trigger_accepts(trigger) -> None:
     validate_trigger(trigger)
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        OnceTrigger(at_ms=10**33),
+        OnceTrigger(at_ms=-(10**20)),
+        IntervalTrigger(every_ms=10**30, anchor_ms=0),
+        IntervalTrigger(every_ms=1000, anchor_ms=10**25),
+    ],
+)
+def test_an_instant_that_cannot_be_written_out_is_refused(trigger: Trigger) -> None:
+    # Past year 9998 the replies (ISO 8601) could not be written: refused at validation.
+    with pytest.raises(InvalidTrigger, match="years 1 to 9998"):
+        validate_trigger(trigger)

@@ -31,7 +31,9 @@ from shared.timing.cron import (
 from shared.timing.dst import iter_local, moment, next_local
 from shared.timing.rrule import rrule_next, validate_rrule
 from shared.timing.zones import (
+    _LAST_YEAR,
     _MAX_MS,
+    _MIN_MS,
     _VALIDATE_FROM,
     YEAR_MS,
     _arithmetic_next,
@@ -78,6 +80,11 @@ def _check_instants(at_ms: object) -> None:
 def _check_int(value: object, name: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidTrigger(f"{name} must be an integer of UTC milliseconds, got {value!r}")
+    if not _MIN_MS <= value <= _MAX_MS:  # an instant past these cannot even be written out
+        raise InvalidTrigger(
+            f"{name} must be between {_MIN_MS} and {_MAX_MS} (years 1 to {_LAST_YEAR}), "
+            f"got {value}"
+        )
 
 
 # Memoised because it is pure and the beat asks the same question many times: every schedule

@@ -19,6 +19,7 @@ YEAR_MS = 365 * 24 * 3600 * 1000
 # datetime stops at year 9999; nothing fires in that year, so arithmetic near it never overflows.
 _LAST_YEAR = 9998
 _MAX_MS = (datetime(_LAST_YEAR, 12, 31) - _EPOCH) // _ONE_MS
+_MIN_MS = (datetime(1, 1, 2) - _EPOCH) // _ONE_MS  # the first day a zone's offset cannot underflow
 # The Gregorian calendar repeats every 400 years: no date match in that span means never.
 _SCAN_YEARS = 400
 # Validation asks "does it ever fire?" from here (a day early, for zones west of UTC).
