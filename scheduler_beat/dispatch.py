@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from shared import metrics
+from shared import metrics, misfire
 from shared.config import Config
 from shared.contract import BATCH_TASK_BY_TARGET, TASK_BY_TARGET, RunStatus
 from shared.errors import SchedulerError
@@ -152,50 +152,69 @@ class Dispatcher:
 
     def _plan_fire(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
         schedule = Schedule.from_dict(json.loads(entry.body))
-        late_ms = max(0, now_ms - entry.due_ms)
-        missed = late_ms > self.config.misfire_grace_ms
-        # After downtime, the schedule resumes from now: older missed fires collapse into this one.
-        after_ms = now_ms if missed else entry.due_ms
+        # After downtime, the schedule's misfire policy says what runs and where it resumes.
+        grace_ms = self.config.misfire_grace_ms
+        decision = misfire.decide(schedule, entry.due_ms, now_ms, grace_ms, entry.runs)
         purge = (schedule.account, schedule.dialect) if schedule.purge_when_done else None
-        exec_id = execution_id(schedule.id, entry.due_ms)
-        if missed and schedule.misfire == "skip":
-            next_ms = next_schedule_fire(schedule, after_ms, entry.runs)
-            record = _skipped_record(schedule, exec_id, entry.due_ms, now_ms, late_ms)
+        retain_s = self.config.history_retention_s
+        skipped = None
+        if decision.skipped:
+            late_ms = max(0, now_ms - entry.due_ms)
+            exec_id = execution_id(schedule.id, entry.due_ms)
+            skipped = _skipped_record(
+                schedule, exec_id, entry.due_ms, now_ms, late_ms, decision.reason
+            )
+        if decision.run_ms is None:
+            next_ms = next_schedule_fire(schedule, decision.after_ms, entry.runs)
             commit = Commit(
                 entry.member,
                 next_ms,
                 None,
                 purge_from=purge,
                 counts_as_run=False,
-                retain_s=self.config.history_retention_s,
+                retain_s=retain_s,
             )
-            return _Plan(
-                commit,
-                skipped=record,
-                account=schedule.account,
-                due_ms=entry.due_ms,
-                misfire="skip",
-            )
-        next_ms = next_schedule_fire(schedule, after_ms, entry.runs + 1)
-        execution = new_execution(schedule, exec_id, entry.due_ms, now_ms, late_ms)
+        else:
+            next_ms = next_schedule_fire(schedule, decision.after_ms, entry.runs + 1)
+            commit = self._fire_commit(entry, schedule, decision.run_ms, next_ms, now_ms, tag)
+        return _Plan(
+            commit,
+            skipped=skipped,
+            account=schedule.account,
+            due_ms=entry.due_ms if decision.run_ms is None else decision.run_ms,
+            misfire=decision.policy,
+        )
+
+    def _fire_commit(
+        self,
+        entry: ClaimedEntry,
+        schedule: Schedule,
+        run_ms: int,
+        next_ms: int | None,
+        now_ms: int,
+        tag: str,
+    ) -> Commit:
+        """Publish the execution of ``run_ms`` (the claimed fire, or the one a catch-up window
+        runs in its place) and advance to ``next_ms``."""
+        exec_id = execution_id(schedule.id, run_ms)
+        execution = new_execution(schedule, exec_id, run_ms, now_ms, max(0, now_ms - run_ms))
         queue = schedule.target.queue
         task = TASK_BY_TARGET[schedule.target.kind]
         body = execution.to_message()
         message = build_message(task, exec_id, queue, [body], tag)
-        retain_s = self.config.history_retention_s
         batch_task = BATCH_TASK_BY_TARGET.get(schedule.target.kind, "")
-        commit = Commit(
+        purge = (schedule.account, schedule.dialect) if schedule.purge_when_done else None
+        return Commit(
             entry.member,
             next_ms,
             queue,
             message,
             purge,
-            retain_s=retain_s,
+            retain_s=self.config.history_retention_s,
             ledger_id=exec_id,
             batch=dumps(body) if batch_task else "",
             batch_task=batch_task,
         )
-        return _Plan(commit, due_ms=entry.due_ms, misfire=schedule.misfire if missed else None)
 
     def _record_skips(self, committed: list[_Plan], now_ms: int) -> None:
         for plan in committed:
@@ -233,7 +252,7 @@ def _record_metrics(committed: list[_Plan]) -> None:
 
 
 def _skipped_record(
-    schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int
+    schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int, reason: str
 ) -> RunRecord:
     return RunRecord(
         id=exec_id,
@@ -244,6 +263,6 @@ def _skipped_record(
         finished_ms=now_ms,
         status=RunStatus.SKIPPED,
         attempt=0,
-        error=f"missed by {late_ms / 1000:.1f}s (beat was down); skipped by the schedule's policy",
+        error=f"missed by {late_ms / 1000:.1f}s (beat was down); {reason}",
         late_ms=late_ms,
     )

@@ -195,10 +195,12 @@ class Schedule:
     fires. ``jitter_ms`` moves each fire by a stable pseudo-random offset in [0, jitter_ms), the
     same for the same schedule and instant (``shared.timing``). ``misfire`` says what to do with
     a fire missed during downtime: ``coalesce`` runs it once, late; ``skip`` records it as
-    skipped. ``purge_when_done`` deletes the definition once it
-    has no future fire (the webhook dialect's rule). ``doc`` keeps the dialect's own fields that the
-    engine does not interpret (names, user ids, the original request), so adapters can render
-    their answers from the stored schedule alone.
+    skipped; ``catchup_ms``, when set, takes over: each missed fire at most that late runs, with
+    its own instant, and older ones are recorded as missed (``shared.misfire``).
+    ``purge_when_done`` deletes the definition once it has no future fire (the webhook dialect's
+    rule). ``doc`` keeps the dialect's own fields that the engine does not interpret (names, user
+    ids, the original request), so adapters can render their answers from the stored schedule
+    alone.
     """
 
     id: str
@@ -215,6 +217,7 @@ class Schedule:
     purge_when_done: bool = False
     doc: dict[str, Any] = field(default_factory=dict)
     jitter_ms: int | None = None
+    catchup_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -232,6 +235,7 @@ class Schedule:
             "purge_when_done": self.purge_when_done,
             "doc": self.doc,
             "jitter_ms": self.jitter_ms or None,
+            "catchup_ms": self.catchup_ms,
         }
         return _compact(data)
 
@@ -254,6 +258,7 @@ class Schedule:
                 purge_when_done=data.get("purge_when_done", False),
                 doc=data.get("doc", {}),
                 jitter_ms=data.get("jitter_ms"),
+                catchup_ms=data.get("catchup_ms"),
             )
         except KeyError as exc:
             raise InvalidSchedule(f"schedule: missing {exc}") from exc

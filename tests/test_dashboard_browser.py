@@ -92,4 +92,3 @@ def style_of(driver: WebDriver, selector: str, prop: str) -> str:
     return driver.execute_script(
         "return getComputedStyle(arguments[0]).getPropertyValue(arguments[1])", element, prop
     )
-

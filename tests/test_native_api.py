@@ -82,6 +82,8 @@ def test_pages_follow_next_cursor(local_api: Client) -> None:
         ({"name": 5}, "name"),
         ({"max_runs": 0}, "max_runs"),
         ({"overlap": "skip"}, "overlap"),
+        ({"retry": {"max_attempts": 2}}, "retry"),
+        ({"catchup_window_s": -1}, "catchup_window_s"),
         ({"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "end"),
         ({"surprise": 1}, "surprise"),
     ],

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.e2e
 
 
 class Stack:
-    def __init__(self, api: FlaskClient, creds: dict[str, str], receiver: HttpReceiver) -> None:
-        self.api, self.creds, self.receiver = api, creds, receiver
+    def __init__(
+        self, api: FlaskClient, creds: dict[str, str], receiver: HttpReceiver, group: ProcessGroup
+    ) -> None:
+        self.api, self.creds, self.receiver, self.group = api, creds, receiver, group
 
     def post(self, path: str, body: Any = None, **headers: str) -> Any:
         return self.api.post(path, json=body, headers={**basic(self.creds), **headers})
@@ -61,7 +63,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             group.beat()
             group.worker("webhooks")
             wait_until(store.last_beat_ms, what="beat running")
-            yield Stack(create_app(config).test_client(), creds, receiver)
+            yield Stack(create_app(config).test_client(), creds, receiver, group)
     finally:
         group.stop_all()
 
@@ -174,3 +176,41 @@ def test_jitter_moves_each_fire_stably_and_a_retry_keeps_its_instant(stack: Stac
         schedule_id, due = execution.rsplit(":", 1)
         raw = anchor + (int(due) - anchor) // every_ms * every_ms
         assert int(due) == raw + jitter_offset_ms(schedule_id, raw, jitter_ms)
+
+
+def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_missed(
+    stack: Stack,
+) -> None:
+    """Last in the module: it stops the beat and starts another (with a 0.5 s misfire grace)."""
+    anchor = (now_ms() // 1000 + 1) * 1000
+    view = stack.schedule("/catchup", {"every": 1, "anchor": iso(anchor)}, catchup_window_s=3)
+    wait_until(lambda: stack.hits("/catchup"), what="a first fire")
+    beat = stack.group.procs[0]
+    beat.terminate()
+    beat.wait(timeout=10)
+    stopped_ms = now_ms()
+    # The downtime: longer than the window, so some fires are older than it when a beat returns.
+    wait_until(lambda: now_ms() >= stopped_ms + 6000, what="six seconds without a beat")
+    stack.group.beat(misfire_grace_ms=500)
+    restarted_ms = now_ms()
+    wait_until(
+        lambda: any(
+            h.at_ms > restarted_ms and due_of(h) > restarted_ms for h in stack.hits("/catchup")
+        ),
+        timeout_s=30,
+        what="fires after the restart",
+    )
+    late = [h for h in stack.hits("/catchup") if stopped_ms < due_of(h) < restarted_ms]
+    assert len(late) >= 2, "the fires of the window run, each with its own instant"
+    assert all(h.at_ms - due_of(h) > 500 for h in late)  # late, after the downtime
+    assert len({due_of(h) for h in late}) == len(late)
+    runs = stack.api.get(f"/v1/schedules/{view['id']}/runs?limit=100", headers=basic(stack.creds))
+    stack.api.delete(f"/v1/schedules/{view['id']}", headers=basic(stack.creds))
+    missed = [r for r in runs.get_json()["items"] if r["status"] == "skipped"]
+    assert missed and "catch-up window" in missed[0]["error"]
+    delivered = {due_of(h) for h in stack.hits("/catchup")}
+    assert parse_iso8601(missed[0]["scheduled"]) not in delivered
+
+
+def due_of(hit: Any) -> int:
+    return int(hit.headers["webhook-id"].rsplit(":", 1)[1])

@@ -39,7 +39,6 @@ from shared.timing.rrule import parse_duration_ms
 # never claims a behaviour it does not have.
 NOT_YET = {
     "overlap": "allow_all",
-    "catchup_window_s": None,
     "retry": None,
     "on_failure": None,
 }
@@ -54,6 +53,7 @@ KEPT = (
     "end",
     "max_runs",
     "jitter_s",
+    "catchup_window_s",
     "metadata",
 )
 
@@ -79,6 +79,7 @@ def build(
         max_runs=doc.get("max_runs"),
         doc=kept,
         jitter_ms=jitter_ms(doc, timing["trigger"], now),
+        catchup_ms=None if "catchup_window_s" not in doc else doc["catchup_window_s"] * 1000,
     )
 
 

@@ -60,6 +60,7 @@ def schedule_view(schedule: Schedule, fires: list[int]) -> dict[str, Any]:
         "end": iso(schedule.end_ms),
         "max_runs": schedule.max_runs,
         "jitter_s": doc.get("jitter_s") or None,
+        "catchup_window_s": doc.get("catchup_window_s"),
         "metadata": doc.get("metadata"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})

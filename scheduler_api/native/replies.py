@@ -22,6 +22,7 @@ class Schedule(Strict):
     end = string(optional=True)
     max_runs = integer(optional=True)
     jitter_s = integer(optional=True)
+    catchup_window_s = integer(optional=True)
     metadata = json_object(optional=True)
     next_fires = list_of(fields.String())
     created = string()
