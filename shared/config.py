@@ -71,6 +71,7 @@ class Config:
     beat_lease_ms: int = 30_000  # a claim not committed by then is re-claimed by any beat
     beat_max_sleep_s: float = 5.0  # longest sleep between ticks when nothing is due
     misfire_grace_ms: int = 60_000  # later than this = a misfire (coalesced or skipped)
+    backfill_pace_ms: int = 100  # a backfill's runs go out this far apart (10 a second)
     # Every published execution is in a ledger until it finishes: one that no worker has begun
     # this long after its publish (or whose worker died: its attempt's hard limit plus this) is
     # published again, whatever the broker did with the message (see README "Durability").
@@ -225,6 +226,7 @@ class Config:
             "task_execute_max_waits",
             "beat_batch",
             "beat_lease_ms",
+            "backfill_pace_ms",
             "max_attempts",
             "history_max_runs",
             "visibility_timeout_s",

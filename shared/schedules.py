@@ -14,7 +14,7 @@ from shared import payload_limits
 from shared.callback_check import check_callback
 from shared.config import Config
 from shared.contract import DIALECTS, TASK_BY_TARGET, TargetKind
-from shared.errors import NoFutureFire, NotFound
+from shared.errors import InvalidSchedule, NoFutureFire, NotFound
 from shared.execution import new_execution, retry_payload
 from shared.header_values import check_header_value
 from shared.messages import build_message
@@ -199,3 +199,38 @@ def list_all(store: Store, account: str) -> list[Schedule]:
     """Every schedule of the account, whatever API made it, oldest first."""
     ids = [sid for dialect in DIALECTS for sid in store.list_schedule_ids(account, dialect, 0, -1)]
     return sorted(store.get_schedules(ids), key=lambda s: (s.created_ms, s.id))
+
+
+BACKFILL_MAX = 1000  # fires one backfill may run
+
+
+def backfill(
+    store: Store, config: Config, schedule: Schedule, start_ms: int, end_ms: int, *, now_ms: int
+) -> list[str]:
+    """Run every fire of ``schedule`` in the past range [start_ms, end_ms] now, paced
+    ``config.backfill_pace_ms`` apart, each with its own instant and execution id
+    (``<schedule id>:backfill-<instant>``, never a fire's); whether it is paused or not, and
+    whatever its max_runs. Returns the execution ids, oldest instant first."""
+    if end_ms > now_ms:
+        raise InvalidSchedule("end: must not be in the future", field="end")
+    if start_ms > end_ms:
+        raise InvalidSchedule("end: is before start", field="end")
+    unbounded = replace(schedule, max_runs=None)
+    instants: list[int] = []
+    fire_ms = next_schedule_fire(unbounded, start_ms - 1, 0)
+    while fire_ms is not None and fire_ms <= end_ms:
+        if len(instants) == BACKFILL_MAX:
+            raise InvalidSchedule(
+                f"start: the range holds more than {BACKFILL_MAX} fires; backfill it in parts",
+                field="start",
+            )
+        instants.append(fire_ms)
+        fire_ms = next_schedule_fire(unbounded, fire_ms, 0)
+    items = []
+    for n, instant in enumerate(instants):
+        exec_id = f"{schedule.id}:backfill-{instant}"
+        run = new_execution(schedule, exec_id, instant, now_ms, now_ms - instant)
+        body = replace(run, context={"by": "backfill"}).to_message()
+        items.append((exec_id, now_ms + n * config.backfill_pace_ms, retry_payload(body, 1)))
+    store.schedule_executions(items)
+    return [exec_id for exec_id, _, _ in items]

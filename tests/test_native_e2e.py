@@ -178,6 +178,23 @@ def test_jitter_moves_each_fire_stably_and_a_retry_keeps_its_instant(stack: Stac
         assert int(due) == raw + jitter_offset_ms(schedule_id, raw, jitter_ms)
 
 
+def test_a_backfill_of_a_past_day_runs_each_hour_with_its_own_instant(stack: Stack) -> None:
+    view = stack.schedule("/backfill", {"cron": "0 * * * *"}, timezone="UTC", paused=True)
+    day_ms = (now_ms() // 86_400_000 - 1) * 86_400_000  # yesterday, 00:00 UTC
+    day = {"start": iso(day_ms), "end": iso(day_ms + 86_399_999)}
+    asked_ms = now_ms()
+    answer = stack.post(f"/v1/schedules/{view['id']}/backfill", day)
+    assert answer.status_code == 202
+    wait_until(lambda: len(stack.hits("/backfill")) >= 24, what="24 backfilled runs")
+    ids = sorted(hit.headers["webhook-id"] for hit in stack.hits("/backfill"))
+    expected = [f"{view['id']}:backfill-{day_ms + h * 3_600_000}" for h in range(24)]
+    assert ids == sorted(expected) == sorted(answer.get_json()["executions"])
+    # paced: the n-th run (oldest instant first) goes out no sooner than n * 100 ms after
+    arrived = {hit.headers["webhook-id"]: hit.at_ms for hit in stack.hits("/backfill")}
+    for n, execution in enumerate(answer.get_json()["executions"]):
+        assert arrived[execution] >= asked_ms + n * 100, n
+
+
 def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_missed(
     stack: Stack,
 ) -> None:

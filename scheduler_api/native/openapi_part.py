@@ -40,6 +40,10 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "start": "2027-01-01T09:00:00-05:00",
         "count": 3,
     },
+    ("/v1/schedules/{schedule_id}/backfill", "post"): {
+        "start": "2026-12-01T00:00:00Z",
+        "end": "2026-12-02T00:00:00Z",
+    },
     ("/v1/api-keys", "post"): {"name": "ci", "scopes": ["schedules:read", "runs:read"]},
     ("/v1/webhook-secret/rotate", "post"): {"overlap_s": 86400},
 }

@@ -55,6 +55,10 @@ class Triggered(Strict):
     execution = string()
 
 
+class Backfilled(Strict):
+    executions = list_of(fields.String())
+
+
 class Preview(Strict):
     timezone = string()
     fires = list_of(fields.String())

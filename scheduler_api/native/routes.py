@@ -9,7 +9,14 @@ from flask import Blueprint, Response
 from scheduler_api.adapter import config, store
 from scheduler_api.native import openapi_part, replies
 from scheduler_api.native.access import caller, guarded
-from scheduler_api.native.mapping import build, merge_patch, not_found, stored_document, timed
+from scheduler_api.native.mapping import (
+    build,
+    instant,
+    merge_patch,
+    not_found,
+    stored_document,
+    timed,
+)
 from scheduler_api.native.problems import DIALECT, PROBLEM, dialect, load
 from scheduler_api.native.reading import document, json_object, query
 from scheduler_api.native.render import (
@@ -23,6 +30,7 @@ from scheduler_api.native.render import (
     schedule_view,
 )
 from scheduler_api.native.schemas import (
+    BackfillDoc,
     PageQuery,
     PreviewDoc,
     PreviewQuery,
@@ -171,6 +179,21 @@ def trigger_schedule(schedule_id: str) -> Response:
     context = {"by": "api", "api_key": caller().api_key}
     execution = schedules.run_now(store(), config(), schedule, now_ms(), context)
     return respond({"execution": execution}, 202)
+
+
+@blueprint.post("/schedules/<schedule_id>/backfill")
+@documented(
+    summary="Run every fire of a past range now, paced, each with its own instant",
+    body=BackfillDoc,
+    responses={202: Reply("the executions, oldest first", replies.Backfilled), 404: "unknown"},
+)
+@guarded("schedules:write")
+def backfill_schedule(schedule_id: str) -> Response:
+    schedule = find(schedule_id)
+    doc = document(BackfillDoc())
+    start_ms, end_ms = instant(doc["start"], "start"), instant(doc["end"], "end")
+    executions = schedules.backfill(store(), config(), schedule, start_ms, end_ms, now_ms=now_ms())
+    return respond({"executions": executions}, 202)
 
 
 @blueprint.get("/schedules/<schedule_id>/runs")

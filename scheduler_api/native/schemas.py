@@ -149,6 +149,11 @@ class ScheduleDoc(TimedDoc):
     updated = fields.Raw(load_only=True)
 
 
+class BackfillDoc(Strict):
+    start = text(64, required=True, metadata={"example": "2026-12-01T00:00:00Z"})
+    end = text(64, required=True, metadata={"example": "2026-12-02T00:00:00Z"})
+
+
 class PreviewDoc(TimedDoc):
     count = whole(1, MAX_PREVIEW)
 

@@ -240,6 +240,20 @@ class ExecutionVerbs(StoreBase):
             execution.get("account", ""), execution.get("dialect", "")
         )
 
+    def schedule_executions(self, items: list[tuple[str, int, dict[str, Any]]]) -> None:
+        """Queue executions to be published at given instants, as retries are: each item is
+        (execution id, at ms, retry payload); the beat publishes each when it falls due."""
+        if not items:
+            return
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(self.keys.retries(), {exec_id: at_ms for exec_id, at_ms, _ in items})
+        pipe.hset(
+            self.keys.retry_payloads(),
+            mapping={exec_id: dumps(payload) for exec_id, _, payload in items},
+        )
+        pipe.publish(self.keys.wake_channel(), min(at_ms for _, at_ms, _ in items))
+        pipe.execute()
+
     def delete_dead_letter(self, execution_id: str) -> bool:
         """Drop a dead letter for good (from every index); False if there was none."""
         letter = self.dead_letter(execution_id)

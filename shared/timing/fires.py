@@ -82,8 +82,7 @@ def _check_int(value: object, name: str) -> None:
         raise InvalidTrigger(f"{name} must be an integer of UTC milliseconds, got {value!r}")
     if not _MIN_MS <= value <= _MAX_MS:  # an instant past these cannot even be written out
         raise InvalidTrigger(
-            f"{name} must be between {_MIN_MS} and {_MAX_MS} (years 1 to {_LAST_YEAR}), "
-            f"got {value}"
+            f"{name} must be between {_MIN_MS} and {_MAX_MS} (years 1 to {_LAST_YEAR}), got {value}"
         )
 
 
