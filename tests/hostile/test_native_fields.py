@@ -25,6 +25,8 @@ FIELDS = (
     "start",
     "end",
     "max_runs",
+    "jitter_s",
+    "catchup_window_s",
     "paused",
     "metadata",
 )
