@@ -12,6 +12,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from shared.describe import duration as duration  # re-exported: the CLI's commands use it
+from shared.describe import shorten as shorten
 from shared.timing import format_iso_utc
 
 NOTHING = "-"  # what an empty cell shows (a table of blanks is hard to read)
@@ -60,30 +62,3 @@ def local_time(ms: int | None) -> str | None:
 def iso_utc(ms: int | None) -> str | None:
     """An instant as ISO 8601 UTC, the form ``--json`` prints."""
     return None if ms is None else format_iso_utc(ms)
-
-
-def duration(ms: int | None) -> str | None:
-    """A span for a person: ``350 ms``, ``4.2 s``, ``3 min 5 s``, ``2 h 10 min``, ``3 d 4 h``."""
-    if ms is None:
-        return None
-    if abs(ms) < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if abs(seconds) < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
-def shorten(text: str | None, width: int = 60) -> str | None:
-    """One line of at most ``width`` characters (an error message, a URL) for a table cell."""
-    if not text:
-        return text
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 3] + "..."

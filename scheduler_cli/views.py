@@ -7,16 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from scheduler_cli.output import duration, iso_utc, local_time, shorten
-from shared.model import (
-    CalendarTrigger,
-    CronTrigger,
-    InstantsTrigger,
-    IntervalTrigger,
-    OnceTrigger,
-    RunRecord,
-    Schedule,
-    Trigger,
-)
+from shared.describe import describe_target, describe_trigger, schedule_name, schedule_state
+from shared.model import RunRecord, Schedule
 from shared.store import Store
 
 STATES = ("active", "paused", "done")  # ScheduleFacts.state
@@ -66,14 +58,11 @@ class ScheduleFacts:
 
     @property
     def state(self) -> str:
-        """``paused`` (disabled), ``active`` (has a next fire) or ``done`` (none left)."""
-        if not self.schedule.enabled:
-            return "paused"
-        return "active" if self.next_ms is not None else "done"
+        return schedule_state(self.schedule, self.next_ms)
 
     @property
     def name(self) -> str:
-        return str(self.schedule.doc.get("name") or "")
+        return schedule_name(self.schedule)
 
     def json_row(self) -> dict[str, Any]:
         return {
@@ -90,42 +79,10 @@ class ScheduleFacts:
             "dialect": self.schedule.dialect,
             "name": shorten(self.name, 30),
             "state": self.state,
-            "trigger": describe_trigger(self.schedule.trigger),
+            "trigger": describe_trigger(self.schedule.trigger, local_time),
             "target": describe_target(self.schedule),
             "next": local_time(self.next_ms),
         }
-
-
-def describe_trigger(trigger: Trigger) -> str:
-    match trigger:
-        case OnceTrigger(at_ms=at_ms):
-            return f"once at {local_time(at_ms)}"
-        case CronTrigger(expr=expr, timezone=tz):
-            return f"cron {expr} ({tz})"
-        case CalendarTrigger(items=items, timezone=tz):
-            return f"calendar, {len(items)} rule(s) ({tz})"
-        case IntervalTrigger(every_ms=every_ms):
-            return f"every {duration(every_ms)}"
-        case InstantsTrigger(at_ms=instants):
-            return f"{len(instants)} instants from {local_time(instants[0])}"
-    return trigger.kind
-
-
-def describe_target(schedule: Schedule, width: int = 50) -> str:
-    """The target kind and what names it best: a URL, a task class, a push's or job's name
-    (cut to ``width`` characters)."""
-    spec = schedule.target.spec
-    what = (
-        spec.get("url") or spec.get("class_name") or name_in(spec, "push") or name_in(spec, "job")
-    )
-    kind = str(schedule.target.kind)
-    return f"{kind} {shorten(str(what), width)}" if what else kind
-
-
-def name_in(spec: dict[str, Any], key: str) -> Any:
-    """The ``name`` of the object ``spec[key]`` (a push, a beacon job), if it has one."""
-    inner = spec.get(key)
-    return inner.get("name") if isinstance(inner, dict) else None
 
 
 def run_json(run: RunRecord) -> dict[str, Any]:

@@ -37,6 +37,11 @@ def csrf_of(page: str) -> str:
     return match.group(1)
 
 
+def table(page: str, table_id: str) -> str:
+    """The HTML of the page's table with this id."""
+    return page.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+
+
 def kill_one_execution(store: Store, job_id: str, account: str) -> str:
     """Record a dead letter for the job, as a worker does after its last attempt."""
     execution_id = f"{job_id}:{now_ms()}"
@@ -93,7 +98,7 @@ def test_sign_in_shows_the_accounts_schedules_runs_and_redrives_a_dead_letter(
     assert f'data-schedule="{job_id}"' in page
     assert "cron 0 */10 * * * ? (UTC)" in page
     assert page.count(f"<code>{job_id}</code>") >= 2  # the schedule, and its upcoming fires
-    assert f'data-execution="{execution_id}"' in page and "HTTP 503" in page
+    assert f'data-dead-letter="{execution_id}"' in page and "HTTP 503" in page
 
     redrive = f"/dashboard/dead-letters/{execution_id}/redrive"
     assert api.post(redrive, data={"csrf": "forged"}).status_code == 403
@@ -102,7 +107,7 @@ def test_sign_in_shows_the_accounts_schedules_runs_and_redrives_a_dead_letter(
     assert answer.status_code == 200
     assert store.dead_letter(execution_id) is None
     assert store.redis.zscore(store.keys.retries(), execution_id) is not None
-    assert f'data-execution="{execution_id}"' not in answer.get_data(as_text=True)
+    assert f'data-dead-letter="{execution_id}"' not in answer.get_data(as_text=True)
 
 
 def test_another_account_sees_nothing_and_cannot_redrive(
@@ -150,7 +155,7 @@ def test_recent_runs_include_schedules_already_gone(
     assert api.delete(f"/1/jobs/{job_id}", headers=basic(creds)).status_code == 204
 
     page = sign_in(api, creds)
-    assert job_id not in page.split('id="runs"')[0]  # no longer among the schedules
-    assert execution_id in page.split('id="runs"')[1]
+    assert job_id not in table(page, "schedules")  # no longer among the schedules
+    assert f'data-execution="{execution_id}"' in table(page, "executions")
     other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     assert execution_id not in sign_in(api, other)

@@ -1,0 +1,212 @@
+"""What the overview page shows: the account's schedules (of every API and the CLI), their
+executions with the attempts of each, a timeline with a time axis, and the dead letters.
+
+Instants are shown in UTC (the page says so); spans and descriptions come from
+``shared.describe``, as the CLI's tables have them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import schedules
+from shared.contract import DIALECTS, RunStatus
+from shared.describe import (
+    describe_target,
+    describe_trigger,
+    duration,
+    schedule_name,
+    schedule_state,
+)
+from shared.model import RunRecord, Schedule
+from shared.store import Store
+from shared.timing import format_iso_utc
+
+HOUR_MS = 3600 * 1000
+SCHEDULES_SHOWN = 1000
+UPCOMING_PER_SCHEDULE = 5
+UPCOMING_SHOWN = 50
+ATTEMPTS_READ = 200  # the account's latest attempts (all the store keeps), grouped below
+EXECUTIONS_SHOWN = 50
+DEAD_LETTERS_SHOWN = 50
+TIMELINE_PAST_MS = 6 * HOUR_MS  # executions of the last hours, left of "now"
+TIMELINE_AHEAD_MS = 24 * HOUR_MS  # upcoming fires, right of it
+TIMELINE_TICK_MS = 3 * HOUR_MS
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    id: str
+    name: str
+    dialect: str
+    state: str
+    trigger: str
+    target: str
+    next_fire: str
+
+
+@dataclass(frozen=True)
+class Fire:
+    """An upcoming fire of one schedule."""
+
+    at_ms: int
+    schedule: str
+    name: str
+    wait: str  # from now, for a person
+
+    @property
+    def label(self) -> str:
+        return self.name or self.schedule
+
+
+@dataclass
+class ExecutionView:
+    """One execution (a fire, a run-now, a redrive) and its attempts, oldest first."""
+
+    id: str
+    schedule: str
+    name: str
+    attempts: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.schedule
+
+    @property
+    def due_ms(self) -> int:
+        return self.attempts[0].due_ms
+
+    @property
+    def status(self) -> str:
+        return str(self.attempts[-1].status)
+
+    @property
+    def first_lag(self) -> str | None:
+        """From due to the start of its first attempt: how late the engine was."""
+        first = self.attempts[0]
+        return duration(first.started_ms - first.due_ms) if first.started_ms else None
+
+    @property
+    def to_success(self) -> str | None:
+        """From due to the end of the attempt that succeeded (retries included)."""
+        for attempt in self.attempts:
+            if attempt.status == RunStatus.SUCCEEDED and attempt.finished_ms:
+                return duration(attempt.finished_ms - attempt.due_ms)
+        return None
+
+
+@dataclass(frozen=True)
+class Mark:
+    x_pct: str
+    kind: str  # a CSS class: "upcoming" or "status-<status>"
+    title: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    marks: list[Mark]
+    ticks: list[tuple[str, str]]  # (x %, "HH:MM" UTC)
+    now_pct: str
+
+
+def utc(ms: int) -> str:
+    return format_iso_utc(ms)
+
+
+def schedule_rows(store: Store, owned: list[Schedule]) -> list[ScheduleRow]:
+    facts = store.fire_facts([schedule.id for schedule in owned])
+    return [
+        ScheduleRow(
+            id=schedule.id,
+            name=schedule_name(schedule),
+            dialect=schedule.dialect,
+            state=schedule_state(schedule, next_ms),
+            trigger=describe_trigger(schedule.trigger, utc),
+            target=describe_target(schedule, width=120),
+            next_fire=utc(next_ms) if next_ms is not None else "none",
+        )
+        for schedule, (next_ms, _) in zip(owned, facts, strict=True)
+    ]
+
+
+def account_schedules(store: Store, appkey: str) -> list[Schedule]:
+    return schedules.list_all(store, appkey)[:SCHEDULES_SHOWN]
+
+
+def upcoming_fires(store: Store, owned: list[Schedule], now_ms: int) -> list[Fire]:
+    """The next fires of every schedule within the timeline's horizon, soonest first."""
+    horizon = now_ms + TIMELINE_AHEAD_MS
+    fires: list[Fire] = []
+    facts = store.fire_facts([schedule.id for schedule in owned])
+    for schedule, (next_ms, fired) in zip(owned, facts, strict=True):
+        if next_ms is None or next_ms > horizon:
+            continue
+        later = schedules.preview(schedule, next_ms, UPCOMING_PER_SCHEDULE - 1, fired + 1)
+        name = schedule_name(schedule)
+        fires += [
+            Fire(at, schedule.id, name, f"in {duration(max(0, at - now_ms))}")
+            for at in [next_ms, *later]
+            if at <= horizon
+        ]
+    fires.sort(key=lambda fire: fire.at_ms)
+    return fires[:UPCOMING_SHOWN]
+
+
+def executions(store: Store, appkey: str, owned: list[Schedule]) -> list[ExecutionView]:
+    """The account's latest executions, newest first, each with its attempts; also those of
+    schedules already purged (named by their retired definition while it is kept)."""
+    names = {schedule.id: schedule_name(schedule) for schedule in owned}
+    grouped: dict[str, ExecutionView] = {}
+    for run in store.account_runs(appkey, ATTEMPTS_READ):  # newest first
+        if run.id not in grouped:
+            if len(grouped) == EXECUTIONS_SHOWN:
+                break
+            grouped[run.id] = ExecutionView(run.id, run.schedule, name_of(store, run, names))
+        grouped[run.id].attempts.insert(0, run)
+    return list(grouped.values())
+
+
+def name_of(store: Store, run: RunRecord, names: dict[str, str]) -> str:
+    if run.schedule not in names:
+        retired = store.retired_schedule(run.schedule)
+        names[run.schedule] = schedule_name(retired) if retired else ""
+    return names[run.schedule]
+
+
+def timeline(fires: list[Fire], done: list[ExecutionView], now_ms: int) -> Timeline:
+    """Past executions and upcoming fires on one axis from ``now - 6 h`` to ``now + 24 h``,
+    with a tick every 3 hours (whole UTC hours)."""
+    start = now_ms - TIMELINE_PAST_MS
+    span = TIMELINE_PAST_MS + TIMELINE_AHEAD_MS
+
+    def x(ms: int) -> str:
+        return f"{min(100.0, max(0.0, (ms - start) / span * 100)):.2f}"
+
+    marks = [
+        Mark(x(run.due_ms), f"status-{run.status}", f"{utc(run.due_ms)} {run.label}: {run.status}")
+        for run in done
+        if run.due_ms >= start
+    ]
+    marks += [Mark(x(fire.at_ms), "upcoming", f"{utc(fire.at_ms)} {fire.label}") for fire in fires]
+    first_tick = start - start % TIMELINE_TICK_MS + TIMELINE_TICK_MS
+    ticks = [(x(at), utc(at)[11:16]) for at in range(first_tick, start + span, TIMELINE_TICK_MS)]
+    return Timeline(marks, ticks, x(now_ms))
+
+
+def dead_letters(store: Store, appkey: str) -> list[dict[str, Any]]:
+    letters = [
+        letter
+        for dialect in DIALECTS
+        for letter in store.dead_letters(0, DEAD_LETTERS_SHOWN, owner=(appkey, dialect))
+    ]
+    letters.sort(key=lambda letter: letter["died_ms"], reverse=True)
+    return [
+        {
+            "execution": letter["execution"]["id"],
+            "schedule": letter["execution"]["schedule"],
+            "attempts": letter["execution"].get("attempt"),
+            "died": utc(letter["died_ms"]),
+            "error": letter.get("error") or "",
+        }
+        for letter in letters[:DEAD_LETTERS_SHOWN]
+    ]
