@@ -69,8 +69,8 @@ def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
         # ...and the timeline draws its fires (SVG geometry: no inline style attribute needed).
         marks = browser.find_elements(By.CSS_SELECTOR, "#timeline rect")
         assert marks and all(mark.rect["width"] > 0 for mark in marks)
-        letters = browser.find_elements(By.CSS_SELECTOR, "#dead-letters tr[data-execution]")
-        assert [row.get_attribute("data-execution").split(":")[0] for row in letters] == [
+        letters = browser.find_elements(By.CSS_SELECTOR, "#dead-letters tr[data-dead-letter]")
+        assert [row.get_attribute("data-dead-letter").split(":")[0] for row in letters] == [
             failing_id
         ]
         assert "HTTP 500" in letters[0].text
@@ -81,7 +81,7 @@ def test_sign_in_see_a_schedule_and_redrive_a_dead_letter(
         browser.refresh()
         wait_for_text(browser, "succeeded")
 
-        browser.find_element(By.CSS_SELECTOR, "form.inline button").click()  # sign out
+        browser.find_element(By.ID, "sign-out").click()
         wait_for_text(browser, "sign in")
         browser.get(served.url + "/dashboard/")
         wait_for_text(browser, "sign in")  # the session is over
