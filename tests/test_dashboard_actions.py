@@ -105,3 +105,30 @@ def test_attempts_are_grouped_under_their_execution_with_lag_and_time_to_success
     assert "attempt 1" in executions and "attempt 2" in executions and "HTTP 503" in executions
     assert '<td class="lag">250 ms</td>' in executions  # due to the first attempt's start
     assert '<td class="to-success">4.5 s</td>' in executions  # due to the success
+
+
+HOSTILE_IDS = (
+    "nope",
+    "x" * 5000,
+    "%00",
+    "..%2F..%2Fetc",
+    "%C3%BCn%C3%AFcode",
+    "a%0d%0aSet-Cookie:x=1",
+)
+
+
+def test_hostile_ids_get_the_dashboards_404_page_never_a_500(local_api: Client) -> None:
+    api, creds = local_api
+    csrf = csrf_of(sign_in(api, creds))
+    for hostile in HOSTILE_IDS:
+        urls = [f"/dashboard/schedules/{hostile}/{action}" for action in ACTIONS]
+        urls.append(f"/dashboard/dead-letters/{hostile}/redrive")
+        for url in urls:
+            answer = api.post(url, data={"csrf": csrf})
+            assert answer.status_code == 404, (url[:80], answer.status_code)
+            assert answer.mimetype == "text/html" and 'id="error"' in answer.get_data(as_text=True)
+            assert "Set-Cookie: x" not in str(answer.headers)
+        confirm = api.get(f"/dashboard/schedules/{hostile}/delete")
+        assert confirm.status_code == 404 and confirm.mimetype == "text/html"
+    wrong_method = api.get("/dashboard/schedules/nope/pause")
+    assert wrong_method.status_code == 405 and wrong_method.mimetype == "text/html"

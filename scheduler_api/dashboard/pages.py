@@ -40,16 +40,16 @@ def overview() -> str | Response:
     appkey = account["appkey"]
     owned = views.account_schedules(store(), appkey)
     now = now_ms()
-    fires = views.upcoming_fires(store(), owned, now)
+    fires = views.upcoming_fires(owned, now)
     executions = views.executions(store(), appkey, owned)
     return render_template(
         "dashboard/overview.html",
         account=account,
-        schedules=views.schedule_rows(store(), owned),
+        schedules=views.schedule_rows(owned),
         upcoming=fires,
         executions=executions,
         timeline=views.timeline(fires, executions, now),
-        dead_letters=views.dead_letters(store(), appkey),
+        dead_letters=views.dead_letters(store(), appkey, owned),
         csrf=csrf_token(),
         now=format_iso_utc(now),
         utc=format_iso_utc,

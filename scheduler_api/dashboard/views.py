@@ -113,64 +113,85 @@ def utc(ms: int) -> str:
     return format_iso_utc(ms)
 
 
-def schedule_rows(store: Store, owned: list[Schedule]) -> list[ScheduleRow]:
+@dataclass(frozen=True)
+class Owned:
+    """A schedule of the account with what the store says of it now."""
+
+    schedule: Schedule
+    next_ms: int | None
+    fired: int
+
+
+def account_schedules(store: Store, appkey: str) -> list[Owned]:
+    """Every schedule of the account (whatever API or the CLI made it), oldest first, with its
+    next fire and fires so far (one round trip for all)."""
+    owned = schedules.list_all(store, appkey)[:SCHEDULES_SHOWN]
     facts = store.fire_facts([schedule.id for schedule in owned])
+    return [Owned(schedule, *fact) for schedule, fact in zip(owned, facts, strict=True)]
+
+
+def schedule_rows(owned: list[Owned]) -> list[ScheduleRow]:
     return [
         ScheduleRow(
-            id=schedule.id,
-            name=schedule_name(schedule),
-            dialect=schedule.dialect,
-            state=schedule_state(schedule, next_ms),
-            trigger=describe_trigger(schedule.trigger, utc),
-            target=describe_target(schedule, width=120),
-            next_fire=utc(next_ms) if next_ms is not None else "none",
+            id=item.schedule.id,
+            name=schedule_name(item.schedule),
+            dialect=item.schedule.dialect,
+            state=schedule_state(item.schedule, item.next_ms),
+            trigger=describe_trigger(item.schedule.trigger, utc),
+            target=describe_target(item.schedule, width=120),
+            next_fire=utc(item.next_ms) if item.next_ms is not None else "none",
         )
-        for schedule, (next_ms, _) in zip(owned, facts, strict=True)
+        for item in owned
     ]
 
 
-def account_schedules(store: Store, appkey: str) -> list[Schedule]:
-    return schedules.list_all(store, appkey)[:SCHEDULES_SHOWN]
-
-
-def upcoming_fires(store: Store, owned: list[Schedule], now_ms: int) -> list[Fire]:
+def upcoming_fires(owned: list[Owned], now_ms: int) -> list[Fire]:
     """The next fires of every schedule within the timeline's horizon, soonest first."""
     horizon = now_ms + TIMELINE_AHEAD_MS
     fires: list[Fire] = []
-    facts = store.fire_facts([schedule.id for schedule in owned])
-    for schedule, (next_ms, fired) in zip(owned, facts, strict=True):
-        if next_ms is None or next_ms > horizon:
+    for item in owned:
+        if item.next_ms is None or item.next_ms > horizon:
             continue
-        later = schedules.preview(schedule, next_ms, UPCOMING_PER_SCHEDULE - 1, fired + 1)
-        name = schedule_name(schedule)
+        later = schedules.preview(
+            item.schedule, item.next_ms, UPCOMING_PER_SCHEDULE - 1, item.fired + 1
+        )
+        name = schedule_name(item.schedule)
         fires += [
-            Fire(at, schedule.id, name, f"in {duration(max(0, at - now_ms))}")
-            for at in [next_ms, *later]
+            Fire(at, item.schedule.id, name, f"in {duration(max(0, at - now_ms))}")
+            for at in [item.next_ms, *later]
             if at <= horizon
         ]
     fires.sort(key=lambda fire: fire.at_ms)
     return fires[:UPCOMING_SHOWN]
 
 
-def executions(store: Store, appkey: str, owned: list[Schedule]) -> list[ExecutionView]:
+def executions(store: Store, appkey: str, owned: list[Owned]) -> list[ExecutionView]:
     """The account's latest executions, newest first, each with its attempts; also those of
     schedules already purged (named by their retired definition while it is kept)."""
-    names = {schedule.id: schedule_name(schedule) for schedule in owned}
+    names = Names(store, owned)
     grouped: dict[str, ExecutionView] = {}
     for run in store.account_runs(appkey, ATTEMPTS_READ):  # newest first
         if run.id not in grouped:
             if len(grouped) == EXECUTIONS_SHOWN:
                 break
-            grouped[run.id] = ExecutionView(run.id, run.schedule, name_of(store, run, names))
+            grouped[run.id] = ExecutionView(run.id, run.schedule, names.of(run.schedule))
         grouped[run.id].attempts.insert(0, run)
     return list(grouped.values())
 
 
-def name_of(store: Store, run: RunRecord, names: dict[str, str]) -> str:
-    if run.schedule not in names:
-        retired = store.retired_schedule(run.schedule)
-        names[run.schedule] = schedule_name(retired) if retired else ""
-    return names[run.schedule]
+class Names:
+    """Schedule id -> name, for the account's schedules and those already purged (by their
+    retired definition, while it is kept: as long as their history)."""
+
+    def __init__(self, store: Store, owned: list[Owned]) -> None:
+        self.store = store
+        self.names = {item.schedule.id: schedule_name(item.schedule) for item in owned}
+
+    def of(self, schedule_id: str) -> str:
+        if schedule_id not in self.names:
+            retired = self.store.retired_schedule(schedule_id)
+            self.names[schedule_id] = schedule_name(retired) if retired else ""
+        return self.names[schedule_id]
 
 
 def timeline(fires: list[Fire], done: list[ExecutionView], now_ms: int) -> Timeline:
@@ -193,17 +214,19 @@ def timeline(fires: list[Fire], done: list[ExecutionView], now_ms: int) -> Timel
     return Timeline(marks, ticks, x(now_ms))
 
 
-def dead_letters(store: Store, appkey: str) -> list[dict[str, Any]]:
+def dead_letters(store: Store, appkey: str, owned: list[Owned]) -> list[dict[str, Any]]:
     letters = [
         letter
         for dialect in DIALECTS
         for letter in store.dead_letters(0, DEAD_LETTERS_SHOWN, owner=(appkey, dialect))
     ]
     letters.sort(key=lambda letter: letter["died_ms"], reverse=True)
+    names = Names(store, owned)
     return [
         {
             "execution": letter["execution"]["id"],
             "schedule": letter["execution"]["schedule"],
+            "name": names.of(letter["execution"]["schedule"]),
             "attempts": letter["execution"].get("attempt"),
             "died": utc(letter["died_ms"]),
             "error": letter.get("error") or "",
