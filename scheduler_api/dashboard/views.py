@@ -6,6 +6,7 @@ Instants are shown in UTC (the page says so); spans and descriptions come from
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from shared.describe import (
 )
 from shared.model import RunRecord, Schedule
 from shared.store import Store
-from shared.timing import format_iso_utc
+from shared.timing import format_iso_utc, next_schedule_fire
 
 HOUR_MS = 3600 * 1000
 SCHEDULES_SHOWN = 1000
@@ -146,23 +147,24 @@ def schedule_rows(owned: list[Owned]) -> list[ScheduleRow]:
 
 
 def upcoming_fires(owned: list[Owned], now_ms: int) -> list[Fire]:
-    """The next fires of every schedule within the timeline's horizon, soonest first."""
+    """The soonest fires of all schedules within the timeline's horizon (at most
+    ``UPCOMING_PER_SCHEDULE`` of one), soonest first. A heap of each schedule's next fire: only
+    the fires shown are computed, however many schedules there are."""
     horizon = now_ms + TIMELINE_AHEAD_MS
+    due = [(item.next_ms, index, 0) for index, item in enumerate(owned) if item.next_ms]
+    heapq.heapify(due)
     fires: list[Fire] = []
-    for item in owned:
-        if item.next_ms is None or item.next_ms > horizon:
-            continue
-        later = schedules.preview(
-            item.schedule, item.next_ms, UPCOMING_PER_SCHEDULE - 1, item.fired + 1
-        )
-        name = schedule_name(item.schedule)
-        fires += [
-            Fire(at, item.schedule.id, name, f"in {duration(max(0, at - now_ms))}")
-            for at in [item.next_ms, *later]
-            if at <= horizon
-        ]
-    fires.sort(key=lambda fire: fire.at_ms)
-    return fires[:UPCOMING_SHOWN]
+    while due and len(fires) < UPCOMING_SHOWN:
+        at, index, nth = heapq.heappop(due)
+        if at > horizon:
+            break
+        item = owned[index]
+        wait = f"in {duration(max(0, at - now_ms))}"
+        fires.append(Fire(at, item.schedule.id, schedule_name(item.schedule), wait))
+        following = next_schedule_fire(item.schedule, at, item.fired + nth + 1)
+        if following is not None and nth + 1 < UPCOMING_PER_SCHEDULE:
+            heapq.heappush(due, (following, index, nth + 1))
+    return fires
 
 
 def executions(store: Store, appkey: str, owned: list[Owned]) -> list[ExecutionView]:
