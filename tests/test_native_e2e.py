@@ -228,7 +228,7 @@ def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_
     runs = stack.api.get(f"/v1/schedules/{view['id']}/runs?limit=100", headers=basic(stack.creds))
     stack.api.delete(f"/v1/schedules/{view['id']}", headers=basic(stack.creds))
     missed = [r for r in runs.get_json()["items"] if r["status"] == "skipped"]
-    assert missed and "catch-up window" in missed[0]["error"]
+    assert missed and "catch-up window" in missed[0]["reason"]
     delivered = {due_of(h) for h in stack.hits("/catchup")}
     assert parse_iso8601(missed[0]["scheduled"]) not in delivered
 

@@ -11,6 +11,7 @@ from flask import Response
 from scheduler_api import formats
 from scheduler_api.native.problems import invalid
 from shared import schedules
+from shared.contract import RunStatus
 from shared.model import Schedule
 from shared.store import Store
 from shared.timing import format_iso_utc
@@ -78,8 +79,9 @@ def run_view(run: dict[str, Any]) -> dict[str, Any]:
         "finished": iso(run.get("finished_ms")),
         "late_ms": run.get("late_ms", 0),
         "result": result if isinstance(result, dict) else None,
-        "error": run.get("error"),
     }
+    # A skipped (missed) fire was never attempted: what its record says is why, not an error.
+    view["reason" if run["status"] == RunStatus.SKIPPED else "error"] = run.get("error")
     return {k: v for k, v in view.items() if v is not None}
 
 

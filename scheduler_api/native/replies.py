@@ -44,6 +44,7 @@ class Run(Strict):
     late_ms = integer()
     result = json_object(optional=True)
     error = string(optional=True)
+    reason = string(optional=True)  # why a skipped (missed) fire was not run
 
 
 class RunPage(Strict):
