@@ -3,6 +3,7 @@ deliver to a receiver on 127.0.0.1; signatures are checked with ``standardwebhoo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.e2e
 
 
 class Stack:
+    """The API client, the account, the receiver and the processes (the beat first)."""
+
     def __init__(
         self, api: FlaskClient, creds: dict[str, str], receiver: HttpReceiver, group: ProcessGroup
     ) -> None:
@@ -62,6 +65,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         with HttpReceiver() as receiver:
             group.beat()
             group.worker("webhooks")
+            group.worker("tasks", concurrency=1)
+            group.worker("jobs", concurrency=1)
             wait_until(store.last_beat_ms, what="beat running")
             yield Stack(create_app(config).test_client(), creds, receiver, group)
     finally:
@@ -193,6 +198,30 @@ def test_a_backfill_of_a_past_day_runs_each_hour_with_its_own_instant(stack: Sta
     arrived = {hit.headers["webhook-id"]: hit.at_ms for hit in stack.hits("/backfill")}
     for n, execution in enumerate(answer.get_json()["executions"]):
         assert arrived[execution] >= asked_ms + n * 100, n
+
+
+def test_task_and_beacon_targets_are_delivered_by_their_pools(stack: Stack) -> None:
+    task = {"task": {"class_name": "\\scheduler\\Tasks\\BackupTask"}}
+    beacon = {"beacon": {"beacon_name": "nightly-agent", "tasks": [{"cmd": "report"}]}}
+    made = {}
+    for name, target in (("task", task), ("beacon", beacon)):
+        body = {"name": name, "trigger": {"cron": "0 0 1 1 *"}, "target": target, "paused": True}
+        made[name] = stack.post("/v1/schedules", body).get_json()["id"]
+        assert stack.post(f"/v1/schedules/{made[name]}/trigger").status_code == 202
+
+    def runs(name: str) -> list[dict[str, Any]]:
+        url = f"/v1/schedules/{made[name]}/runs"
+        items: list[dict[str, Any]] = stack.api.get(url, headers=basic(stack.creds)).json["items"]
+        return items
+
+    for name in made:
+        done = wait_until(lambda n=name: runs(n), timeout_s=30, what=f"the {name} run")
+        assert done[0]["status"] == "succeeded", done
+    store = Store.from_url(stack.group.redis_url)
+    queued = store.queued_job_ids(stack.creds["appkey"], "nightly-agent")
+    assert len(queued) == 1  # the fire queued a job for that beacon, with its tasks
+    job = store.get_job(stack.creds["appkey"], queued[0])
+    assert json.loads(job["doc"])["tasks"] == [{"cmd": "report"}]
 
 
 def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_missed(
