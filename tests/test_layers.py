@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("shared", "scheduler_api", "scheduler_beat", "workers", "scheduler_cli")
+PACKAGES = (
+    "shared",
+    "scheduler_api",
+    "scheduler_beat",
+    "workers",
+    "scheduler_cli",
+    "scheduler_sdk",
+)
 # What each package may import of ours (itself included); scheduler_cli is the top.
 ALLOWED = {
     "shared": {"shared"},
@@ -20,6 +27,8 @@ ALLOWED = {
     "workers": {"workers", "shared"},
     "scheduler_api": {"scheduler_api", "shared"},
     "scheduler_cli": set(PACKAGES),
+    # A client installed apart from the service: it talks HTTP to it, and imports none of it.
+    "scheduler_sdk": {"scheduler_sdk"},
 }
 
 
