@@ -116,6 +116,11 @@ class Schedule(TypedDict):
     end: NotRequired[str]
     max_runs: NotRequired[int]
     jitter_s: NotRequired[int]
+    catchup_window_s: NotRequired[int]
+    # Policies a schedule takes; answered once the engine applies them (see the README).
+    overlap: NotRequired[Literal["allow_all", "skip", "buffer_one", "buffer_all"]]
+    retry: NotRequired[Retry]
+    on_failure: NotRequired[str]
     metadata: NotRequired[dict[str, Any]]
 
 
