@@ -12,10 +12,18 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from scheduler_sdk import NO_RETRY, Client, ProblemError, WebhookVerificationError, verify_webhook
+from scheduler_sdk import (
+    NO_RETRY,
+    Client,
+    ProblemError,
+    RetryPolicy,
+    WebhookVerificationError,
+    verify_webhook,
+)
 from scheduler_sdk.transport import retry_after_s
 from scheduler_sdk.types import ScheduleInput
 from tests.sdk_support import Recording, Served, served_api
+from tests.support import HttpReceiver
 from workers.signing import signature_headers
 
 NIGHTLY: ScheduleInput = {
@@ -107,3 +115,15 @@ def test_a_callback_signed_as_the_pool_signs_verifies() -> None:
         verify_webhook(secret, body, headers, now_s=now + 3600)
     with pytest.raises(WebhookVerificationError):
         verify_webhook(secret, body, {"webhook-id": "exec-1"})
+
+
+def test_a_slow_answer_times_out_and_a_keyed_post_is_sent_again_with_the_same_key() -> None:
+    with HttpReceiver(hang_prefix="/v1/") as silent:
+        retry = RetryPolicy(attempts=2, backoff_s=0.01)
+        client = Client(silent.url, api_key="sk_x", timeout_s=0.3, retry=retry)
+        started = time.monotonic()
+        with client, pytest.raises(httpx.ReadTimeout):
+            client.schedules.create(NIGHTLY)
+        assert time.monotonic() - started < 5
+        keys = [hit.headers["Idempotency-Key"] for hit in silent.requests]
+        assert len(keys) == 2 and keys[0] == keys[1]
