@@ -134,6 +134,7 @@ class Run(TypedDict):
     finished: NotRequired[str]
     result: NotRequired[dict[str, Any]]
     error: NotRequired[str]
+    reason: NotRequired[str]  # why a skipped (missed) fire was not run
 
 
 class DeadLetter(TypedDict):
