@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal, cast
 
 import httpx
 
-from scheduler_sdk.resources import ApiKeys, DeadLetters, Schedules
+from scheduler_sdk.resources import ApiKeys, DeadLetters, Schedules, instant
 from scheduler_sdk.transport import IDEMPOTENCY_HEADER, RetryPolicy, Transport
 from scheduler_sdk.types import Preview, Rotated, Trigger
 
@@ -57,14 +58,14 @@ class Client:
         *,
         timezone: str | None = None,
         dst: Literal["cron", "skip"] | None = None,
-        start: str | None = None,
-        end: str | None = None,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
         max_runs: int | None = None,
         count: int | None = None,
     ) -> Preview:
         """The next fires of a trigger that is not saved (nothing is stored)."""
-        given: dict[str, Any] = {"timezone": timezone, "dst": dst, "start": start, "end": end}
-        given.update(max_runs=max_runs, count=count)
+        given: dict[str, Any] = {"timezone": timezone, "dst": dst, "max_runs": max_runs}
+        given.update(start=start and instant(start), end=end and instant(end), count=count)
         body = {"trigger": trigger, **{k: v for k, v in given.items() if v is not None}}
         answer = self._transport.request("POST", "/v1/preview", json=body, repeatable=True)
         return cast(Preview, answer)

@@ -150,6 +150,10 @@ class Triggered(TypedDict):
     execution: str
 
 
+class Backfilled(TypedDict):
+    executions: list[str]  # oldest first
+
+
 class Preview(TypedDict):
     timezone: str
     fires: list[str]

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -72,7 +74,7 @@ def test_pause_resume_trigger_and_previews(client: Client) -> None:
     unsaved = client.preview(
         {"rrule": "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1"},
         timezone="America/New_York",
-        start="2027-01-01T09:00:00-05:00",
+        start=datetime(2027, 1, 1, 9, tzinfo=ZoneInfo("America/New_York")),
         count=3,
     )
     assert unsaved["fires"] == [
@@ -81,6 +83,20 @@ def test_pause_resume_trigger_and_previews(client: Client) -> None:
         "2027-03-01T14:00:00Z",
     ]
     assert [s["id"] for s in client.schedules.list()] == [made["id"]]  # the preview saved none
+
+
+def test_backfill_queues_each_fire_of_a_past_range(client: Client) -> None:
+    made = client.schedules.create({**NIGHTLY, "trigger": {"cron": "0 * * * *"}})
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    done = client.schedules.backfill(made["id"], start, "2026-01-01T02:59:59Z")
+    first = int(start.timestamp() * 1000)
+    hours = [first + hour * 3_600_000 for hour in range(3)]
+    assert done["executions"] == [f"{made['id']}:backfill-{ms}" for ms in hours]
+    with pytest.raises(ProblemError) as refused:
+        client.schedules.backfill(made["id"], "2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z")
+    assert refused.value.status == 422 and "end" in refused.value.fields
+    with pytest.raises(ValueError):
+        client.schedules.backfill(made["id"], datetime(2026, 1, 1), "2026-01-02T00:00:00Z")
 
 
 def test_an_invalid_field_is_a_problem_naming_it(client: Client) -> None:
@@ -147,6 +163,7 @@ def keys(document: Any) -> tuple[set[str], set[str]]:
         (types.DeadLetter, replies.DeadLetter),
         (types.Preview, replies.Preview),
         (types.Triggered, replies.Triggered),
+        (types.Backfilled, replies.Backfilled),
         (types.ApiKey, replies.ApiKey),
         (types.Rotated, replies.Rotated),
         (types.FieldError, replies.FieldProblem),
@@ -173,3 +190,16 @@ def test_input_types_match_the_api_schemas() -> None:
     assert keys(types.Retry)[1] == set(schemas.RetryDoc().fields)
     assert typing.get_args(types.Scope) == SCOPES
     assert Path(types.__file__).with_name("py.typed").exists()
+
+
+def test_the_readme_example_runs(api: Served) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Python SDK") :]
+    code = section[section.index("```python\n") + 10 : section.index("```\n")]
+    creds = api.account()
+    scope = {"APPKEY": creds["appkey"], "MASTER_SECRET": creds["master_secret"]}
+    exec(compile(code.replace("http://localhost:8080", api.url), "README.md", "exec"), scope)
+    with api.client(creds) as client:
+        (made,) = client.schedules.list()
+        assert made["metadata"] == {"team": "ops"} and made["name"] == "nightly report"
+        assert [key["name"] for key in client.api_keys.list()] == ["ci"]
