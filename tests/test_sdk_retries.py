@@ -20,7 +20,7 @@ from scheduler_sdk import (
     WebhookVerificationError,
     verify_webhook,
 )
-from scheduler_sdk.transport import retry_after_s
+from scheduler_sdk.transport import Transport, retry_after_s
 from scheduler_sdk.types import ScheduleInput
 from tests.sdk_support import Recording, Served, served_api
 from tests.support import HttpReceiver
@@ -127,3 +127,42 @@ def test_a_slow_answer_times_out_and_a_keyed_post_is_sent_again_with_the_same_ke
         assert time.monotonic() - started < 5
         keys = [hit.headers["Idempotency-Key"] for hit in silent.requests]
         assert len(keys) == 2 and keys[0] == keys[1]
+
+
+def scripted(*answers: httpx.Response) -> tuple[Transport, list[str], list[float]]:
+    """A Transport over a scripted server: the methods it was sent and the waits it slept."""
+    sent: list[str] = []
+    waits: list[float] = []
+    queue = list(answers)
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        return queue.pop(0)
+
+    http = httpx.Client(base_url="http://api", transport=httpx.MockTransport(server))
+    retry = RetryPolicy(attempts=3, backoff_s=0.01, max_wait_s=7)
+    return Transport(http, retry, sleep=waits.append), sent, waits
+
+
+def busy(status: int, retry_after: str) -> httpx.Response:
+    return httpx.Response(status, headers={"Retry-After": retry_after}, json={"status": status})
+
+
+def test_waits_follow_retry_after_capped_by_max_wait() -> None:
+    transport, sent, waits = scripted(busy(503, "2"), busy(429, "60"), httpx.Response(200, json={}))
+    assert transport.request("GET", "/v1/schedules") == {}
+    assert sent == ["GET"] * 3 and waits == [2.0, 7.0]
+
+
+def test_only_safe_requests_are_retried() -> None:
+    transport, sent, _ = scripted(busy(503, "1"))
+    with pytest.raises(ProblemError) as refused:
+        transport.request("PATCH", "/v1/schedules/x", json={})
+    assert refused.value.status == 503 and sent == ["PATCH"]
+    transport, sent, _ = scripted(httpx.Response(409, json={}), httpx.Response(201, json={}))
+    assert transport.request("POST", "/v1/schedules", headers={"Idempotency-Key": "k"}) == {}
+    assert sent == ["POST", "POST"]  # its first try was still running: asked again
+    transport, sent, _ = scripted(httpx.Response(409, json={}))
+    with pytest.raises(ProblemError):
+        transport.request("PUT", "/v1/schedules/x", json={})
+    assert sent == ["PUT"]  # a 409 to anything else is an answer, not a wait
