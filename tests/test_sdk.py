@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from scheduler_api.native import replies, schemas
@@ -203,3 +204,46 @@ def test_the_readme_example_runs(api: Served) -> None:
         (made,) = client.schedules.list()
         assert made["metadata"] == {"team": "ops"} and made["name"] == "nightly report"
         assert [key["name"] for key in client.api_keys.list()] == ["ci"]
+
+
+# Each /v1 operation of /openapi.json -> the SDK method that calls it.
+OPERATIONS = {
+    ("post", "/v1/schedules"): "schedules.create",
+    ("get", "/v1/schedules"): "schedules.list, schedules.page",
+    ("get", "/v1/schedules/{schedule_id}"): "schedules.get",
+    ("put", "/v1/schedules/{schedule_id}"): "schedules.replace",
+    ("patch", "/v1/schedules/{schedule_id}"): "schedules.update",
+    ("delete", "/v1/schedules/{schedule_id}"): "schedules.delete",
+    ("post", "/v1/schedules/{schedule_id}/pause"): "schedules.pause",
+    ("post", "/v1/schedules/{schedule_id}/resume"): "schedules.resume",
+    ("post", "/v1/schedules/{schedule_id}/trigger"): "schedules.trigger",
+    ("post", "/v1/schedules/{schedule_id}/backfill"): "schedules.backfill",
+    ("get", "/v1/schedules/{schedule_id}/runs"): "schedules.runs, schedules.runs_page",
+    ("get", "/v1/schedules/{schedule_id}/preview"): "schedules.preview",
+    ("post", "/v1/preview"): "preview",
+    ("get", "/v1/dead-letters"): "dead_letters.list, dead_letters.page",
+    ("post", "/v1/dead-letters/{execution_id}/redrive"): "dead_letters.redrive",
+    ("delete", "/v1/dead-letters/{execution_id}"): "dead_letters.delete",
+    ("post", "/v1/webhook-secret/rotate"): "rotate_webhook_secret",
+    ("post", "/v1/api-keys"): "api_keys.create",
+    ("get", "/v1/api-keys"): "api_keys.list",
+    ("delete", "/v1/api-keys/{key_id}"): "api_keys.delete",
+}
+
+
+def test_the_sdk_calls_every_v1_operation(api: Served, client: Client) -> None:
+    document = httpx.get(f"{api.url}/openapi.json", timeout=10).json()
+    offered = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        if path.startswith("/v1/")
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert offered == set(OPERATIONS), "scheduler_sdk: add a method for each new operation"
+    for names in OPERATIONS.values():
+        for name in names.split(", "):
+            found: Any = client
+            for part in name.split("."):
+                found = getattr(found, part)
+            assert callable(found), name
