@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -14,6 +15,7 @@ from scheduler_sdk.transport import IDEMPOTENCY_HEADER, RetryPolicy, Transport
 from scheduler_sdk.types import Preview, Rotated, Trigger
 
 DEFAULT_TIMEOUT_S = 10.0
+AGENT = f"scheduler-sdk (python-httpx/{httpx.__version__})"
 
 
 class Client:
@@ -24,7 +26,8 @@ class Client:
     one given, else a fresh one per call when ``idempotency_keys`` is on (the default), so a POST
     retried after a lost answer is done once. ``timeout_s`` bounds each try; ``retry`` says how
     often and how long to wait (see ``RetryPolicy``). ``transport`` is an httpx transport to use
-    instead of the network's (a test's, a proxy's).
+    instead of the network's (a test's, a proxy's); ``verify`` is httpx's TLS check (False, or an
+    ``ssl.SSLContext`` trusting your own CA, for a server with a private certificate).
     """
 
     def __init__(
@@ -38,13 +41,15 @@ class Client:
         retry: RetryPolicy | None = None,
         idempotency_keys: bool = True,
         transport: httpx.BaseTransport | None = None,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             auth=credentials(api_key, appkey, master_secret),
             timeout=timeout_s,
             transport=transport,
-            headers={"Accept": "application/json, application/problem+json"},
+            verify=verify,
+            headers={"Accept": "application/json, application/problem+json", "User-Agent": AGENT},
         )
         self._transport = Transport(self._http, retry or RetryPolicy())
         self._idempotency_keys = idempotency_keys
