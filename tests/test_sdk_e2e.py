@@ -1,6 +1,6 @@
 """The SDK end to end: the API served on 127.0.0.1, a real beat and webhooks worker (one attempt
 per execution) and a receiver that fails twice then succeeds: runs read page by page, dead letters
-listed, redriven and dropped through the client."""
+listed, redriven and dropped through the client; each callback checked with verify_webhook."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from scheduler_sdk import Client
+from scheduler_sdk import Client, verify_webhook
 from scheduler_sdk.types import DeadLetter, Run
 from tests.sdk_support import served_api
 from tests.support import HttpReceiver, ProcessGroup, wait_until
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 class Stack:
     client: Client
     receiver: HttpReceiver
+    webhook_secret: str
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,9 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 group.worker("webhooks", max_attempts=1)
                 group.beat()  # a redriven execution is a retry due now: the beat claims it
                 wait_until(api.store.last_beat_ms, what="beat running")
-                with api.client(api.account()) as client:
-                    yield Stack(client, receiver)
+                creds = api.account()
+                with api.client(creds) as client:
+                    yield Stack(client, receiver, creds["webhook_secret"])
     finally:
         group.stop_all()
 
@@ -75,3 +77,9 @@ def test_runs_and_dead_letters_through_the_client(stack: Stack) -> None:
     client.dead_letters.delete(second)
     assert list(client.dead_letters.list()) == []
     assert stack.receiver.count() == 3
+    # Each callback verifies with the receivers' helper; its id is the execution's.
+    ids = [
+        verify_webhook(stack.webhook_secret, hit.body, hit.headers)
+        for hit in stack.receiver.requests
+    ]
+    assert ids == [first, second, first]
