@@ -123,20 +123,20 @@ def test_a_message_that_kills_its_process_is_dead_lettered_after_max_deliveries(
     verdict = run_execution(
         store, config, Execution.from_message(e), lambda _: ran.append("x") or Outcome(ok=True)
     )
-    assert (verdict, ran) == ("dead", [])
+    assert (verdict.outcome, ran) == ("dead", [])
     letter = store.dead_letter(e["id"])
     assert letter and "delivered 2 times and never finished" in letter["error"]
     assert [r.status for r in store.history("s1")] == ["failed"]
-    assert run_execution(store, config, Execution.from_message(e), lambda _: Outcome(ok=True)) == (
-        "done"  # final
-    )
+    again = run_execution(store, config, Execution.from_message(e), lambda _: Outcome(ok=True))
+    assert again.outcome == "done"  # already finished: not run again
 
 
 def test_system_exit_in_delivery_is_a_failed_attempt_not_a_dead_process(store: Store) -> None:
     def exits(_: Execution) -> Outcome:
         raise SystemExit(3)
 
-    assert run_execution(store, settings(), Execution.from_message(execution()), exits) == "retry"
+    ended = run_execution(store, settings(), Execution.from_message(execution()), exits)
+    assert ended.outcome == "retry"
     run = store.history("s1")[0]
     assert (run.status, run.error) == ("retrying", "SystemExit: 3")
 
@@ -145,7 +145,8 @@ def test_a_rule_broken_by_a_stored_definition_is_not_retried(store: Store) -> No
     def refuses(_: Execution) -> Outcome:
         raise InvalidSchedule("tasks: nested more than 32 levels deep")
 
-    assert run_execution(store, settings(), Execution.from_message(execution()), refuses) == "dead"
+    ended = run_execution(store, settings(), Execution.from_message(execution()), refuses)
+    assert ended.outcome == "dead"
     assert store.history("s1")[0].status == "failed"
 
 
@@ -153,7 +154,8 @@ def test_an_unstorable_result_is_dropped_not_the_run(store: Store) -> None:
     def answers(_: Execution) -> Outcome:
         return Outcome(ok=True, result={"text": "a\ud800b", "when": object()})
 
-    assert run_execution(store, settings(), Execution.from_message(execution()), answers) == "done"
+    ended = run_execution(store, settings(), Execution.from_message(execution()), answers)
+    assert ended.outcome == "done"
     run = store.history("s1")[0]
     assert run.status == "succeeded" and run.result is None
     assert "could not be stored" in (run.error or "")

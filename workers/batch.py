@@ -34,7 +34,8 @@ from shared.errors import InvalidSchedule
 from shared.execution import Execution, MalformedExecution
 from shared.store import Store, Verdict
 from shared.timing import now_ms
-from workers import event_loop, runner
+from workers import event_loop, runner, task_states
+from workers.ended import Ended, target_of
 from workers.runner import Outcome
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,13 @@ def run_batch(
     config: Config,
     bodies: list[Any],
     deliver: AsyncDeliver,
-    refuse: Callable[[Any, str], str],
+    refuse: Callable[[Any, str], Ended],
     delivery_tag: str,
-) -> list[str]:
+) -> list[Ended]:
     """Run one attempt of each execution in ``bodies`` (a message's argument); returns what
     happened to each, in order. ``refuse(body, reason)`` dead-letters a body that is no
     execution."""
-    outcomes: dict[int, str] = {}
+    outcomes: dict[int, Ended] = {}
     executions: dict[int, Execution] = {}
     for n, body in enumerate(bodies):
         try:
@@ -103,7 +104,7 @@ def _begin(
     store: Store,
     config: Config,
     executions: dict[int, Execution],
-    outcomes: dict[int, str],
+    outcomes: dict[int, Ended],
     delivery_tag: str,
 ) -> dict[int, tuple[Execution, Account]]:
     """Begin every execution in one round trip; the ones that run now, with their accounts."""
@@ -123,18 +124,21 @@ def _begin(
         metrics.record_delivery(execution, verdict)
         with logs.execution_context(**logs.execution_fields(execution)):
             if verdict == Verdict.POISON:
+                task_states.attempts_began([execution])
                 outcomes[n] = runner.dead_letter(
                     store, config, execution, runner.lost_reason(config)
                 )
+                task_states.attempts_ended([(execution, outcomes[n])], 0.0)
             elif not verdict.runs:
                 log.info("execution %s attempt %d not run: %s", execution.id, execution.attempt,
                          verdict)  # fmt: skip
-                outcomes[n] = verdict
+                outcomes[n] = Ended(verdict)
             else:
                 if verdict == Verdict.RERUN:
                     log.warning("execution %s attempt %d runs again: its last delivery was lost",
                                 execution.id, execution.attempt)  # fmt: skip
                 runs[n] = (execution, accounts.get(execution.account))
+    task_states.attempts_began([execution for execution, _ in runs.values()])
     return runs
 
 
@@ -143,12 +147,12 @@ def _deliver_all(
     config: Config,
     begun: dict[int, tuple[Execution, Account]],
     deliver: AsyncDeliver,
-    outcomes: dict[int, str],
+    outcomes: dict[int, Ended],
 ) -> None:
     """Every begun call in flight at once; the ends gathered at each wake recorded together."""
     started = now_ms()
     ends: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
-    event_loop.submit(_attempt_all(deliver, begun, ends))
+    event_loop.submit(_attempt_all(config, deliver, begun, ends))
     left = dict(begun)
     while left:
         ended = _next_ends(ends, left, config)
@@ -163,10 +167,13 @@ def _deliver_all(
             history_cap=config.history_max_runs,
             retention_s=config.history_retention_s,
         )
+        pairs = []
         for (n, _), finish in zip(ended, finishes, strict=True):
             execution = left.pop(n)[0]
             with logs.execution_context(**logs.execution_fields(execution)):
-                outcomes[n] = runner.settled(execution, finish, finished)
+                outcomes[n] = runner.settled(config, execution, finish, finished)
+            pairs.append((execution, outcomes[n]))
+        task_states.attempts_ended(pairs, (finished - started) / 1000)
 
 
 def _next_ends(
@@ -189,17 +196,20 @@ def _next_ends(
 
 
 async def _attempt_all(
+    config: Config,
     deliver: AsyncDeliver,
     begun: dict[int, tuple[Execution, Account]],
     ends: queue.SimpleQueue[tuple[int, Outcome]],
 ) -> None:
     async def one(n: int, execution: Execution, account: Account) -> None:
-        ends.put((n, await _attempt(deliver, execution, account)))
+        ends.put((n, await _attempt(config, deliver, execution, account)))
 
     await asyncio.gather(*(one(n, e, a) for n, (e, a) in begun.items()))
 
 
-async def _attempt(deliver: AsyncDeliver, execution: Execution, account: Account) -> Outcome:
+async def _attempt(
+    config: Config, deliver: AsyncDeliver, execution: Execution, account: Account
+) -> Outcome:
     """``deliver``, its errors turned into outcomes as ``workers.runner`` does."""
     try:
         return await deliver(execution, account)
@@ -207,5 +217,6 @@ async def _attempt(deliver: AsyncDeliver, execution: Execution, account: Account
         return Outcome(ok=False, error=str(exc))
     except Exception as exc:  # a bug or an unexpected error: retry, and say what
         with logs.execution_context(**logs.execution_fields(execution)):
-            log.exception("execution %s attempt %d raised", execution.id, execution.attempt)
+            log.exception("execution %s attempt %d to %s raised", execution.id,
+                          execution.attempt, target_of(config, execution))  # fmt: skip
         return Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")

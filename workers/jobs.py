@@ -22,6 +22,7 @@ from shared.store import LeaseOutcome
 from shared.timing import now_ms
 from workers.context import config, store
 from workers.runner import Outcome, run_execution
+from workers.task_states import THROWS, end_task
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,20 @@ def create_instance(execution: Execution) -> Outcome:
     return Outcome(ok=True, result={"job_id": job_id})
 
 
-@app.task(name=TaskName.JOB_SPAWN, acks_late=True, ignore_result=True)
+@app.task(name=TaskName.JOB_SPAWN, acks_late=True, ignore_result=True, throws=THROWS)
 def spawn(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, Execution.from_message(execution), create_instance)
+    body = Execution.from_message(execution)
+    return end_task(run_execution(store(), config, body, create_instance))
 
 
-@app.task(name=TaskName.JOB_EVENT, acks_late=True, ignore_result=True)
+# Bookkeeping, not attempts: no events, so they don't crowd Flower's task list (their failures
+# still show in the worker's log: Celery logs a task that raises whether it sends events or not).
+@app.task(name=TaskName.JOB_EVENT, acks_late=True, ignore_result=True, send_events=False)
 def event(job_event: dict[str, Any]) -> bool:
     return beacon_jobs.record_event(store(), config, job_event)
 
 
-@app.task(name=TaskName.JOB_LEASE, acks_late=True, ignore_result=True)
+@app.task(name=TaskName.JOB_LEASE, acks_late=True, ignore_result=True, send_events=False)
 def expire_lease(check: dict[str, Any]) -> str:
     outcome = beacon_jobs.expire_lease(store(), config, check, now_ms())
     if outcome != LeaseOutcome.STALE:

@@ -25,6 +25,7 @@ from shared.execution import Execution
 from workers.context import config, destinations, secret_key, store
 from workers.http import new_session, post
 from workers.runner import Outcome, run_execution
+from workers.task_states import THROWS, end_task
 
 _session = new_session(config)
 
@@ -114,6 +115,7 @@ def _msg_id(body: str) -> str | None:
     return None if msg_id in (None, "") else str(msg_id)
 
 
-@app.task(name=TaskName.PUSH_DELIVER, acks_late=True, ignore_result=True)
+@app.task(name=TaskName.PUSH_DELIVER, acks_late=True, ignore_result=True, throws=THROWS)
 def deliver(execution: dict[str, Any]) -> str:
-    return run_execution(store(), config, Execution.from_message(execution), deliver_push)
+    body = Execution.from_message(execution)
+    return end_task(run_execution(store(), config, body, deliver_push))

@@ -38,6 +38,7 @@ from shared.retry import compute_backoff
 from shared.store import Finish, Store, Verdict, dumps
 from shared.timing import now_ms
 from workers import deadline
+from workers.ended import Ended, failure_summary, target_of
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,14 @@ class Outcome:
 Deliver = Callable[[Execution], Outcome]
 
 
-def run_execution(store: Store, config: Config, execution: Execution, deliver: Deliver) -> str:
-    """Run one attempt of ``execution``; returns what happened (for logs and tests)."""
+def run_execution(store: Store, config: Config, execution: Execution, deliver: Deliver) -> Ended:
+    """Run one attempt of ``execution``; returns how it ended (for Celery, logs and tests)."""
     # Every line logged meanwhile (ours, the pool's) names the schedule, execution and account.
     with logs.execution_context(**logs.execution_fields(execution)):
         return _run(store, config, execution, deliver)
 
 
-def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -> str:
+def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -> Ended:
     exec_id, attempt = execution.id, execution.attempt
     verdict = store.begin_execution(
         exec_id,
@@ -77,7 +78,7 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
         return dead_letter(store, config, execution, lost_reason(config))
     if not verdict.runs:
         log.info("execution %s attempt %d not run: %s", exec_id, attempt, verdict)
-        return verdict
+        return Ended(verdict)
     if verdict == Verdict.RERUN:
         log.warning(
             "execution %s attempt %d runs again: its last delivery was lost", exec_id, attempt
@@ -96,7 +97,8 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
     except (Exception, SystemExit) as exc:  # a bug or an unexpected error: retry, and say what
         # SystemExit too: a task class calling sys.exit() must not take its pool process down
         # (the message would come back and do it again).
-        log.exception("execution %s attempt %d raised", exec_id, attempt)
+        log.exception("execution %s attempt %d to %s raised", exec_id, attempt,
+                      target_of(config, execution))  # fmt: skip
         outcome = Outcome(ok=False, retryable=True, error=f"{type(exc).__name__}: {exc}")
     return _settle(store, config, execution, storable(outcome), started)
 
@@ -107,11 +109,12 @@ def delivery_tag() -> str:
     return str((properties or {}).get("delivery_tag") or "")
 
 
-def dead_letter(store: Store, config: Config, execution: Execution, reason: str) -> str:
+def dead_letter(store: Store, config: Config, execution: Execution, reason: str) -> Ended:
     """Record ``execution`` as failed for ``reason`` and dead-letter it, without running it:
     the end of a message a pool cannot process (see ``workers.gate``)."""
     with logs.execution_context(**logs.execution_fields(execution)):
-        log.error("execution %s dead-lettered unrun: %s", execution.id, reason)
+        log.error("execution %s attempt %d to %s dead-lettered unrun: %s", execution.id,
+                  execution.attempt, target_of(config, execution), reason)  # fmt: skip
         return _settle(store, config, execution, Outcome(ok=False, error=reason), now_ms())
 
 
@@ -138,7 +141,7 @@ def storable(outcome: Outcome) -> Outcome:
 
 def _settle(
     store: Store, config: Config, execution: Execution, outcome: Outcome, started_ms: int
-) -> str:
+) -> Ended:
     finished = now_ms()
     finish = settlement(config, execution, outcome, started_ms, finished)
     store.finish_execution(
@@ -151,7 +154,7 @@ def _settle(
         retry_at_ms=finish.retry_at_ms,
         payload=finish.payload,
     )
-    return settled(execution, finish, finished)
+    return settled(config, execution, finish, finished)
 
 
 def settlement(
@@ -200,9 +203,14 @@ def settlement(
     return Finish(record, verdict, execution.account, retry_at, payload)
 
 
-def settled(execution: Execution, finish: Finish, finished_ms: int) -> str:
-    """Count and log an attempt ``finish`` recorded; returns its outcome."""
+def settled(config: Config, execution: Execution, finish: Finish, finished_ms: int) -> Ended:
+    """Count and log an attempt ``finish`` recorded; returns how it ended."""
     record = finish.record
     metrics.record_attempt(execution, record.status, finished_ms)
-    log.info("execution %s attempt %d: %s", execution.id, execution.attempt, record.status)
-    return finish.outcome
+    if record.status == RunStatus.SUCCEEDED:
+        log.info("execution %s attempt %d: %s", execution.id, execution.attempt, record.status)
+        return Ended(finish.outcome)
+    retry_in_s = max(0, finish.retry_at_ms - finished_ms) / 1000 if finish.retry_at_ms else None
+    summary = failure_summary(config, execution, record.error, retry_in_s)
+    log.warning("execution %s %s", execution.id, summary)
+    return Ended(finish.outcome, summary, retry_in_s or 0.0)

@@ -21,6 +21,7 @@ from shared.timing import now_ms
 from workers.context import config, store
 from workers.runner import Outcome, run_execution
 from workers.task_classes import resolve
+from workers.task_states import THROWS, end_task
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,11 @@ LEVEL_INFO, LEVEL_ERROR = 6, 3  # syslog levels, as the document's log_level "6"
 RESULT_GRACE_S = 60  # an on-demand result outlives the API's wait by this much
 
 
-@app.task(name=TaskName.TASK_RUN, acks_late=True, ignore_result=True)
+@app.task(name=TaskName.TASK_RUN, acks_late=True, ignore_result=True, throws=THROWS)
 def run(execution: dict[str, Any]) -> str:
     body = Execution.from_message(execution)
-    return run_execution(store(), config, body, lambda e: perform(store(), config, e))
+    ended = run_execution(store(), config, body, lambda e: perform(store(), config, e))
+    return end_task(ended)  # Flower counts it as the attempt ended (workers.task_states)
 
 
 def perform(store: Store, config: Config, execution: Execution) -> Outcome:

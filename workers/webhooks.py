@@ -20,6 +20,7 @@ from shared.timing import now_ms
 from workers import aio_http, gate, runner
 from workers.batch import Account, run_batch
 from workers.context import config, destinations, secret_key, store
+from workers.ended import Ended
 from workers.runner import Outcome
 from workers.signing import signature_headers
 
@@ -60,21 +61,25 @@ def _session() -> aiohttp.ClientSession:
     return session
 
 
-def _refuse(body: Any, reason: str) -> str:
+def _refuse(body: Any, reason: str) -> Ended:
     """Dead-letter an element of a batch that is no execution (the gate checked the message)."""
     gate.refused(TaskName.WEBHOOK_DELIVER, "", body, reason)
-    return "dead"
+    return Ended("dead", reason)
 
 
 def _run(bodies: list[Any]) -> list[str]:
-    return run_batch(store(), config, bodies, deliver_webhook, _refuse, runner.delivery_tag())
+    ends = run_batch(store(), config, bodies, deliver_webhook, _refuse, runner.delivery_tag())
+    return [end.outcome for end in ends]
 
 
-@app.task(name=TaskName.WEBHOOK_DELIVER, acks_late=True, ignore_result=True)
+# Each attempt shows in Flower as a task of its own (workers.task_states), not the message.
+@app.task(name=TaskName.WEBHOOK_DELIVER, acks_late=True, ignore_result=True, send_events=False)
 def deliver(execution: dict[str, Any]) -> str:
     return _run([execution])[0]
 
 
-@app.task(name=TaskName.WEBHOOK_DELIVER_BATCH, acks_late=True, ignore_result=True)
+@app.task(
+    name=TaskName.WEBHOOK_DELIVER_BATCH, acks_late=True, ignore_result=True, send_events=False
+)
 def deliver_batch(executions: list[dict[str, Any]]) -> list[str]:
     return _run(executions)
