@@ -9,10 +9,10 @@ Our engine records each attempt (``workers.runner``); Celery only sees the task 
   never through ``task.retry()`` (RETRY: ``Request.on_retry`` acknowledges the message and sends
   task-retried; nothing is published again, our own schedule holds the next attempt).
 - The webhooks pool (one message may carry the fires of a beat tick): its tasks send no events
-  of their own (``send_events = False``); each attempt sends task-received, task-started and its
-  end, as task "<execution id>/<attempt>" named like a message of one, through the worker's own
-  event dispatcher. A pool thread only queues them; the worker's event loop (the main thread, the
-  only one using the dispatcher) sends them into the dispatcher's task buffer, flushed as one
+  of their own (``send_events = False``); each attempt sends task-received and its end, as task
+  "<execution id>/<attempt>" named like a message of one, through the worker's own event
+  dispatcher. A pool thread only queues them; the worker's event loop (the main thread, the only
+  one using the dispatcher) sends them into the dispatcher's task buffer, flushed as one
   "task.multi" message per loop turn, as Celery does with its own task events.
 """
 
@@ -51,6 +51,7 @@ def end_task(ended: Ended) -> str:
 
 # --- per-attempt events (the webhooks pool) ---------------------------------------------------
 
+BUFFER_LIMIT = 2000  # task events held by the dispatcher at most before it publishes them
 _worker: dict[str, Any] = {}  # "consumer": this worker's consumer, once it is ready
 _queued: deque[tuple[str, dict[str, Any]]] = deque()
 
@@ -66,22 +67,24 @@ def task_id(execution: Execution) -> str:
 
 
 def attempts_began(executions: list[Execution]) -> None:
-    """task-received and task-started of each attempt that begins now."""
+    """task-received of each attempt that begins now (no task-started: Flower's counts and
+    states need none, and each event costs the webhooks pool its share of a fire)."""
     now = time.time()
-    events = []
-    for execution in executions:
-        uuid = task_id(execution)
-        received = {
-            "uuid": uuid,
-            "name": TaskName.WEBHOOK_DELIVER,
-            "args": repr([execution.id]),
-            "kwargs": "{}",
-            "retries": execution.attempt - 1,
-            "root_id": uuid,
-            "timestamp": now,
-        }
-        events += [("task-received", received), ("task-started", {"uuid": uuid, "timestamp": now})]
-    _send(events)
+    _send(
+        [
+            (
+                "task-received",
+                {
+                    "uuid": task_id(execution),
+                    "name": TaskName.WEBHOOK_DELIVER,
+                    "args": repr([execution.id]),
+                    "retries": execution.attempt - 1,
+                    "timestamp": now,
+                },
+            )
+            for execution in executions
+        ]
+    )
 
 
 def attempts_ended(pairs: list[tuple[Execution, Ended]], runtime_s: float) -> None:
@@ -112,6 +115,10 @@ def _send(events: list[tuple[str, dict[str, Any]]]) -> None:
 def _dispatch() -> None:
     """In the worker's main thread: hand the queued events to the dispatcher."""
     dispatcher = getattr(_worker.get("consumer"), "event_dispatcher", None)
+    if dispatcher is not None:
+        # Its task buffer is flushed once per loop turn (Celery asks for that when an event is
+        # buffered), not every 24 events: one "task.multi" message for a whole tick's attempts.
+        dispatcher.buffer_limit = BUFFER_LIMIT
     while _queued:
         kind, fields = _queued.popleft()
         if dispatcher is not None:
