@@ -124,6 +124,12 @@ def test_prefork_attempts_end_as_their_celery_tasks_and_lease_checks_stay_out(
         wanted = {f"report:{due}": "RETRY", f"report:{due}/2": "FAILURE"}
         wait_until(lambda: states(base, list(wanted)) == wanted, 30, f"Flower to show {wanted}")
         wait_until(lambda: store.ledger_deadline("lease:1") is None, 10, "the lease check run")
+        # Retried and failed, each message was acknowledged: none waits or goes back.
+        wait_until(
+            lambda: store.redis.llen("tasks") == 0 and store.redis.hlen("unacked") == 0,
+            10,
+            "every message acknowledged",
+        )
         names = {task["name"] for task in flower_tasks(base).values()}
         assert names == {TaskName.TASK_RUN}, names  # the lease check ran, and is not listed
         assert failing.count() == 2

@@ -88,8 +88,9 @@ def attempts_began(executions: list[Execution]) -> None:
 
 
 def attempts_ended(pairs: list[tuple[Execution, Ended]], runtime_s: float) -> None:
-    """The end of each attempt: task-succeeded, task-failed or task-retried (one that did not
-    run, a copy of one running or done elsewhere, sends nothing: it was no attempt)."""
+    """The end of each attempt that ran and was recorded (``runner.settled``): task-succeeded,
+    task-failed or task-retried. A copy that did not run (running or done elsewhere) is no
+    attempt: its caller passes none."""
     now = time.time()
     events = []
     for execution, end in pairs:
