@@ -57,7 +57,8 @@ def perform(store: Store, config: Config, execution: Execution) -> Outcome:
     except TaskFailed as exc:
         return failed(store, config, execution, prefix, str(exc), exc.retryable)
     except Exception as exc:  # a bug in a class: recorded, and retried like any failure
-        log.exception("task %s raised", execution.id)
+        log.exception("execution %s attempt %d: task class %s raised", execution.id,
+                      execution.attempt, ctx.class_name)  # fmt: skip
         return failed(store, config, execution, prefix, f"{type(exc).__name__}: {exc}", True)
     record(store, config, execution, f"{prefix} action=finished message={message}", LEVEL_INFO)
     answer(store, config, execution, {"ok": True, "message": message})
