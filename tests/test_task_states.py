@@ -78,10 +78,11 @@ class FakeDispatcher:
 
 class FakeHub:
     def __init__(self) -> None:
-        self.calls: list[Any] = []
+        self.on_tick: set[Any] = set()
 
-    def call_soon(self, callback: Any) -> None:
-        self.calls.append(callback)
+    def turn(self) -> None:
+        for callback in list(self.on_tick):
+            callback()
 
 
 class FakeConsumer:
@@ -94,15 +95,16 @@ def test_each_attempt_of_a_batch_is_a_task_of_its_own_sent_by_the_event_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     consumer = FakeConsumer()
-    monkeypatch.setitem(task_states._worker, "consumer", consumer)
+    monkeypatch.setattr(task_states, "_worker", {})
+    task_states._remember_consumer(sender=consumer)  # as the worker_ready signal does
     batch = [execution("webhook", {"url": "http://h/"}, attempt=1 + n % 2, n=n) for n in range(3)]
     task_states.attempts_began(batch)
     ends = [Ended("done"), Ended("retry", "attempt 2 ... retry in 1 s", 1.0), Ended("dead", "x")]
     task_states.attempts_ended(list(zip(batch, ends, strict=True)), 0.25)
 
-    # The pool thread only queued them and asked the loop to send them (once per call).
-    assert consumer.event_dispatcher.sent == [] and len(consumer.hub.calls) == 2
-    consumer.hub.calls[0]()  # the loop's turn, in the main thread
+    # The pool thread only queued them; the loop's next turn (the main thread) sends them.
+    assert consumer.event_dispatcher.sent == []
+    consumer.hub.turn()
     sent = consumer.event_dispatcher.sent
     assert [(kind, fields["uuid"]) for kind, fields in sent] == [
         ("task-received", "s0:1000/1"),
@@ -117,7 +119,7 @@ def test_each_attempt_of_a_batch_is_a_task_of_its_own_sent_by_the_event_loop(
     assert sent[3][1]["runtime"] == 0.25
     assert sent[5][1]["exception"] == "AttemptFailed('x')"
     assert consumer.event_dispatcher.buffer_limit == task_states.BUFFER_LIMIT
-    consumer.hub.calls[1]()  # nothing left: sent once
+    consumer.hub.turn()  # nothing left: sent once
     assert len(consumer.event_dispatcher.sent) == 6
 
 

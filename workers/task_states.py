@@ -11,9 +11,9 @@ Our engine records each attempt (``workers.runner``); Celery only sees the task 
 - The webhooks pool (one message may carry the fires of a beat tick): its tasks send no events
   of their own (``send_events = False``); each attempt sends task-received and its end, as task
   "<execution id>/<attempt>" named like a message of one, through the worker's own event
-  dispatcher. A pool thread only queues them; the worker's event loop (the main thread, the only
-  one using the dispatcher) sends them into the dispatcher's task buffer, flushed as one
-  "task.multi" message per loop turn, as Celery does with its own task events.
+  dispatcher. A pool thread only queues them; at each turn of the worker's event loop (the main
+  thread, the only one using the dispatcher) they go into the dispatcher's task buffer, flushed
+  as one "task.multi" message the turn after, as Celery does with its own task events.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ _queued: deque[tuple[str, dict[str, Any]]] = deque()
 
 @signals.worker_ready.connect
 def _remember_consumer(sender: Any = None, **_: Any) -> None:
-    # The consumer, not its dispatcher: a reconnection replaces the dispatcher.
+    # The consumer, not its dispatcher: a reconnection replaces the dispatcher (the hub stays).
     _worker["consumer"] = sender
+    hub = getattr(sender, "hub", None)
+    if hub is not None:
+        hub.on_tick.add(_dispatch)
 
 
 def task_id(execution: Execution) -> str:
@@ -105,20 +108,21 @@ def attempts_ended(pairs: list[tuple[Execution, Ended]], runtime_s: float) -> No
 
 
 def _send(events: list[tuple[str, dict[str, Any]]]) -> None:
-    consumer = _worker.get("consumer")
-    hub = getattr(consumer, "hub", None)
-    if not events or hub is None:  # not in a worker (a test calling a task), or no event loop
-        return
-    _queued.extend(events)
-    hub.call_soon(_dispatch)  # thread-safe: the loop runs it in the main thread
+    """Queue ``events`` for the loop's next turn. No wake-up: each would be a loop turn of its own
+    per batch; the loop turns often under load (every message, every acknowledgement) and at
+    least at each timer (the worker's heartbeat) when idle."""
+    if events and getattr(_worker.get("consumer"), "hub", None) is not None:
+        _queued.extend(events)  # not in a worker (a test calling a task) or no loop: none
 
 
 def _dispatch() -> None:
-    """In the worker's main thread: hand the queued events to the dispatcher."""
+    """At each turn of the worker's event loop (its main thread, the only one using the
+    dispatcher): hand the queued events to the dispatcher, which flushes them next turn."""
+    if not _queued:
+        return
     dispatcher = getattr(_worker.get("consumer"), "event_dispatcher", None)
     if dispatcher is not None:
-        # Its task buffer is flushed once per loop turn (Celery asks for that when an event is
-        # buffered), not every 24 events: one "task.multi" message for a whole tick's attempts.
+        # One "task.multi" message per flush for a whole tick's attempts, not one every 24.
         dispatcher.buffer_limit = BUFFER_LIMIT
     while _queued:
         kind, fields = _queued.popleft()
