@@ -229,14 +229,14 @@ def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_
 ) -> None:
     """Last in the module: it stops the beat and starts another (with a 0.5 s misfire grace)."""
     anchor = (now_ms() // 1000 + 1) * 1000
-    view = stack.schedule("/catchup", {"every": 1, "anchor": iso(anchor)}, catchup_window_s=3)
+    view = stack.schedule("/catchup", {"every": 1, "anchor": iso(anchor)}, catchup_window_s=5)
     wait_until(lambda: stack.hits("/catchup"), what="a first fire")
     beat = stack.group.procs[0]
     beat.terminate()
     beat.wait(timeout=10)
     stopped_ms = now_ms()
     # The downtime: longer than the window, so some fires are older than it when a beat returns.
-    wait_until(lambda: now_ms() >= stopped_ms + 6000, what="six seconds without a beat")
+    wait_until(lambda: now_ms() >= stopped_ms + 9000, what="nine seconds without a beat")
     stack.group.beat(misfire_grace_ms=500)
     restarted_ms = now_ms()
     wait_until(
@@ -247,13 +247,14 @@ def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_
         what="fires after the restart",
     )
     # Fires of the downtime delivered late (past the 0.5 s grace): those of the window, each
-    # with its own instant, at most the window late (plus a tick and the delivery).
+    # with its own instant, at most the window late (plus a tick and the delivery). The window
+    # is wide enough that a loaded machine's slow ticks still leave two of them inside it.
     late = [
         h for h in stack.hits("/catchup") if due_of(h) > stopped_ms and h.at_ms - due_of(h) > 500
     ]
     assert len(late) >= 2, "the fires of the window run, each with its own instant"
     assert len({due_of(h) for h in late}) == len(late)
-    assert all(h.at_ms - due_of(h) < 3000 + 2000 for h in late)
+    assert all(h.at_ms - due_of(h) < 5000 + 2000 for h in late)
     runs = stack.api.get(f"/v1/schedules/{view['id']}/runs?limit=100", headers=basic(stack.creds))
     stack.api.delete(f"/v1/schedules/{view['id']}", headers=basic(stack.creds))
     missed = [r for r in runs.get_json()["items"] if r["status"] == "skipped"]
