@@ -28,9 +28,9 @@ LISTED = 10
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # No default list here: Python 3.11's argparse checks a list default against the choices as
-    # one value, and `make chaos` (no scenario named) failed with "unhashable type: 'list'".
-    parser.add_argument("scenarios", nargs="*", choices=sorted(SCENARIOS), help="default: all")
+    # No choices here: Python 3.11's argparse checks what a nargs="*" argument got (a list) against
+    # them as one value, and `make chaos` (no scenario named) failed; checked below instead.
+    parser.add_argument("scenarios", nargs="*", help=f"of {', '.join(SCENARIOS)}; default: all")
     parser.add_argument("--seconds", type=float, default=120.0, help="jobs fall due this long")
     parser.add_argument("--rate", type=float, default=5.0, help="jobs a second")
     parser.add_argument(
@@ -48,6 +48,9 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep every run's logs and files")
     args = parser.parse_args()
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(unknown)} (choose from {', '.join(SCENARIOS)})")
     results: dict[str, Figures] = {}
     walls: dict[str, float] = {}
     overrides = dict(item.split("=", 1) for item in args.set)
