@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from shared.contract import RunStatus
+from shared.model import RunRecord
 from shared.store import Store
 from shared.timing import parse_iso8601 as parse_iso
 from tests.support import now_ms
@@ -396,3 +398,29 @@ def test_a_bad_backfill_range_names_the_field(
     view = make(client, basic(creds), trigger={"cron": "0 * * * *"}).get_json()
     answer = client.post(f"/v1/schedules/{view['id']}/backfill", json=body, headers=basic(creds))
     assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == field
+
+
+def test_a_walk_of_runs_is_not_shifted_by_runs_arriving_meanwhile(
+    local_api: Client, store: Store
+) -> None:
+    client, creds = local_api
+    made = make(client, basic(creds), name="walked").get_json()
+
+    def record(n: int) -> None:
+        run = RunRecord(f"{made['id']}:{n}", made["id"], n, n, n, 10_000 + n,
+                        RunStatus.SUCCEEDED, 1)  # fmt: skip
+        store.finish_execution(
+            run, "done", account=creds["appkey"], now_ms=now_ms(), history_cap=100,
+            retention_s=60,
+        )  # fmt: skip
+
+    for n in range(4):
+        record(n)
+    path = f"/v1/schedules/{made['id']}/runs"
+    first = client.get(path, query_string={"limit": 2}, headers=basic(creds)).get_json()
+    record(4)  # newer than everything shown: must not push a shown run onto the next page
+    rest = client.get(
+        path, query_string={"limit": 10, "cursor": first["next_cursor"]}, headers=basic(creds)
+    ).get_json()
+    walked = [r["execution"] for r in first["items"] + rest["items"]]
+    assert walked == [f"{made['id']}:{n}" for n in (3, 2, 1, 0)]

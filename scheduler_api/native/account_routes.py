@@ -13,8 +13,7 @@ from scheduler_api.native.reading import document, query
 from scheduler_api.native.render import (
     DEFAULT_LIMIT,
     dead_letter_view,
-    decode_cursor,
-    encode_cursor,
+    key_page,
     page,
     respond,
 )
@@ -38,19 +37,13 @@ MAX_DEAD_LETTERS = 1000  # read per dialect, newest first, for one page
 @guarded("dead-letters:read")
 def list_dead_letters() -> Response:
     params = query(PageQuery())
-    limit, offset = params.get("limit", DEFAULT_LIMIT), decode_cursor(params.get("cursor")) or 0
-    letters = [
-        letter
+    rows = [
+        (letter["died_ms"], letter["execution"]["id"], letter)
         for dialect in DIALECTS
-        for letter in store().dead_letters(
-            0, min(offset + limit + 1, MAX_DEAD_LETTERS), owner=(caller().appkey, dialect)
-        )
+        for letter in store().dead_letters(0, MAX_DEAD_LETTERS, owner=(caller().appkey, dialect))
     ]
-    letters.sort(key=lambda letter: (-letter["died_ms"], letter["execution"]["id"]))
-    shown = letters[offset : offset + limit]
-    more = len(letters) > offset + limit
-    items = [dead_letter_view(letter) for letter in shown]
-    return respond(page(items, encode_cursor(offset + limit) if more else None))
+    shown, next_cursor = key_page(rows, params.get("limit", DEFAULT_LIMIT), params.get("cursor"))
+    return respond(page([dead_letter_view(letter) for letter in shown], next_cursor))
 
 
 @blueprint.post("/dead-letters/<execution_id>/redrive")

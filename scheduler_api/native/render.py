@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Response
 
@@ -15,6 +15,8 @@ from shared.contract import RunStatus
 from shared.model import Schedule
 from shared.store import Store
 from shared.timing import format_iso_utc
+
+T = TypeVar("T")
 
 NEXT_FIRES = 5
 DEFAULT_LIMIT = 50
@@ -104,6 +106,44 @@ def page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]
 def encode_cursor(position: int) -> str:
     """An opaque cursor for a position (an instant or an offset) in a listing."""
     return base64.urlsafe_b64encode(f"p{position}".encode()).decode().rstrip("=")
+
+
+def key_page(
+    rows: list[tuple[int, str, T]], limit: int, cursor: str | None
+) -> tuple[list[T], str | None]:
+    """One page of ``rows`` (instant, key, item), newest instant first, then by key; a cursor
+    names the last row shown, not a count, so records arriving meanwhile never shift a walk
+    (no row shown twice, none skipped)."""
+    ordered = sorted(rows, key=lambda row: (-row[0], row[1]))
+    after = decode_key_cursor(cursor)
+    if after is not None:
+        ordered = [row for row in ordered if (-row[0], row[1]) > (-after[0], after[1])]
+    shown = ordered[:limit]
+    more = len(ordered) > limit
+    last = shown[-1] if shown else None
+    next_cursor = _encode(f"k{last[0]}|{last[1]}") if more and last else None
+    return [row[2] for row in shown], next_cursor
+
+
+def decode_key_cursor(cursor: str | None) -> tuple[int, str] | None:
+    if cursor is None:
+        return None
+    raw = _decode(cursor)
+    instant, _, key = raw[1:].partition("|")
+    if not raw.startswith("k") or not instant.lstrip("-").isdigit() or len(instant) >= 20:
+        raise invalid("cursor", "not a cursor this API gave (use next_cursor as it came)", 400)
+    return int(instant), key
+
+
+def _encode(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
 
 
 def decode_cursor(cursor: str | None) -> int | None:

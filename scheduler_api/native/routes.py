@@ -23,6 +23,7 @@ from scheduler_api.native.render import (
     DEFAULT_LIMIT,
     decode_cursor,
     encode_cursor,
+    key_page,
     next_fires,
     page,
     respond,
@@ -209,11 +210,10 @@ def schedule_runs(schedule_id: str) -> Response:
         schedules.get(store(), caller().appkey, schedule_id, DIALECT, include_retired=True)
     except NotFound:
         raise not_found(schedule_id) from None
-    limit, offset = params.get("limit", DEFAULT_LIMIT), decode_cursor(params.get("cursor")) or 0
-    runs = store().history(schedule_id, offset + limit + 1)[offset:]
-    more = len(runs) > limit
-    items = [run_view(run.to_dict()) for run in runs[:limit]]
-    return respond(page(items, encode_cursor(offset + limit) if more else None))
+    history = store().history(schedule_id, config().history_max_runs)  # capped: all of it
+    rows = [(run.finished_ms or 0, f"{run.id}/{run.attempt:09d}", run) for run in history]
+    runs, next_cursor = key_page(rows, params.get("limit", DEFAULT_LIMIT), params.get("cursor"))
+    return respond(page([run_view(run.to_dict()) for run in runs], next_cursor))
 
 
 @blueprint.get("/schedules/<schedule_id>/preview")
