@@ -162,6 +162,13 @@ class Received:
     at_ms: int
 
 
+class _ManyAtOnceServer(ThreadingHTTPServer):
+    # Set before listen(): the default backlog of 5 drops the SYNs of a worker that opens dozens
+    # of connections at once, and each dropped one retries a second or more later.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @dataclass
 class HttpReceiver:
     """A real HTTP server on 127.0.0.1 that records requests and answers from a script.
@@ -210,9 +217,7 @@ class HttpReceiver:
 
         self._lock = threading.Lock()
         self._released = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 256  # many callbacks connect at once
+        self._server = _ManyAtOnceServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

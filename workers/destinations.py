@@ -88,13 +88,9 @@ class Destinations:
         """Hold one of ``destination``'s slots while the caller delivers; raises ``Refused``."""
         state = self._state(destination)
         trial = self._pass_breaker(destination, state)
-        try:
+        with _trial_given_back_on_error(state, trial):
             if not state.slots.acquire(timeout=self.wait_s):
                 raise self._busy(destination)
-        except BaseException:
-            if trial:
-                state.trial_out = False
-            raise
         try:
             with self._holding(state, trial):
                 yield
@@ -110,16 +106,11 @@ class Destinations:
         if state.loop_slots is None:
             state.loop_slots = asyncio.Semaphore(self.max_in_flight)
         slots = state.loop_slots
-        try:
-            await asyncio.wait_for(slots.acquire(), self.wait_s)
-        except TimeoutError:
-            if trial:
-                state.trial_out = False
-            raise self._busy(destination) from None
-        except BaseException:
-            if trial:
-                state.trial_out = False
-            raise
+        with _trial_given_back_on_error(state, trial):
+            try:
+                await asyncio.wait_for(slots.acquire(), self.wait_s)
+            except TimeoutError:
+                raise self._busy(destination) from None
         try:
             with self._holding(state, trial):
                 yield
@@ -199,6 +190,17 @@ class Destinations:
         ]
         for key in idle:
             del self._states[key]
+
+
+@contextmanager
+def _trial_given_back_on_error(state: _State, trial: bool) -> Iterator[None]:
+    """A half-open circuit's trial that never went out (no slot, an error) lets another go."""
+    try:
+        yield
+    except BaseException:
+        if trial:
+            state.trial_out = False
+        raise
 
 
 def _name(destination: Destination) -> str:
