@@ -27,8 +27,8 @@ run: $(STAMP)
 
 # Tests run on TEST_WORKERS processes (pytest-xdist), a module at a time on one of them (its
 # fixtures, such as a module's beat and workers, are shared within it): most of an end-to-end
-# test is waiting on processes, so 3 on 2 cores take less than half the time of one.
-TEST_WORKERS ?= 3
+# test is waiting on processes, so 2 on 2 cores take about half the time of one.
+TEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # The whole suite: the static checks, then every test (end-to-end ones included: real beat and

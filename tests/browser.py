@@ -32,7 +32,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WAIT_S = 15.0  # longest wait for a condition on a page
+WAIT_S = 40.0  # longest wait for a condition on a page (tests run in parallel: a loaded machine)
 
 
 def ensure_chromium() -> None:

@@ -27,7 +27,7 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_until(predicate: Callable[[], T], timeout_s: float = 15.0, what: str = "") -> T:
+def wait_until(predicate: Callable[[], T], timeout_s: float = 40.0, what: str = "") -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while True:
