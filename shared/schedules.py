@@ -7,6 +7,7 @@ live here once.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -115,10 +116,11 @@ def run_now(
     context: dict[str, Any] | None = None,
 ) -> str:
     """Run ``schedule`` once now, outside its trigger (enabled or not): one Celery message on
-    its target's queue, execution id ``<schedule id>:run-<at_ms>`` (never the id of a fire, so
-    deduplication can't confuse the two), the same body a fire has, plus the caller's ``context``
-    (who asked); recorded in the ledger like a fire. Returns the execution id."""
-    exec_id = f"{schedule.id}:run-{at_ms}"
+    its target's queue, execution id ``<schedule id>:run-<at_ms>-<random>`` (never the id of a
+    fire, so deduplication can't confuse the two, nor two runs asked for in one millisecond), the
+    same body a fire has, plus the caller's ``context`` (who asked); recorded in the ledger like a
+    fire. Returns the execution id."""
+    exec_id = f"{schedule.id}:run-{at_ms}-{secrets.token_hex(4)}"
     execution = replace(new_execution(schedule, exec_id, at_ms, at_ms), context=context)
     queue = schedule.target.queue
     message = build_message(

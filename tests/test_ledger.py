@@ -111,6 +111,14 @@ def test_a_run_now_is_recorded_like_a_fire(store: Store) -> None:
     assert store.ledger_message(exec_id) == (0, "webhooks", store.redis.lindex("webhooks", 0))
 
 
+def test_two_runs_now_asked_in_one_millisecond_are_two_executions(store: Store) -> None:
+    schedule = webhook_schedule(once(T0))
+    config = Config.from_env({})
+    first, second = (schedules.run_now(store, config, schedule, T0) for _ in range(2))
+    assert first != second and first.startswith(f"{schedule.id}:run-{T0}-")
+    assert store.ledger_size() == 2 and store.redis.llen("webhooks") == 2
+
+
 # --- begin: a lost delivery or a copy ------------------------------------------------------------
 
 
