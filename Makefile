@@ -34,7 +34,8 @@ PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durati
 # The whole suite: the static checks, then every test (end-to-end ones included: real beat and
 # worker processes, servers, a headless Chromium).
 test: $(STAMP) check browser promtool
-	$(PYTEST)
+	$(PYTEST) -m "not serial"
+	$(BIN)/python -m pytest -q -m serial  # the few that need the machine to themselves
 
 # The static checks and the tests that start no process or browser (marker e2e): minutes less.
 test-fast: $(STAMP) check

@@ -25,6 +25,10 @@ from shared.config import Config
 from shared.store import Store
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, now_ms, wait_until
 
+# Run alone after the parallel pass (Makefile): it stops its API server and expects the agent
+# to find nothing on that port meanwhile (a test running in parallel could bind it).
+pytestmark = pytest.mark.serial
+
 
 class ApiServer:
     """The API app served by werkzeug in a thread; it can be stopped and started again on the
