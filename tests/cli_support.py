@@ -90,6 +90,13 @@ def cli_config(clean_redis: str, tmp_path: Path) -> Config:
     )
 
 
+@pytest.fixture(name="setup")
+def setup_fixture(clean_redis: str, tmp_path: Path) -> tuple[Config, Store]:
+    """That configuration, and a store on the same Redis, for a test to prepare what it runs."""
+    config = cli_config(clean_redis, tmp_path)
+    return config, Store.from_url(clean_redis, config.key_prefix)
+
+
 def account(store: Store, config: Config, name: str, zone: str = "UTC") -> dict[str, str]:
     return create_account(store, name, zone, secret_key=load_secret_key(config), now_ms=now_ms())
 

@@ -3,9 +3,6 @@ table in local time, ``--json``), through the core on real Redis; secrets printe
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import redis
 
 from shared import accounts, api_keys, push
@@ -18,18 +15,11 @@ from tests.cli_support import (
     ZONE_ABBREVIATION,
     Cli,
     account,
-    cli_config,
     cli_fixture,  # noqa: F401 (the fixture `cli`)
     cron_schedule,
     finish,
+    setup_fixture,  # noqa: F401 (the fixture `setup`)
 )
-
-
-@pytest.fixture
-def setup(clean_redis: str, tmp_path: Path) -> tuple[Config, Store]:
-    config = cli_config(clean_redis, tmp_path)
-    return config, Store.from_url(clean_redis, config.key_prefix)
-
 
 # --- accounts --------------------------------------------------------------------------------
 

@@ -3,10 +3,6 @@ both output modes (a table in local time, ``--json`` in UTC), through the core o
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from shared.config import Config
 from shared.contract import DIALECTS, RunStatus
 from shared.model import Schedule
@@ -17,18 +13,12 @@ from tests.cli_support import (
     ZONE_ABBREVIATION,
     Cli,
     account,
-    cli_config,
     cli_fixture,  # noqa: F401 (the fixture `cli`)
     cron_schedule,
     finish,
+    setup_fixture,  # noqa: F401 (the fixture `setup`)
 )
 from tests.support import queued_task_ids
-
-
-@pytest.fixture
-def setup(clean_redis: str, tmp_path: Path) -> tuple[Config, Store]:
-    config = cli_config(clean_redis, tmp_path)
-    return config, Store.from_url(clean_redis, config.key_prefix)
 
 
 def test_list_shows_the_schedules_of_every_api_in_both_modes(
