@@ -43,7 +43,12 @@ def exchange(port: int, head: bytes, body: bytes | list[bytes] = b"") -> Answer:
     sender.start()
     try:
         reader = sock.makefile("rb")
-        status_line = reader.readline()
+        try:
+            status_line = reader.readline()
+        except ConnectionResetError:
+            # Closed with our request unread: the kernel answers with a reset, not a FIN. Either
+            # way the server refused without an answer (status 0).
+            status_line = b""
         lines = []
         while (line := reader.readline()) not in (b"\r\n", b""):
             lines.append(line.decode("latin-1").strip())
