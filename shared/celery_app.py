@@ -40,11 +40,12 @@ def create_celery(config: Config) -> Celery:
         worker_consumer=GATED_CONSUMER,
         # No attempt holds a pool process for long: past the soft limit the attempt is
         # interrupted (SoftTimeLimitExceeded) and recorded as failed; a process that ignores it
-        # is killed a quarter of the limit (+1 s) later and its message goes back as a lost
-        # worker's does, counted per delivery (SCHEDULER_MAX_DELIVERIES): never forever.
+        # is killed a quarter of the limit (+1 s) later. Celery then acknowledges its message
+        # (task_acks_on_failure_or_timeout, left at its default): the execution's lease in the
+        # published ledger (begin_execution.lua) runs out and the ledger publishes it again,
+        # counted per delivery (SCHEDULER_MAX_DELIVERIES): never lost, never forever.
         task_soft_time_limit=config.attempt_time_limit_s,
         task_time_limit=config.attempt_hard_limit_s,
-        task_acks_on_timeout=False,
         worker_prefetch_multiplier=1,
         broker_transport_options={
             "visibility_timeout": config.visibility_timeout_s,
