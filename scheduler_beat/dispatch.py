@@ -20,12 +20,13 @@ from shared.contract import BATCH_TASK_BY_TARGET, TASK_BY_TARGET, RunStatus
 from shared.errors import SchedulerError
 from shared.execution import execution_id, new_execution
 from shared.messages import build_message
-from shared.model import RunRecord, Schedule
+from shared.model import DEFAULT_OVERLAP, RunRecord, Schedule
 from shared.store import (
     ClaimedEntry,
     ClaimResult,
     Commit,
     CommitStatus,
+    Finish,
     RepublishOutcome,
     Store,
     dumps,
@@ -84,11 +85,12 @@ class Dispatcher:
             republish_after_ms=self._bound_ms,
             batch_size=self.config.delivery_batch,
         )
-        committed = [p for p, s in zip(plans, statuses, strict=True) if s == CommitStatus.COMMITTED]
+        committed = [(p, s) for p, s in zip(plans, statuses, strict=True) if s.committed]
         self._record_skips(committed, now_ms)
-        _record_metrics(committed)
+        sent = [p for p, s in committed if s == CommitStatus.COMMITTED]
+        _record_metrics(sent, [p for p, _ in committed])
         republished, republish_ms, more = self._republish(claim, now_ms)
-        published = sum(1 for p in committed if p.commit.queue)
+        published = sum(1 for p in sent if p.commit.queue)
         if published:  # what this tick recorded falls due then, unless begun before
             republish_ms = _earliest(republish_ms, now_ms + self._bound_ms)
         return TickResult(
@@ -102,7 +104,7 @@ class Dispatcher:
 
     @property
     def _bound_ms(self) -> int:
-        return int(self.config.republish_after_s * 1000)
+        return self.config.republish_after_ms
 
     def _republish(self, claim: ClaimResult, now_ms: int) -> tuple[int, int | None, bool]:
         """Publish again what no worker began in time, if the claim saw a deadline pass:
@@ -214,26 +216,36 @@ class Dispatcher:
             ledger_id=exec_id,
             batch=dumps(body) if batch_task else "",
             batch_task=batch_task,
+            overlap="" if schedule.overlap == DEFAULT_OVERLAP else schedule.overlap,
         )
 
-    def _record_skips(self, committed: list[_Plan], now_ms: int) -> None:
-        for plan in committed:
-            if plan.skipped:
-                log.warning(
-                    "misfire skipped: schedule %s due %s was %d ms late",
-                    plan.skipped.schedule,
-                    plan.skipped.due_ms,
-                    plan.skipped.late_ms,
-                    extra={"schedule": plan.skipped.schedule, "execution": plan.skipped.id},
-                )
-                self.store.finish_execution(
-                    plan.skipped,
-                    "done",
-                    account=plan.account,
-                    now_ms=now_ms,
-                    history_cap=self.config.history_max_runs,
-                    retention_s=self.config.history_retention_s,
-                )
+    def _record_skips(self, committed: list[tuple[_Plan, CommitStatus]], now_ms: int) -> None:
+        """Record the fires this tick did not run: missed ones its misfire policy skipped, and
+        those its overlap policy skipped (the previous execution still running), in one round
+        trip."""
+        records = [plan.skipped for plan, _ in committed if plan.skipped]
+        for record in records:
+            log.warning(
+                "misfire skipped: schedule %s due %s was %d ms late",
+                record.schedule,
+                record.due_ms,
+                record.late_ms,
+                extra={"schedule": record.schedule, "execution": record.id},
+            )
+        for plan, status in committed:
+            if status == CommitStatus.SKIPPED:
+                record = _overlap_skipped_record(plan, now_ms)
+                log.info("overlap: %s skipped: %s", record.id, record.error,
+                         extra={"schedule": record.schedule, "execution": record.id})  # fmt: skip
+                records.append(record)
+        accounts = {plan.commit.member: plan.account for plan, _ in committed}
+        self.store.finish_executions(
+            [Finish(record, "done", accounts[record.schedule]) for record in records],
+            now_ms=now_ms,
+            history_cap=self.config.history_max_runs,
+            retention_s=self.config.history_retention_s,
+            republish_after_ms=self._bound_ms,
+        )
 
 
 def _earliest(*instants: int | None) -> int | None:
@@ -241,14 +253,39 @@ def _earliest(*instants: int | None) -> int | None:
     return min(present) if present else None
 
 
-def _record_metrics(committed: list[_Plan]) -> None:
+def _record_metrics(sent: list[_Plan], committed: list[_Plan]) -> None:
     """Count what this tick committed: fires published (with their lag) and misfires."""
     metrics.record_published(
-        (p.commit.queue, p.due_ms) for p in committed if p.commit.queue and p.due_ms is not None
+        (p.commit.queue, p.due_ms) for p in sent if p.commit.queue and p.due_ms is not None
     )
     for plan in committed:
         if plan.misfire:
             metrics.record_misfire(plan.misfire)
+
+
+OVERLAP_REASONS = {
+    "skip": "the previous execution of this schedule was still running (overlap: skip)",
+    "buffer_one": "a fire already waited for the previous execution to end (overlap: "
+    "buffer_one, buffer full)",
+}
+
+
+def _overlap_skipped_record(plan: _Plan, now_ms: int) -> RunRecord:
+    """The record of a fire ``commit.lua`` skipped for its schedule's overlap policy."""
+    commit = plan.commit
+    due_ms = plan.due_ms if plan.due_ms is not None else now_ms
+    return RunRecord(
+        id=commit.ledger_id,
+        schedule=commit.member,
+        due_ms=due_ms,
+        claimed_ms=now_ms,
+        started_ms=None,
+        finished_ms=now_ms,
+        status=RunStatus.SKIPPED,
+        attempt=0,
+        error=OVERLAP_REASONS.get(commit.overlap, "overlap"),
+        late_ms=max(0, now_ms - due_ms),
+    )
 
 
 def _skipped_record(

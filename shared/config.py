@@ -286,6 +286,11 @@ class Config:
         return self.attempt_time_limit_s * 1.25 + 1
 
     @property
+    def republish_after_ms(self) -> int:
+        """The ledger's bound: how long a published execution may wait unbegun."""
+        return int(self.republish_after_s * 1000)
+
+    @property
     def attempt_lease_ms(self) -> int:
         """How long a begun attempt holds its execution: past this its worker is known dead (the
         hard limit ends any live attempt before), so the execution is published again."""

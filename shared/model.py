@@ -185,6 +185,13 @@ class Target:
 # --- schedules -------------------------------------------------------------------------------
 
 MisfirePolicy = Literal["coalesce", "skip"]
+# What a fire does while the schedule's previous execution has not finished (running or
+# retrying): run anyway (``allow_all``), be recorded as skipped (``skip``), wait for it (at most
+# one waits: ``buffer_one``; every one, in order: ``buffer_all``). The store's commit.lua and
+# finish_execution.lua apply it.
+OverlapPolicy = Literal["allow_all", "skip", "buffer_one", "buffer_all"]
+OVERLAP_POLICIES: tuple[OverlapPolicy, ...] = ("allow_all", "skip", "buffer_one", "buffer_all")
+DEFAULT_OVERLAP: OverlapPolicy = "allow_all"
 
 
 @dataclass(frozen=True)
@@ -196,7 +203,10 @@ class Schedule:
     same for the same schedule and instant (``shared.timing``). ``misfire`` says what to do with
     a fire missed during downtime: ``coalesce`` runs it once, late; ``skip`` records it as
     skipped; ``catchup_ms``, when set, takes over: each missed fire at most that late runs, with
-    its own instant, and older ones are recorded as missed (``shared.misfire``).
+    its own instant, and older ones are recorded as missed (``shared.misfire``). ``overlap``
+    says what a fire does while the previous execution of the schedule is still running or
+    retrying (see ``OverlapPolicy``; runs on demand, backfills and redrives are not fires and
+    do not wait).
     ``purge_when_done`` deletes the definition once it has no future fire (the webhook dialect's
     rule). ``doc`` keeps the dialect's own fields that the engine does not interpret (names, user
     ids, the original request), so adapters can render their answers from the stored schedule
@@ -218,6 +228,7 @@ class Schedule:
     doc: dict[str, Any] = field(default_factory=dict)
     jitter_ms: int | None = None
     catchup_ms: int | None = None
+    overlap: OverlapPolicy = DEFAULT_OVERLAP
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -236,6 +247,7 @@ class Schedule:
             "doc": self.doc,
             "jitter_ms": self.jitter_ms or None,
             "catchup_ms": self.catchup_ms,
+            "overlap": None if self.overlap == DEFAULT_OVERLAP else self.overlap,
         }
         return _compact(data)
 
@@ -259,11 +271,18 @@ class Schedule:
                 doc=data.get("doc", {}),
                 jitter_ms=data.get("jitter_ms"),
                 catchup_ms=data.get("catchup_ms"),
+                overlap=_overlap(data.get("overlap", DEFAULT_OVERLAP)),
             )
         except KeyError as exc:
             raise InvalidSchedule(f"schedule: missing {exc}") from exc
         except ValueError as exc:  # a target kind no pool delivers
             raise InvalidSchedule(f"schedule: {exc}") from exc
+
+
+def _overlap(value: Any) -> OverlapPolicy:
+    if value not in OVERLAP_POLICIES:
+        raise InvalidSchedule(f"schedule: unknown overlap policy {value!r}")
+    return value  # type: ignore[no-any-return]
 
 
 # --- run records ----------------------------------------------------------------

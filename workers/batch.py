@@ -166,6 +166,7 @@ def _deliver_all(
             now_ms=finished,
             history_cap=config.history_max_runs,
             retention_s=config.history_retention_s,
+            republish_after_ms=config.republish_after_ms,
         )
         pairs = []
         for (n, _), finish in zip(ended, finishes, strict=True):

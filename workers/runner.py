@@ -153,6 +153,7 @@ def _settle(
         retention_s=config.history_retention_s,
         retry_at_ms=finish.retry_at_ms,
         payload=finish.payload,
+        republish_after_ms=config.republish_after_ms,
     )
     return settled(config, execution, finish, finished)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
+from shared.contract import POOLS
 from shared.model import RunRecord
 from shared.store.base import (
     StoreBase,
@@ -16,6 +17,9 @@ from shared.store.base import (
 )
 
 ACCOUNT_RUNS_CAP = 200  # run records kept per account for the dashboard's "recent runs"
+# How long a buffered fire released by a finish may wait unbegun before the ledger publishes it
+# again (callers pass their config's SCHEDULER_REPUBLISH_AFTER_S; this is its default).
+DEFAULT_REPUBLISH_AFTER_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -136,34 +140,50 @@ class ExecutionVerbs(StoreBase):
         retention_s: int,
         retry_at_ms: int = 0,
         payload: dict[str, Any] | None = None,
+        republish_after_ms: int = DEFAULT_REPUBLISH_AFTER_MS,
     ) -> None:
         """Write the run record (to its schedule's and its account's history) and mark the
-        execution done, retrying or dead, atomically. Waits out a Redis outage
-        (``patiently``): the attempt ran, and losing its record would run it again; a repeat
-        after a lost answer changes nothing (see ``finish_execution.lua``)."""
+        execution done, retrying or dead, atomically; a final outcome releases the schedule's
+        next buffered fire (overlap), recorded in the ledger with ``republish_after_ms``.
+        Waits out a Redis outage (``patiently``): the attempt ran, and losing its record would
+        run it again; a repeat after a lost answer changes nothing (see
+        ``finish_execution.lua``)."""
         keys, args = self._finish_call(
             Finish(record, outcome, account, retry_at_ms, payload), now_ms, history_cap,
-            retention_s,
+            retention_s, republish_after_ms,
         )  # fmt: skip
         finish = self._scripts["finish_execution"]
         self.patiently(lambda: finish(keys=keys, args=args))
 
     def finish_executions(
-        self, finishes: Sequence[Finish], *, now_ms: int, history_cap: int, retention_s: int
+        self,
+        finishes: Sequence[Finish],
+        *,
+        now_ms: int,
+        history_cap: int,
+        retention_s: int,
+        republish_after_ms: int = DEFAULT_REPUBLISH_AFTER_MS,
     ) -> None:
         """``finish_execution`` for each of ``finishes``, in one round trip."""
         sha = self.sha("finish_execution")
 
         def build(pipe: Any) -> None:
             for finish in finishes:
-                keys, args = self._finish_call(finish, now_ms, history_cap, retention_s)
+                keys, args = self._finish_call(
+                    finish, now_ms, history_cap, retention_s, republish_after_ms
+                )
                 pipe.evalsha(sha, len(keys), *keys, *args)
 
         if finishes:
             self.pipelined(build)
 
     def _finish_call(
-        self, finish: Finish, now_ms: int, history_cap: int, retention_s: int
+        self,
+        finish: Finish,
+        now_ms: int,
+        history_cap: int,
+        retention_s: int,
+        republish_after_ms: int,
     ) -> tuple[list[str], list[str | int]]:
         record, outcome, payload = finish.record, finish.outcome, finish.payload
         if outcome not in ("done", "retry", "dead"):
@@ -180,6 +200,9 @@ class ExecutionVerbs(StoreBase):
             k.account_runs(finish.account),
             k.published(),
             k.published_messages(),
+            k.overlap_running(),
+            k.overlap_buffer(record.schedule),
+            *(k.queue(pool) for pool in POOLS),
         ]
         args: list[str | int] = [
             record.id,
@@ -193,6 +216,8 @@ class ExecutionVerbs(StoreBase):
             dumps(payload or {}),
             k.wake_channel(),
             ACCOUNT_RUNS_CAP,
+            record.schedule,
+            republish_after_ms,
         ]
         return keys, args
 

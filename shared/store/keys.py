@@ -25,6 +25,10 @@ key (``Keys`` method)   type    contents                                        
                                 once the deadline passes (the ledger)
 ``published_messages``  HASH    the same id -> "copies|queue|message" (the last  never (drained)
                                 copy published)
+``overlap_running``     HASH    schedule id -> its execution not finished yet    never (drained)
+                                (only schedules whose overlap is not allow_all)
+``overlap_buffer(s)``   LIST    fires waiting for it, oldest first: JSON          never (drained)
+                                ``[execution id, queue key, message]``
 ``dead_letters``        HASH    execution id -> dead letter JSON                 never
 ``dead_index``          ZSET    execution id -> died at (ms)                     never
 ``account_dead_index``  ZSET    execution id -> died at, per account+dialect      never
@@ -127,6 +131,15 @@ class Keys:
     def published_messages(self) -> str:
         """The message of each execution in ``published``, to publish it again as it was."""
         return f"{self.base}:published_messages"
+
+    def overlap_running(self) -> str:
+        """The execution each overlap-governed schedule waits on (set by ``commit.lua`` when it
+        publishes a fire, released by ``finish_execution.lua`` when that execution ends)."""
+        return f"{self.base}:overlap:running"
+
+    def overlap_buffer(self, schedule_id: str) -> str:
+        """A schedule's fires waiting for its running execution to end (buffer_one, buffer_all)."""
+        return f"{self.base}:overlap:buffer:{schedule_id}"
 
     def dead_letters(self) -> str:
         return f"{self.base}:dead_letters"

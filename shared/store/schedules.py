@@ -30,6 +30,14 @@ class CommitStatus(IntEnum):
     LEASE_LOST = 0  # the claim is not ours (any more): nothing published
     COMMITTED = 1  # published (when it had a queue) and advanced, unless edited since the claim
     DELETED = 2  # the definition was deleted since the claim: nothing published
+    # A fire of a schedule whose previous execution has not finished, under its overlap policy
+    # (both advanced the schedule, as COMMITTED does):
+    SKIPPED = 3  # not published: the caller records it as skipped
+    BUFFERED = 4  # waits: published when the running execution ends (finish_execution.lua)
+
+    @property
+    def committed(self) -> bool:
+        return self not in (CommitStatus.LEASE_LOST, CommitStatus.DELETED)
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ class Commit:
     # the same queue and ``batch_task`` (commit.lua; ``message`` if it is the only one)
     batch: str = ""
     batch_task: str = ""
+    # The schedule's overlap policy when it is not allow_all ("": publish whatever runs)
+    overlap: str = ""
 
 
 class WakeWatch:
@@ -161,8 +171,10 @@ class ScheduleVerbs(StoreBase):
         return [Schedule.from_dict(json.loads(raw)) for raw in raws if raw]
 
     def delete_schedule(self, schedule: Schedule) -> bool:
+        k = self.keys
+        overlap = [k.overlap_running(), k.overlap_buffer(schedule.id)]
         deleted = self._scripts["delete_schedule"](
-            keys=self._definition_keys(schedule), args=[schedule.id]
+            keys=[*self._definition_keys(schedule), *overlap], args=[schedule.id]
         )
         return bool(deleted)
 
@@ -270,6 +282,7 @@ class ScheduleVerbs(StoreBase):
             k.retry_payloads(),
             k.published(),
             k.published_messages(),
+            k.overlap_running(),
         ]
         positions: dict[str, int] = {}
 
@@ -297,6 +310,8 @@ class ScheduleVerbs(StoreBase):
                 c.ledger_id,
                 envelope_of.get(n, 0),
                 c.batch,
+                c.overlap,
+                position(k.overlap_buffer(c.member)) if c.overlap else 0,
             ]
         if not commits:
             return []

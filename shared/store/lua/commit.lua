@@ -9,19 +9,27 @@
 -- KEYS[7] retry_payloads HASH  execution id -> retry JSON
 -- KEYS[8] published      ZSET  execution id -> deadline (ms): the ledger of what was published
 -- KEYS[9] published_messages HASH execution id -> "<copies>|<queue key>|<message>"
--- KEYS[10..] Celery queue lists and account indexes, referenced by position from ARGV
+-- KEYS[10] overlap_running HASH schedule id -> its execution not finished yet
+-- KEYS[11..] Celery queue lists, account indexes and overlap buffers, by position from ARGV
 -- ARGV[1] claim token   ARGV[2] now (ms)   ARGV[3] ms a published execution may wait unbegun
 -- ARGV[4] E, the number of batch envelopes; then E triples: queue key position, the message's
 --           text before its body, and after it (a batch message's body is a JSON string)
--- then groups of 11: member, next_ms (-1 = no future fire), queue key position (0 = publish
+-- then groups of 13: member, next_ms (-1 = no future fire), queue key position (0 = publish
 --           nothing), message, account index key position (0 = keep the definition; else purge
 --           it), counts_as_run (1/0), retired key position (STRING: a purged definition is kept
 --           there, so its owner can still read its history), seconds to keep it, the published
 --           message's ledger id ("" = not recorded), batch envelope (0 = publish the message
---           alone), the execution's JSON (the element of the batch's argument)
+--           alone), the execution's JSON (the element of the batch's argument), the schedule's
+--           overlap policy ("" = allow_all: publish whatever runs), its overlap buffer's key
+--           position (LIST; 0 = none)
 --
 -- Returns one status per group: 1 committed, 0 lease lost (another beat owns it now: nothing
--- published), 2 schedule deleted meanwhile (nothing published).
+-- published), 2 schedule deleted meanwhile (nothing published), and, for a fire of a schedule
+-- whose overlap policy is not allow_all, while its previous execution has not finished
+-- (overlap_running names it): 3 committed but the fire skipped (policy skip, or buffer_one
+-- with one fire waiting already: the caller records it), 4 committed and the fire buffered
+-- (finish_execution.lua publishes it when the running one ends). A fire of such a schedule
+-- that is published becomes its running execution.
 -- Messages are LPUSHed onto kombu's Redis list for the queue, exactly as kombu's own publish
 -- does, so the publish and the advance of the schedule happen in one atomic step; the same step
 -- records each in the ledger, which republish.lua reads if no worker begins it in time.
@@ -52,8 +60,27 @@ local function publish(queue_pos, message, ledger_id, envelope, execution)
   end
 end
 
+-- Publish a fire now, or, under an overlap policy while the previous one runs, buffer or skip
+-- it: the status commit() answers for it (1 published, 3 skipped, 4 buffered).
+local function fire(member, queue_pos, message, ledger_id, envelope, execution, overlap, buffer)
+  if overlap == '' or queue_pos == 0 then
+    publish(queue_pos, message, ledger_id, envelope, execution)
+    return 1
+  end
+  if not redis.call('HGET', KEYS[10], member) then
+    publish(queue_pos, message, ledger_id, envelope, execution)
+    redis.call('HSET', KEYS[10], member, ledger_id)
+    return 1
+  end
+  if overlap == 'skip' or (overlap == 'buffer_one' and redis.call('LLEN', KEYS[buffer]) > 0) then
+    return 3
+  end
+  redis.call('RPUSH', KEYS[buffer], cjson.encode({ledger_id, KEYS[queue_pos], message}))
+  return 4
+end
+
 local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
-                      retain_s, ledger_id, envelope, execution)
+                      retain_s, ledger_id, envelope, execution, overlap, buffer)
   local claim = redis.call('HGET', KEYS[3], member)
   if not claim then return 0 end
   local owner, kind, _, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -69,8 +96,8 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
 
   local current = redis.call('HGET', KEYS[5], member)
   if not current then return 2 end
-  publish(queue_pos, message, ledger_id, envelope, execution)
-  if current ~= version then return 1 end  -- edited since the claim: the edit set its next fire
+  local status = fire(member, queue_pos, message, ledger_id, envelope, execution, overlap, buffer)
+  if current ~= version then return status end  -- edited since the claim: it set the next fire
   if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
   if next_ms >= 0 then
     redis.call('ZADD', KEYS[1], next_ms, member)
@@ -83,13 +110,14 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
     redis.call('HDEL', KEYS[6], member)
     redis.call('ZREM', KEYS[index_pos], member)
   end
-  return 1
+  return status
 end
 
-for i = 5 + 3 * E, #ARGV, 11 do
+for i = 5 + 3 * E, #ARGV, 13 do
   statuses[#statuses + 1] = commit(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
     ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]),
-    tonumber(ARGV[i + 7]), ARGV[i + 8], tonumber(ARGV[i + 9]), ARGV[i + 10])
+    tonumber(ARGV[i + 7]), ARGV[i + 8], tonumber(ARGV[i + 9]), ARGV[i + 10], ARGV[i + 11],
+    tonumber(ARGV[i + 12]))
 end
 
 local EMBED = '{"callbacks":null,"errbacks":null,"chain":null,"chord":null}'
