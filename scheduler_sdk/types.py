@@ -109,6 +109,7 @@ class Schedule(TypedDict):
     target: Target
     timezone: str
     dst: Literal["cron", "skip"]
+    overlap: Literal["allow_all", "skip", "buffer_one", "buffer_all"]
     next_fires: list[str]
     created: str
     updated: str
@@ -118,7 +119,6 @@ class Schedule(TypedDict):
     jitter_s: NotRequired[int]
     catchup_window_s: NotRequired[int]
     # Policies a schedule takes; answered once the engine applies them (see the README).
-    overlap: NotRequired[Literal["allow_all", "skip", "buffer_one", "buffer_all"]]
     retry: NotRequired[Retry]
     on_failure: NotRequired[str]
     metadata: NotRequired[dict[str, Any]]

@@ -84,7 +84,7 @@ def test_pages_follow_next_cursor(local_api: Client) -> None:
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"name": 5}, "name"),
         ({"max_runs": 0}, "max_runs"),
-        ({"overlap": "skip"}, "overlap"),
+        ({"overlap": "sometimes"}, "overlap"),
         ({"retry": {"max_attempts": 2}}, "retry"),
         ({"catchup_window_s": -1}, "catchup_window_s"),
         ({"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"}, "end"),

@@ -8,69 +8,23 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
-from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from scheduler_api.app import create_app
-from shared.accounts import create_account, load_secret_key
-from shared.config import Config
 from shared.store import Store
 from shared.timing import parse_iso8601
 from shared.timing.fires import jitter_offset_ms
-from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, basic, iso, now_ms, wait_until
+from tests.native_support import Stack, due_of, running_stack
+from tests.support import HttpReceiver, basic, iso, now_ms, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-class Stack:
-    """The API client, the account, the receiver and the processes (the beat first)."""
-
-    def __init__(
-        self, api: FlaskClient, creds: dict[str, str], receiver: HttpReceiver, group: ProcessGroup
-    ) -> None:
-        self.api, self.creds, self.receiver, self.group = api, creds, receiver, group
-
-    def post(self, path: str, body: Any = None, **headers: str) -> Any:
-        return self.api.post(path, json=body, headers={**basic(self.creds), **headers})
-
-    def schedule(self, path: str, trigger: dict[str, Any], **doc: Any) -> dict[str, Any]:
-        target = {"webhook": {"url": self.receiver.url + path, "body": {"from": path}}}
-        body = {"name": path, "trigger": trigger, "target": target, **doc}
-        made = self.post("/v1/schedules", body)
-        assert made.status_code == 201, made.get_data(as_text=True)
-        view: dict[str, Any] = made.get_json()
-        return view
-
-    def hits(self, path: str) -> list[Any]:
-        with self.receiver._lock:
-            return [hit for hit in self.receiver.requests if hit.path == path]
-
-
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    redis.Redis.from_url(redis_url).flushdb()
     workdir = tmp_path_factory.mktemp("native-e2e")
-    config = Config.from_env(
-        {},
-        redis_url=redis_url,
-        data_dir=str(workdir),
-        target_allowlist=("127.0.0.0/8",),
-        **UNLIMITED,
-    )
-    store = Store.from_url(config.redis_url, config.key_prefix)
-    creds = create_account(store, "native", secret_key=load_secret_key(config), now_ms=now_ms())
-    group = ProcessGroup(redis_url, workdir)
-    try:
-        with HttpReceiver() as receiver:
-            group.beat()
-            group.worker("webhooks")
-            group.worker("tasks", concurrency=1)
-            group.worker("jobs", concurrency=1)
-            wait_until(store.last_beat_ms, what="beat running")
-            yield Stack(create_app(config).test_client(), creds, receiver, group)
-    finally:
-        group.stop_all()
+    pools = {"webhooks": {}, "tasks": {"concurrency": 1}, "jobs": {"concurrency": 1}}
+    with HttpReceiver() as receiver, running_stack(redis_url, workdir, receiver, pools) as stack:
+        yield stack
 
 
 def test_a_schedule_fires_signed_and_its_run_is_recorded(stack: Stack) -> None:
@@ -261,7 +215,3 @@ def test_after_downtime_fires_within_the_catch_up_window_run_late_and_older_are_
     assert missed and "catch-up window" in missed[0]["reason"]
     delivered = {due_of(h) for h in stack.hits("/catchup")}
     assert parse_iso8601(missed[0]["scheduled"]) not in delivered
-
-
-def due_of(hit: Any) -> int:
-    return int(hit.headers["webhook-id"].rsplit(":", 1)[1])

@@ -20,6 +20,7 @@ from shared.contract import TargetKind
 from shared.errors import ConfigError
 from shared.model import (
     DEFAULT_DST,
+    DEFAULT_OVERLAP,
     CalendarTrigger,
     CronTrigger,
     DstPolicy,
@@ -38,7 +39,6 @@ from shared.timing.rrule import parse_duration_ms
 # Policies the engine does not apply yet: refused unless left at their default, so a schedule
 # never claims a behaviour it does not have.
 NOT_YET = {
-    "overlap": "allow_all",
     "retry": None,
     "on_failure": None,
 }
@@ -54,6 +54,7 @@ KEPT = (
     "max_runs",
     "jitter_s",
     "catchup_window_s",
+    "overlap",
     "metadata",
 )
 
@@ -80,6 +81,7 @@ def build(
         doc=kept,
         jitter_ms=jitter_ms(doc, timing["trigger"], now),
         catchup_ms=None if "catchup_window_s" not in doc else doc["catchup_window_s"] * 1000,
+        overlap=doc.get("overlap", DEFAULT_OVERLAP),
     )
 
 

@@ -32,6 +32,7 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "target": {
             "webhook": {"url": "https://example.com/hooks/report", "body": {"report": "daily"}}
         },
+        "overlap": "skip",
         "metadata": {"team": "billing"},
     },
     ("/v1/preview", "post"): {

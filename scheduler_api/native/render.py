@@ -54,6 +54,7 @@ def schedule_view(schedule: Schedule, fires: list[int]) -> dict[str, Any]:
         "target": doc.get("target", {}),
         "timezone": doc.get("timezone", "UTC"),
         "dst": doc.get("dst", "cron"),
+        "overlap": schedule.overlap,
         "next_fires": [format_iso_utc(ms) for ms in fires],
         "created": format_iso_utc(schedule.created_ms),
         "updated": format_iso_utc(doc.get("updated_ms", schedule.created_ms)),

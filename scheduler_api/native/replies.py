@@ -7,6 +7,7 @@ from marshmallow import fields
 from scheduler_api.replies import Strict, boolean, integer, json_object, list_of, string
 from shared.api_keys import SCOPES
 from shared.contract import RunStatus
+from shared.model import OVERLAP_POLICIES
 
 
 class Schedule(Strict):
@@ -18,6 +19,7 @@ class Schedule(Strict):
     target = json_object()
     timezone = string()
     dst = string(enum=["cron", "skip"])
+    overlap = string(enum=list(OVERLAP_POLICIES))  # see ScheduleDoc.overlap
     start = string(optional=True)
     end = string(optional=True)
     max_runs = integer(optional=True)
@@ -44,7 +46,7 @@ class Run(Strict):
     late_ms = integer()
     result = json_object(optional=True)
     error = string(optional=True)
-    reason = string(optional=True)  # why a skipped (missed) fire was not run
+    reason = string(optional=True)  # why a skipped fire (missed, or overlapping) was not run
 
 
 class RunPage(Strict):

@@ -171,7 +171,7 @@ def resume_schedule(schedule_id: str) -> Response:
 
 @blueprint.post("/schedules/<schedule_id>/trigger")
 @documented(
-    summary="Run now, outside the trigger (paused or not)",
+    summary="Run now, outside the trigger (paused or not, whatever its overlap policy)",
     responses={202: Reply("the execution started", replies.Triggered), 404: "unknown"},
 )
 @guarded("schedules:write")

@@ -9,14 +9,21 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.api_keys import SCOPES
+from shared.model import OVERLAP_POLICIES
 
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 2048
 TRIGGER_KINDS = ("at", "cron", "every", "rrule", "calendar")
 TARGET_KINDS = ("webhook", "push", "task", "beacon")
-OVERLAP = ("allow_all", "skip", "buffer_one", "buffer_all")
 DST = ("cron", "skip")
 MAX_PREVIEW = 100
+OVERLAP_DESCRIPTION = (
+    "what a fire does while the previous execution of this schedule is still running or "
+    "retrying: allow_all (default) runs it anyway; skip records it as a skipped run (with its "
+    "reason); buffer_one lets one fire wait and run when the previous ends, the others are "
+    "skipped; buffer_all lets every fire wait, run in order one at a time. Runs now (trigger), "
+    "backfills and redriven dead letters are not fires: they neither wait nor hold fires back"
+)
 DAY_S = 24 * 3600
 
 
@@ -136,7 +143,10 @@ class ScheduleDoc(TimedDoc):
     name = text(MAX_NAME_CHARS, required=True)
     target = fields.Nested(TargetDoc, required=True)
     jitter_s = whole(0, DAY_S)
-    overlap = fields.String(validate=validate.OneOf(OVERLAP))
+    overlap = fields.String(
+        validate=validate.OneOf(OVERLAP_POLICIES),
+        metadata={"description": OVERLAP_DESCRIPTION},
+    )
     catchup_window_s = whole(0, 30 * DAY_S)
     retry = fields.Nested(RetryDoc)
     on_failure = text()
