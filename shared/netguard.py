@@ -49,6 +49,10 @@ _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")  # what a URL parser reads as a number
 _PORT = re.compile(r"[1-9][0-9]{0,4}")
+# A path and query that every parser reads the same, and sends as written, whatever the origin:
+# urllib3's path and query characters, less '%' (it re-encodes a stray one), '@' and anything
+# that ends the authority or starts a fragment; "/." (a dot segment, removed) is checked apart.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:/?-]*")
 # Control, format (zero-width, bidi, soft hyphen), surrogate, private-use, unassigned characters
 # and every kind of space: parsers drop, keep or map these differently.
 _REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"}
@@ -103,10 +107,30 @@ class Target:
 
 def read_url(url: object, field: str = "url") -> ParsedUrl:
     """The URL's one reading, or ``UnsafeTarget`` saying what is wrong with it. Readings are
-    remembered (a worker reads the same callback URLs over and over)."""
+    remembered (a worker reads the same callback URLs over and over), and so are those of each
+    origin: a URL whose path and query are plain is read as its origin's reading with that path
+    (one-off jobs' URLs often differ only there, and each is read once per fire)."""
     if not isinstance(url, str) or not url:
         raise UnsafeTarget(f"{field}: must be an http:// or https:// URL")
-    return _read(url, field)
+    return _read_plain(url, field) or _read(url, field)
+
+
+def _read_plain(url: str, field: str) -> ParsedUrl | None:
+    """The reading of ``url`` from its origin's, if its path and query are plain (see
+    ``_PLAIN_PATH``); None if not, or if the origin is refused (the whole URL's reading then
+    says why, naming it)."""
+    authority = url.find("://") + 3
+    path = url.find("/", authority) if authority > 2 and len(url) <= MAX_URL_CHARS else -1
+    if path < 0 or "/." in url[path:] or not _PLAIN_PATH.fullmatch(url, path):
+        return None
+    origin = url[:path]
+    if "?" in origin or "#" in origin:
+        return None
+    try:
+        reading = _read(origin + "/", field)
+    except UnsafeTarget:
+        return None
+    return ParsedUrl(reading.scheme, reading.host, reading.port, url[path:], reading.ip)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -257,8 +281,10 @@ def _is_address(text: str) -> bool:
 # --- addresses -----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def blocked_reason(address: IPAddress) -> str | None:
-    """Why ``address`` may not be called, or None if it is globally reachable unicast."""
+    """Why ``address`` may not be called, or None if it is globally reachable unicast
+    (remembered: a worker checks the same few addresses at every fire)."""
     inner = _embedded_ipv4(address)  # only IPv6 addresses embed one
     if inner is not None and address.version == 6 and (address in _NAT64 or address in _6TO4):
         reason = blocked_reason(inner)
@@ -297,7 +323,12 @@ def _prefix_of(address: ipaddress.IPv6Address) -> str:
 
 
 def allowed(address: IPAddress, allowlist: Iterable[str]) -> bool:
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowlist)
+    return any(address in _network(cidr) for cidr in allowlist)
+
+
+@functools.lru_cache(maxsize=256)
+def _network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(cidr, strict=False)
 
 
 def resolve(host: str, port: int, field: str = "url") -> list[IPAddress]:

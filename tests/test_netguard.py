@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 from pathlib import Path
 
 import pytest
 
+from shared import netguard
 from shared.config import Config
 from shared.errors import ConfigError
 from shared.netguard import (
@@ -141,6 +143,28 @@ def test_one_reading_gives_what_the_client_sends(
     assert (reading.host, reading.port, reading.request_uri) == (host, port, request_uri)
     assert reading.host_header == host_header
     assert reading.url_at(ipaddress.ip_address("93.184.215.14")) == pinned
+
+
+def test_a_url_read_from_its_origins_reading_reads_as_the_whole_url() -> None:
+    """One-off jobs' URLs differ in their paths: those read from their origin's reading (cached)
+    must read exactly as the URL read whole, with every parser; the others are read whole."""
+    rng = random.Random(14)
+    chars = "aZ09._~!$&'()*+,;=:/?-%@#"
+    origins = ["http://127.0.0.1", "https://Example.com:8443", "http://[2606:4700::1]", "http://h_"]
+    for _ in range(3000):
+        path = "/" + "".join(rng.choice(chars) for _ in range(rng.randint(0, 10)))
+        url = rng.choice(origins) + path
+        try:
+            whole: object = netguard._read(url, "url")
+        except UnsafeTarget as exc:
+            whole = str(exc)
+        try:
+            read: object = read_url(url)
+        except UnsafeTarget as exc:
+            read = str(exc)
+        assert read == whole, url
+    for url in ("http://h.example/a/../b", "http://h.example/%zz", "http://h.example/a#f"):
+        assert read_url(url) == netguard._read(url, "url")
 
 
 def test_a_check_keeps_its_reading_with_the_addresses() -> None:

@@ -20,7 +20,6 @@ The same rules as ``workers.http`` (which the push pool and task classes use), o
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 
 import aiohttp
@@ -172,8 +171,8 @@ def _pinned_url(target: Target, address: IPAddress) -> yarl.URL:
     """The URL aiohttp is given, read as aiohttp reads it: it goes to the pinned address and
     port, and nowhere else."""
     url = yarl.URL(target.url.url_at(address), encoded=True)
-    host = (url.raw_host or "").strip("[]")
-    if not is_ip(host) or ipaddress.ip_address(host) != address or url.port != target.url.port:
+    # url_at writes the address as str() does: any other spelling is a reading of its own
+    if (url.raw_host or "").strip("[]") != str(address) or url.port != target.url.port:
         raise UnsafeTarget(
             f"url: the request would go to {url.raw_host}:{url.port}, "
             f"not to the checked {address}:{target.url.port}"
