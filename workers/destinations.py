@@ -107,10 +107,13 @@ class Destinations:
             state.loop_slots = asyncio.Semaphore(self.max_in_flight)
         slots = state.loop_slots
         with _trial_given_back_on_error(state, trial):
-            try:
-                await asyncio.wait_for(slots.acquire(), self.wait_s)
-            except TimeoutError:
-                raise self._busy(destination) from None
+            if slots.locked():  # no slot free: wait for one, at most wait_s
+                try:
+                    await asyncio.wait_for(slots.acquire(), self.wait_s)
+                except TimeoutError:
+                    raise self._busy(destination) from None
+            else:  # a slot is free: taken at once (wait_for would cost a task per call)
+                await slots.acquire()
         try:
             with self._holding(state, trial):
                 yield
