@@ -63,7 +63,10 @@ def create_app(config: Config | None = None) -> Flask:
         logs.configure(config.log_format)
         logs.register_config_secrets(config)
     store = Store.from_url(
-        resolve_redis_url(config), config.key_prefix, timeout_s=config.redis_timeout_s
+        resolve_redis_url(config),
+        config.key_prefix,
+        timeout_s=config.redis_timeout_s,
+        outbox=config.broker_is_apart,
     )
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config

@@ -22,6 +22,8 @@ import redis
 from celery.beat import Scheduler
 
 from scheduler_beat.dispatch import Dispatcher
+from shared.broker.publishers import publisher_for
+from shared.broker.relay import Relay
 from shared.config import Config
 from shared.redis_url import resolve_redis_url
 from shared.store import Store
@@ -53,11 +55,18 @@ class RedisScheduler(Scheduler):
             resolve_redis_url(self.config),
             self.config.key_prefix,
             timeout_s=self.config.redis_timeout_s,
+            outbox=self.config.broker_is_apart,
         )
         self.store.check_redis_is_safe()
         self.store.load_scripts()
         self.dispatcher = Dispatcher(self.store, self.config)
         self._wake = WakeWatcher(self.store)
+        self.relay: Relay | None = None
+        if self.config.broker_is_apart:  # see shared.broker.relay: why the beat relays
+            self.relay = Relay(
+                self.store, publisher_for(self.config), self.config.relay_pause_before_trim_ms
+            )
+            self.relay.start()
 
     @property  # Celery's is a property too; celery-types spells it a plain attribute
     def schedule(self) -> dict[str, Any]:  # type: ignore[override]
@@ -76,6 +85,8 @@ class RedisScheduler(Scheduler):
             # Nothing is lost: unclaimed fires stay due, and our claims expire for any beat.
             log.error("beat: Redis unavailable (%s); retrying in %.0f s", exc, REDIS_RETRY_S)
             return REDIS_RETRY_S
+        if (result.published or result.republished) and self.relay is not None:
+            self.relay.nudge()
         if result.claimed:
             log.info(
                 "beat: claimed %d, published %d, lost %d in %d ms",
@@ -102,6 +113,9 @@ class RedisScheduler(Scheduler):
     def close(self) -> None:
         if hasattr(self, "_wake"):
             self._wake.close()
+        relay: Relay | None = getattr(self, "relay", None)
+        if relay is not None:
+            relay.stop()
         super().close()
 
 

@@ -14,7 +14,10 @@ from shared.store import Store
 
 def open_store(config: Config) -> Store:
     return Store.from_url(
-        resolve_redis_url(config), config.key_prefix, timeout_s=config.redis_timeout_s
+        resolve_redis_url(config),
+        config.key_prefix,
+        timeout_s=config.redis_timeout_s,
+        outbox=config.broker_is_apart,
     )
 
 

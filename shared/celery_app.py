@@ -11,11 +11,11 @@ import logging
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
 
 from shared import logs, metrics
+from shared.broker.queues import celery_queues
 from shared.config import Config
-from shared.contract import POOLS, Pool, TaskName
+from shared.contract import Pool, TaskName
 from shared.redis_url import resolve_redis_url
 
 POOL_TASK = "workers.gate:PoolTask"
@@ -30,7 +30,7 @@ def create_celery(config: Config) -> Celery:
     celery = Celery("scheduler", include=WORKER_MODULES, task_cls=POOL_TASK)
     celery.add_defaults(_broker_settings)
     celery.conf.update(
-        task_queues=[Queue(pool, routing_key=pool) for pool in POOLS],
+        task_queues=celery_queues(config),
         task_default_queue=Pool.WEBHOOKS,
         # A message is acknowledged only after its task ran; a worker that dies mid-task has its
         # message redelivered after the visibility timeout. Completed executions are deduplicated
@@ -47,20 +47,7 @@ def create_celery(config: Config) -> Celery:
         task_soft_time_limit=config.attempt_time_limit_s,
         task_time_limit=config.attempt_hard_limit_s,
         worker_prefetch_multiplier=1,
-        broker_transport_options={
-            "visibility_timeout": config.visibility_timeout_s,
-            # Sweep for messages of lost workers often enough to honour the visibility timeout
-            # (kombu's default sweeps only every ~100 s).
-            "unacked_restore_interval": max(1, min(10, config.visibility_timeout_s // 4)),
-            "unacked_restore_throttle": 1,
-            # A Redis that vanished without closing its connections (a failover, a partition)
-            # must break them, or a worker waits on a dead socket forever: timeouts (above
-            # kombu's 1 s BRPOP), keepalive, and a PING before using a connection idle 10 s.
-            "socket_timeout": config.redis_timeout_s,
-            "socket_connect_timeout": config.redis_timeout_s,
-            "socket_keepalive": True,
-            "health_check_interval": 10,
-        },
+        broker_transport_options=_transport_options(config),
         # A lost broker connection (Redis restarted, failed over) is re-established, for ever,
         # backing off up to 30 s between tries; meanwhile the pool finishes what it holds.
         broker_connection_retry=True,
@@ -83,11 +70,33 @@ def create_celery(config: Config) -> Celery:
     return celery
 
 
+def _transport_options(config: Config) -> dict[str, Any]:
+    """kombu's transport options: Redis's (the store's own, or another); RabbitMQ needs none
+    of them (no visibility timeout: a lost worker's channel closes and its messages return)."""
+    if config.broker_is_amqp:
+        return {}
+    return {
+        "visibility_timeout": config.visibility_timeout_s,
+        # Sweep for messages of lost workers often enough to honour the visibility timeout
+        # (kombu's default sweeps only every ~100 s).
+        "unacked_restore_interval": max(1, min(10, config.visibility_timeout_s // 4)),
+        "unacked_restore_throttle": 1,
+        # A Redis that vanished without closing its connections (a failover, a partition)
+        # must break them, or a worker waits on a dead socket forever: timeouts (above
+        # kombu's 1 s BRPOP), keepalive, and a PING before using a connection idle 10 s.
+        "socket_timeout": config.redis_timeout_s,
+        "socket_connect_timeout": config.redis_timeout_s,
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+    }
+
+
 def _broker_settings() -> dict[str, str]:
-    """Redis, looked up when Celery first reads its settings (a worker or beat starting, a
-    message sent) in the environment of that moment, not at import: importing the app or a
-    worker module needs no Redis settings."""
-    return {"broker_url": resolve_redis_url(Config.from_env())}
+    """The broker (``SCHEDULER_BROKER_URL``, else the store's Redis), looked up when Celery
+    first reads its settings (a worker or beat starting, a message sent) in the environment of
+    that moment, not at import: importing the app or a worker module needs no Redis settings."""
+    config = Config.from_env()
+    return {"broker_url": config.broker_url or resolve_redis_url(config)}
 
 
 app = create_celery(Config.from_env())

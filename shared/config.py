@@ -20,6 +20,9 @@ from shared.netguard import UnsafeTarget, read_url
 ENV_PREFIX = "SCHEDULER_"
 # A longer executeTask wait would pin a server thread (and outlive proxies' read timeouts).
 TASK_EXECUTE_TIMEOUT_MAX_S = 30.0
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+AMQP_SCHEMES = ("amqp://", "amqps://")
+BROKER_SCHEMES = REDIS_SCHEMES + AMQP_SCHEMES
 RATE_LIMIT_SETTINGS = (
     "rate_limit_per_account",
     "rate_limit_per_address",
@@ -43,6 +46,14 @@ class Config:
     # see worker_outage_wait_s) before it gives the message back to the broker; the API
     # answers 503 at once.
     redis_outage_retry_s: float = 20.0
+    # The Celery broker. Empty (or REDIS_URL itself) = the store's own Redis: the beat's commit
+    # publishes and advances in one atomic step. Another Redis (redis://) or RabbitMQ (amqp://):
+    # publishers write to an outbox in the store and the beats' relay publishes from it
+    # (shared.broker; README "Exactly once, by construction").
+    broker_url: str = field(default="", repr=False)  # may carry a password
+    # Testing only: the relay holds what the broker confirmed this long before trimming it from
+    # the outbox, so crash tests can SIGKILL a beat there. Leave at 0.
+    relay_pause_before_trim_ms: int = 0
 
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -183,9 +194,14 @@ class Config:
 
     def _validate_addresses(self) -> None:
         """Where the service finds Redis and listens, and how it logs."""
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             raise ConfigError(
                 f"REDIS_URL={self.redis_url!r}: use redis://host:port/db (or rediss://, unix://)"
+            )
+        if self.broker_url and not self.broker_url.startswith(BROKER_SCHEMES):
+            raise ConfigError(
+                f"SCHEDULER_BROKER_URL: use redis://host:port/db (or rediss://, unix://) or "
+                f"amqp://user:password@host:5672/vhost (or amqps://), not {self.broker_url[:40]!r}"
             )
         for name in ("api_port", "flower_port"):
             port = getattr(self, name)
@@ -302,6 +318,16 @@ class Config:
         but at most half the attempt's time limit, which would otherwise interrupt the wait
         (and the attempt's finish with it)."""
         return min(self.redis_outage_retry_s, self.attempt_time_limit_s / 2)
+
+    @property
+    def broker_is_apart(self) -> bool:
+        """The broker is not the store's Redis: publishers write to the store's outbox and the
+        beats' relay publishes from it (shared.broker)."""
+        return bool(self.broker_url) and self.broker_url != self.redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker_url.startswith(AMQP_SCHEMES)
 
     @property
     def data_path(self) -> Path:

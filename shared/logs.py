@@ -25,6 +25,7 @@ import logging
 import re
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -217,5 +218,8 @@ def register_config_secrets(config: Any) -> None:
 
     if config.secret_key:
         register_secret(config.secret_key)
+    broker_password = urllib.parse.urlsplit(config.broker_url).password
+    if broker_password:  # a broker apart (RabbitMQ) usually has one in its URL
+        register_secret(broker_password)
     with contextlib.suppress(OSError):
         register_secret((config.data_path / SECRET_KEY_FILE).read_text())

@@ -19,12 +19,13 @@ from shared import callback_check
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
+from tests.rabbitmq_support import RabbitNode, start_rabbitmq
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, now_ms
 
 # Fixtures that start OS processes or a browser. A test using one, itself or through another
 # fixture, is an end-to-end test (marker ``e2e``); tests that start processes by hand carry the
 # mark in their module.
-E2E_FIXTURES = frozenset({"processes", "browser"})
+E2E_FIXTURES = frozenset({"processes", "browser", "rabbitmq_node"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,6 +55,35 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second Redis, as a broker apart from the store (SCHEDULER_BROKER_URL)."""
+    from shared.embedded_redis import start_redis_server
+
+    server = start_redis_server(tmp_path_factory.mktemp("broker-redis"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
+    """A private RabbitMQ node (tests/rabbitmq_support.py), stopped at the end."""
+    node = start_rabbitmq(tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def rabbitmq_url(rabbitmq_node: RabbitNode) -> str:
+    """The node's URL, its pools' queues deleted first (each test starts with none)."""
+    rabbitmq_node.delete_queues()
+    return rabbitmq_node.url
 
 
 @pytest.fixture

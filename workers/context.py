@@ -1,7 +1,7 @@
 """What every pool's tasks share inside one worker process: the settings and the store.
 
 The store is created lazily, after Celery's prefork pool has forked, so no Redis connection is
-shared between processes (and importing this module needs no Redis settings: the broker URL is
+shared between processes (and importing this module needs no Redis settings: the store's URL is
 read when the store is first asked for).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 
 from shared.accounts import load_secret_key
-from shared.celery_app import app
 from shared.config import Config
+from shared.redis_url import resolve_redis_url
 from shared.store import Store
 from workers.destinations import Destinations
 
@@ -25,10 +25,11 @@ def store() -> Store:
     global _store
     if _store is None:
         _store = Store.from_url(
-            app.conf.broker_url,
+            resolve_redis_url(config),
             config.key_prefix,
             timeout_s=config.redis_timeout_s,
             outage_retry_s=config.worker_outage_wait_s,
+            outbox=config.broker_is_apart,
         )
     return _store
 

@@ -7,7 +7,8 @@ then one module per group of verbs: ``schedules`` (definitions and the beat's cl
 ``executions`` (attempts, history, dead letters), ``ledger`` (what was published and not
 finished, re-published when overdue), ``accounts`` (and dashboard sessions), ``gauges``
 (operators' readings, rate-limit storage), and each dialect's own records: ``push``, ``tasks``,
-``jobs``, ``native`` (API keys, idempotent answers). ``Store`` is all of them over one client.
+``jobs``, ``native`` (API keys, idempotent answers), ``outbox`` (what the relay moves to a
+broker apart). ``Store`` is all of them over one client.
 What a script answers (a status code) is named beside the wrapper that reads it
 (``CommitStatus``, ``Verdict``, ``RepublishOutcome``, ``Transition``, ``LeaseOutcome``).
 """
@@ -22,6 +23,7 @@ from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
 from shared.store.keys import Keys
 from shared.store.ledger import LedgerVerbs, Republished, RepublishOutcome, RepublishResult
 from shared.store.native import NativeVerbs
+from shared.store.outbox import OutboxVerbs
 from shared.store.push import PushVerbs
 from shared.store.schedules import (
     ClaimedEntry,
@@ -66,6 +68,7 @@ class Store(
     JobVerbs,
     GaugeVerbs,
     NativeVerbs,
+    OutboxVerbs,
 ):
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 
@@ -77,7 +80,9 @@ class Store(
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         outage_retry_s: float = 0.0,
+        outbox: bool = False,
     ) -> Store:
         """The store on ``url`` (see ``base.connect``); ``outage_retry_s``: how long the
-        writes a worker must not lose wait for an unreachable Redis (``patiently``)."""
-        return cls(connect(url, timeout_s), prefix, outage_retry_s)
+        writes a worker must not lose wait for an unreachable Redis (``patiently``);
+        ``outbox``: the broker is apart (``Config.broker_is_apart``), publish to the outbox."""
+        return cls(connect(url, timeout_s), prefix, outage_retry_s, outbox=outbox)

@@ -63,12 +63,18 @@ class StoreBase:
     """The client, the key schema and the registered scripts; every group of verbs builds on it."""
 
     def __init__(
-        self, client: redis.Redis, prefix: str = "sched", outage_retry_s: float = 0.0
+        self,
+        client: redis.Redis,
+        prefix: str = "sched",
+        outage_retry_s: float = 0.0,
+        *,
+        outbox: bool = False,
     ) -> None:
         # A client made with decode_responses=True (Store.from_url): its replies are str where
         # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
         self.redis = client
-        self.keys = Keys(prefix)
+        # outbox: the broker is apart, so publishers write to the store's outbox (Keys).
+        self.keys = Keys(prefix, outbox=outbox)
         self.outage_retry_s = outage_retry_s
         self._scripts = Scripts(client)
 

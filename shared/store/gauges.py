@@ -8,7 +8,6 @@ from limits.storage import RedisStorage
 
 from shared.contract import POOLS
 from shared.store.base import StoreBase
-from shared.store.keys import Keys
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,8 @@ class StoreGauges:
     dead: int  # dead letters kept
     published: int  # published messages not finished yet (the ledger)
     beat_ms: int | None  # the last beat tick, None if no beat ticked lately
-    queue_depths: dict[str, int]  # messages waiting, per pool
+    # Messages waiting in the store, per pool: in its queue, or (a broker apart) in its outbox.
+    queue_depths: dict[str, int]
 
 
 class GaugeVerbs(StoreBase):
@@ -36,7 +36,7 @@ class GaugeVerbs(StoreBase):
         pipe.zcard(k.published())
         pipe.get(k.beat_heartbeat())
         for pool in POOLS:
-            pipe.llen(Keys.queue(pool))
+            pipe.llen(k.publish_target(pool))
         stored, due, retries, dead, published, beat, *depths = pipe.execute()
         return StoreGauges(
             stored=int(stored),

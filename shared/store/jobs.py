@@ -72,7 +72,7 @@ class JobVerbs(StoreBase):
                     k.job_index(account),
                     k.job_queue(account, beacon),
                     k.job_spawned(dedupe or ""),
-                    k.queue(Pool.JOBS),
+                    k.publish_target(Pool.JOBS),
                 ],
                 args=[
                     job_id,
@@ -131,7 +131,7 @@ class JobVerbs(StoreBase):
                 k.job_queue(account, beacon),
                 k.retries(),
                 k.retry_payloads(),
-                k.queue(Pool.JOBS),
+                k.publish_target(Pool.JOBS),
             ],
             args=[account, job_id, now_s, member, deadline, check, event, k.wake_channel()],
         )
@@ -144,7 +144,12 @@ class JobVerbs(StoreBase):
         k = self.keys
         member, deadline, check = lease or ("", 0, "")
         reply = self._scripts["job_start"](
-            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue(Pool.JOBS)],
+            keys=[
+                k.job(account, job_id),
+                k.retries(),
+                k.retry_payloads(),
+                k.publish_target(Pool.JOBS),
+            ],
             args=[account, now_s, member, deadline, check, event, k.wake_channel()],
         )
         return Transition.read(reply)
@@ -155,7 +160,12 @@ class JobVerbs(StoreBase):
         """Started -> finished with its results (see job_finish.lua)."""
         k = self.keys
         reply = self._scripts["job_finish"](
-            keys=[k.job(account, job_id), k.retries(), k.retry_payloads(), k.queue(Pool.JOBS)],
+            keys=[
+                k.job(account, job_id),
+                k.retries(),
+                k.retry_payloads(),
+                k.publish_target(Pool.JOBS),
+            ],
             args=[account, now_s, results, event, max(1, retention_s)],
         )
         return Transition.read(reply)
@@ -163,7 +173,8 @@ class JobVerbs(StoreBase):
     def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> Transition:
         k = self.keys
         reply = self._scripts["job_task"](
-            keys=[k.job(account, job_id), k.queue(Pool.JOBS)], args=[account, cur_task, event]
+            keys=[k.job(account, job_id), k.publish_target(Pool.JOBS)],
+            args=[account, cur_task, event],
         )
         return Transition.read(reply)
 

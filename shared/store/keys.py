@@ -38,6 +38,10 @@ key (``Keys`` method)   type    contents                                        
 ``api_keys(a)``         HASH    key id -> API key JSON (name, scopes, digest)    never
 ``idempotency(a, k)``   STRING  a POST's fingerprint and first answer (JSON),    24 h
                                 by the SHA-256 of its Idempotency-Key
+``outbox(q)``           LIST    Celery messages for queue q not yet relayed to   never (drained)
+                                a broker apart (SCHEDULER_BROKER_URL), newest
+                                first: written where the queue would be
+``relay_lease``         STRING  the token of the beat relaying the outbox now    its lease (ms)
 ``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
 ``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
 ``push_devices(a)``     HASH    registration id -> device JSON (zone, tags)      never
@@ -65,7 +69,9 @@ window (see scheduler_api/ratelimit.py).
 
 Every engine key carries the hash tag ``{<partition>}`` (one partition today), so each script
 touches one Redis Cluster slot; Celery's queue lists (kombu's, named after the queue) are the one
-exception, written by ``commit.lua`` in the same atomic step as the schedule's advance.
+exception, written by ``commit.lua`` in the same atomic step as the schedule's advance. With a
+broker apart, ``publish_target(q)`` is the partition's ``outbox(q)`` instead, so every script
+that publishes writes there (same step, same slot) and the relay moves it to the broker.
 
 The beat's idle tick is one ``claim.lua`` call: ``ZRANGEBYSCORE`` on the due index costs O(log N)
 and the script also answers when the next thing is due.
@@ -77,9 +83,23 @@ from __future__ import annotations
 class Keys:
     """The key schema. One method per key; see the table in this module's docstring."""
 
-    def __init__(self, prefix: str = "sched", partition: str = "0") -> None:
+    def __init__(self, prefix: str = "sched", partition: str = "0", outbox: bool = False) -> None:
         self.base = f"{prefix}:{{{partition}}}"
         self.prefix = prefix
+        self.outbox_on = outbox
+
+    def publish_target(self, queue: str) -> str:
+        """Where a script publishes a message for ``queue``: kombu's list of that queue when the
+        broker is the store's Redis, else the partition's outbox of it (see ``outbox``)."""
+        return self.outbox(queue) if self.outbox_on else self.queue(queue)
+
+    def outbox(self, queue: str) -> str:
+        """Messages for ``queue`` waiting for the relay (a broker apart), newest first."""
+        return f"{self.base}:outbox:{queue}"
+
+    def relay_lease(self) -> str:
+        """The relaying beat's token, expiring with its lease (see ``relay.lua``)."""
+        return f"{self.base}:relay_lease"
 
     def due(self) -> str:
         return f"{self.base}:due"

@@ -55,7 +55,7 @@ class LedgerVerbs(StoreBase):
         be begun by ``deadline_ms``, in one atomic step."""
         k = self.keys
         self._scripts["publish"](
-            keys=[k.queue(queue), k.published(), k.published_messages()],
+            keys=[k.publish_target(queue), k.published(), k.published_messages()],
             args=[ledger_id, message, deadline_ms],
         )
 
@@ -63,11 +63,17 @@ class LedgerVerbs(StoreBase):
         """Publish again (at most ``limit``) entries whose deadline has passed by ``now_ms``."""
         k = self.keys
         raw = self._scripts["republish"](
-            keys=[k.published(), k.published_messages(), *(k.queue(p) for p in POOLS)],
+            keys=[k.published(), k.published_messages(), *(k.publish_target(p) for p in POOLS)],
             args=[now_ms, limit, bound_ms, bound_ms * MAX_BACKOFF_BOUNDS, QUEUE_SCAN_DEPTH],
         )
+        pools = {k.publish_target(p): p for p in POOLS}  # an outbox's key names its pool
         entries = [
-            Republished(raw[i], raw[i + 1], RepublishOutcome(raw[i + 2]), int(raw[i + 3]))
+            Republished(
+                raw[i],
+                pools.get(raw[i + 1], raw[i + 1]),
+                RepublishOutcome(raw[i + 2]),
+                int(raw[i + 3]),
+            )
             for i in range(1, len(raw), 4)
         ]
         first = int(raw[0])

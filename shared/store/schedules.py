@@ -293,7 +293,7 @@ class ScheduleVerbs(StoreBase):
             return positions[key]
 
         for pool in POOLS:
-            position(k.queue(pool))
+            position(k.publish_target(pool))
         commits = list(commits)
         envelopes, envelope_of = self._envelopes(token, commits, batch_size, position)
         args: list[Any] = [token, now_ms, republish_after_ms, len(envelopes) // 3, *envelopes]
@@ -301,7 +301,7 @@ class ScheduleVerbs(StoreBase):
             args += [
                 c.member,
                 -1 if c.next_ms is None else c.next_ms,
-                position(k.queue(c.queue)) if c.queue else 0,
+                position(k.publish_target(c.queue)) if c.queue else 0,
                 c.message,
                 position(k.account_index(*c.purge_from)) if c.purge_from else 0,
                 1 if c.counts_as_run else 0,
@@ -338,7 +338,7 @@ class ScheduleVerbs(StoreBase):
                 number, members = len(envelopes) // 3 + 1, 0
                 task_id = f"{token}.b{number}"
                 head, tail = batch_envelope(c.batch_task, task_id, c.queue, batch_size, task_id)
-                envelopes += [position(self.keys.queue(c.queue)), head, tail]
+                envelopes += [position(self.keys.publish_target(c.queue)), head, tail]
             open_by_task[(c.queue, c.batch_task)] = (number, members + 1)
             envelope_of[n] = number
         return envelopes, envelope_of

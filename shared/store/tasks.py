@@ -19,7 +19,7 @@ class TaskVerbs(ScheduleVerbs):
 
     def publish(self, queue: str, message: str) -> None:
         """Put one ready-made Celery message on a pool's queue: a run now, outside the beat."""
-        self.redis.lpush(self.keys.queue(queue), message)
+        self.redis.lpush(self.keys.publish_target(queue), message)
 
     def next_task_ids(self, account: str, tasks: int, items: int) -> tuple[int, int]:
         """Issue ``tasks`` (0 or 1) task ids and ``items`` repeat-item ids to an account; returns
