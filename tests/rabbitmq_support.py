@@ -49,7 +49,7 @@ class RabbitNode:
 
     def start(self) -> None:
         (self.dir / "rabbitmq.conf").write_text(
-            "loopback_users = none\nlisteners.tcp.1 = 127.0.0.1:%d\n" % self.port
+            f"loopback_users = none\nlisteners.tcp.1 = 127.0.0.1:{self.port}\n"
         )
         (self.dir / "enabled_plugins").write_text("[].\n")  # no management plugin
         log = open(self.dir / "server.out", "wb")  # noqa: SIM115
