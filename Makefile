@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast check browser promtool lint bench chaos install clean
+.PHONY: run test test-fast check browser promtool rabbitmq lint bench chaos install clean
 
 # The first run takes a minute or so: each phase says so, and pip lists what it fetches.
 PIP := $(BIN)/python -m pip --disable-pip-version-check
@@ -33,7 +33,7 @@ PYTEST := $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durati
 
 # The whole suite: the static checks, then every test (end-to-end ones included: real beat and
 # worker processes, servers, a headless Chromium).
-test: $(STAMP) check browser promtool
+test: $(STAMP) check browser promtool rabbitmq
 	$(PYTEST) -m "not serial"
 	$(BIN)/python -m pytest -q -m serial  # the few that need the machine to themselves
 
@@ -72,6 +72,13 @@ browser:
 # systemd runs, the package also starts its server (:9090): `systemctl disable --now prometheus`.
 promtool:
 	$(call apt_install,promtool,prometheus,/usr/bin/promtool)
+
+# RabbitMQ as a broker apart from the store (SCHEDULER_BROKER_URL=amqp://...): the tests start
+# their own node of Debian's rabbitmq-server on private ports and a private data dir
+# (tests/rabbitmq_support.py). Where systemd runs, the package also starts the machine's own node
+# (:5672), which the tests never use: `systemctl disable --now rabbitmq-server` if unwanted.
+rabbitmq:
+	$(call apt_install,rabbitmq,rabbitmq-server,/usr/lib/rabbitmq/bin/rabbitmq-server)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

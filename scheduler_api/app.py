@@ -25,6 +25,7 @@ from scheduler_api import (
 from scheduler_api.head_cap import HeadersCap
 from scheduler_api.waits import WaitSlots
 from shared import logs, metrics
+from shared.broker.depths import BrokerDepths
 from shared.config import Config
 from shared.public_errors import without_paths
 from shared.redis_url import resolve_redis_url
@@ -98,7 +99,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(beacon_jobs.blueprint)
     app.register_blueprint(native.blueprint)
 
-    registry = metrics.api_registry(store)
+    registry = metrics.api_registry(store, BrokerDepths.for_config(config))
 
     @app.get("/metrics")
     @openapi.documented(

@@ -3,8 +3,9 @@
 Three kinds of process, three ways of serving, each the simplest that is correct for it:
 
 - **API** (``GET /metrics``): gauges read from Redis at scrape time (``StoreCollector``): schedules
-  stored, schedules in the due index, retries waiting, dead letters, each pool's queue depth, the
-  age of the beat's heartbeat. Every API process answers the same, however many gunicorn runs.
+  stored, schedules in the due index, retries waiting, dead letters, each pool's queue depth (with
+  a broker apart: its outbox plus the broker's queue, ``shared.broker.depths``), the age of the
+  beat's heartbeat. Every API process answers the same, however many gunicorn runs.
 - **Beat** (``SCHEDULER_BEAT_METRICS_PORT``): one process, so prometheus_client's ordinary
   in-process registry: fires dispatched by queue, the due -> published lag, misfires, messages
   published again (no worker began them in time).
@@ -44,6 +45,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from shared.broker.depths import BrokerDepths
 from shared.config import Config
 from shared.contract import POOLS, QUEUE_BY_TARGET, RunStatus
 from shared.execution import Execution
@@ -245,10 +247,12 @@ def cleanup_worker() -> None:
 
 
 class StoreCollector:
-    """Reads the store's sizes in one pipelined round trip per scrape."""
+    """Reads the store's sizes in one pipelined round trip per scrape (and, with a broker
+    apart, the broker's queue depths: one more round trip)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, broker: BrokerDepths | None = None) -> None:
         self.store = store
+        self.broker = broker
 
     def collect(self) -> Iterator[Any]:
         up = GaugeMetricFamily("scheduler_redis_up", "1 if Redis answered this scrape")
@@ -273,22 +277,45 @@ class StoreCollector:
             ),
         ):
             yield GaugeMetricFamily(name, doc, value=value)
-        depth = GaugeMetricFamily(
-            "scheduler_queue_depth", "Messages waiting in each pool's queue", labels=["pool"]
-        )
-        for pool in POOLS:
-            depth.add_metric([pool], gauges.queue_depths[pool])
-        yield depth
+        yield from self._queue_depths(gauges.queue_depths)
         if gauges.beat_ms is not None:
             age = max(0, now_ms() - gauges.beat_ms) / 1000
             yield GaugeMetricFamily(
                 "scheduler_beat_heartbeat_age_seconds", "Since the last beat tick", value=age
             )
 
+    def _queue_depths(self, in_store: dict[str, int]) -> Iterator[Any]:
+        """Messages waiting for a worker per pool: in the queue; with a broker apart, in the
+        store's outbox plus the broker's queue (none when the broker did not answer)."""
+        depth = GaugeMetricFamily(
+            "scheduler_queue_depth", "Messages waiting in each pool's queue", labels=["pool"]
+        )
+        if self.broker is None:
+            for pool in POOLS:
+                depth.add_metric([pool], in_store[pool])
+            yield depth
+            return
+        outbox = GaugeMetricFamily(
+            "scheduler_outbox_depth", "Messages the relay has yet to publish", labels=["pool"]
+        )
+        for pool in POOLS:
+            outbox.add_metric([pool], in_store[pool])
+        yield outbox
+        on_broker = self.broker.read()
+        yield GaugeMetricFamily(
+            "scheduler_broker_up",
+            "1 if the broker apart answered this scrape",
+            value=int(on_broker is not None),
+        )
+        if on_broker is not None:
+            for pool in POOLS:
+                depth.add_metric([pool], in_store[pool] + on_broker.get(pool, 0))
+            yield depth
 
-def api_registry(store: Store) -> CollectorRegistry:
+
+def api_registry(store: Store, broker: BrokerDepths | None = None) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(StoreCollector(store))
+    registry.register(StoreCollector(store, broker))
     return registry
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 import pytest
 import redis
 
+from shared import metrics
+from shared.broker.depths import BrokerDepths
 from shared.broker.redis_broker import RedisPublisher
 from shared.broker.relay import LEASE_MS, Relay
 from shared.config import Config
@@ -148,3 +150,29 @@ def test_the_broker_setting_is_checked_and_the_store_itself_is_not_apart() -> No
     amqp = Config.from_env({"REDIS_URL": "redis://h:1/0", "SCHEDULER_BROKER_URL": "amqp://h//"})
     assert amqp.broker_is_apart and amqp.broker_is_amqp
     assert "amqp" not in repr(amqp)  # the URL may carry a password
+
+
+def test_queue_depth_gauges_count_the_outbox_and_the_broker(
+    outbox_store: Store, broker: redis.Redis, broker_redis_url: str
+) -> None:
+    for n in range(3):
+        outbox_store.publish_recorded(f"e{n}", "webhooks", message(n), now_ms() + 10_000)
+    Relay(outbox_store, RedisPublisher(broker_redis_url, 5.0)).step()  # 3 on the broker
+    outbox_store.publish_recorded("e9", "webhooks", message(9), now_ms() + 10_000)
+    outbox_store.redis.delete(outbox_store.keys.relay_lease())
+    registry = metrics.api_registry(
+        outbox_store, BrokerDepths(RedisPublisher(broker_redis_url, 5.0))
+    )
+    webhooks = {"pool": "webhooks"}
+    assert registry.get_sample_value("scheduler_broker_up") == 1
+    # the outbox still holds the 3 relayed (not trimmed yet) and the one written since
+    assert registry.get_sample_value("scheduler_outbox_depth", webhooks) == 4
+    assert registry.get_sample_value("scheduler_queue_depth", webhooks) == 4 + 3
+
+
+def test_an_unreachable_broker_is_a_gauge_not_a_failed_scrape(outbox_store: Store) -> None:
+    down = BrokerDepths(RedisPublisher(f"redis://127.0.0.1:{free_port()}/0", 1.0))
+    registry = metrics.api_registry(outbox_store, down)
+    assert registry.get_sample_value("scheduler_broker_up") == 0
+    assert registry.get_sample_value("scheduler_queue_depth", {"pool": "webhooks"}) is None
+    assert registry.get_sample_value("scheduler_redis_up") == 1
