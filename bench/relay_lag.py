@@ -49,6 +49,11 @@ def sent_ns(body: bytes) -> int:
     return int(json.loads(body)[0][0]["sent_ns"])
 
 
+def as_bytes(body: bytes | str) -> bytes:
+    """py-amqp hands a utf-8 body over decoded."""
+    return body.encode() if isinstance(body, str) else body
+
+
 def redis_consumer(url: str) -> Consumer:
     def consume(got: Callable[[bytes], None], stop: threading.Event) -> None:
         client = redis.Redis.from_url(url)
@@ -66,7 +71,7 @@ def amqp_consumer(url: str) -> Consumer:
         connection = connect(url, 10.0)
         channel = connection.channel()
         declare_queues(channel)
-        channel.basic_consume(QUEUE, no_ack=True, callback=lambda m: got(bytes(m.body)))
+        channel.basic_consume(QUEUE, no_ack=True, callback=lambda m: got(as_bytes(m.body)))
         while not stop.is_set():
             try:
                 connection.drain_events(timeout=0.2)
@@ -142,8 +147,10 @@ def run_apart(store_url: str, broker_url: str, publisher: Any, consume: Consumer
     with fresh_store(store_url, outbox=True) as store:
         relay = Relay(store, publisher)
         relay.start()
-        lags = measure_lag(store, relay, consume, args.rate, args.seconds)
-        relay.stop()
+        try:
+            lags = measure_lag(store, relay, consume, args.rate, args.seconds)
+        finally:
+            relay.stop()
     with fresh_store(store_url, outbox=True) as store:
         relay = Relay(store, publisher)
         rate = drain_rate(store, relay, args.backlog)

@@ -52,7 +52,8 @@ class Relay:
         """Finish the batch in hand, trim what was confirmed, and give the lease up."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout_s)
+        if self._thread.ident is not None:  # started (a relay stepped by hand never is)
+            self._thread.join(timeout_s)
         if self._thread.is_alive():  # stuck on the broker: the lease runs out by itself
             return
         try:
