@@ -21,6 +21,7 @@ from shared.errors import ConfigError
 from shared.messages import build_message
 from shared.store import Store
 from tests.support import free_port, now_ms
+from tests.test_store_overlap import finish, fire, overlapping
 
 
 def message(n: int, queue: str = "webhooks") -> str:
@@ -176,3 +177,18 @@ def test_an_unreachable_broker_is_a_gauge_not_a_failed_scrape(outbox_store: Stor
     assert registry.get_sample_value("scheduler_broker_up") == 0
     assert registry.get_sample_value("scheduler_queue_depth", {"pool": "webhooks"}) is None
     assert registry.get_sample_value("scheduler_redis_up") == 1
+
+
+def test_a_buffered_fire_released_by_a_finish_goes_to_the_outbox(outbox_store: Store) -> None:
+    """overlap buffer_one: the fire that waited on the previous execution is published when it
+    finishes, into the outbox like every other publish (never onto the store's own list)."""
+    schedule = overlapping(outbox_store, "buffer_one")
+    fire(outbox_store, schedule, 0)
+    fire(outbox_store, schedule, 1)  # buffered behind fire 0
+    assert outbox_store.outbox_depths()["webhooks"] == 1
+    finish(outbox_store, schedule, 0)
+    assert outbox_store.redis.lrange(outbox_store.keys.outbox("webhooks"), 0, -1) == [
+        "msg-1",
+        "msg-0",
+    ]
+    assert outbox_store.redis.llen("webhooks") == 0

@@ -202,7 +202,7 @@ class ExecutionVerbs(StoreBase):
             k.published_messages(),
             k.overlap_running(),
             k.overlap_buffer(record.schedule),
-            *(k.queue(pool) for pool in POOLS),
+            *(k.publish_target(pool) for pool in POOLS),
         ]
         args: list[str | int] = [
             record.id,
