@@ -9,11 +9,15 @@ contract (``workers.gate`` refuses such a message before any pool process sees i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind
 from shared.model import Schedule, Target
+from shared.policy import Policy
+
+FAILURE_EVENT = "execution.dead_lettered"
 
 # The fields a body must have, and their types (bool is no int here).
 REQUIRED: dict[str, type] = {
@@ -37,6 +41,8 @@ class Execution:
     ``id`` is ``<schedule id>:<due ms>`` for a fire (``execution_id``), ``<schedule>:run-<ms>``
     for a run on demand; ``context`` says who asked for a run on demand. An execution known only
     by its ids (a refused message, see ``workers.gate.identity``) has a target without a spec.
+    ``policy`` is its schedule's (``shared.policy``): it travels in the message, so retries and
+    redriven dead letters keep it.
     """
 
     id: str
@@ -49,6 +55,7 @@ class Execution:
     claimed_ms: int | None = None
     late_ms: int = 0
     context: dict[str, Any] | None = None
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -74,6 +81,9 @@ class Execution:
         body["target"] = target
         if self.context:
             body["context"] = self.context
+        policy = self.policy.to_dict()
+        if policy:
+            body["policy"] = policy
         return body
 
     @classmethod
@@ -95,6 +105,7 @@ class Execution:
             claimed_ms=_optional(body, "claimed_ms", int),
             late_ms=_optional(body, "late_ms", int) or 0,
             context=_optional(body, "context", dict),
+            policy=Policy.from_dict(body.get("policy")),
         )
 
 
@@ -136,6 +147,7 @@ def new_execution(
         target=schedule.target,
         claimed_ms=claimed_ms,
         late_ms=late_ms,
+        policy=schedule.policy,
     )
 
 
@@ -148,3 +160,44 @@ def retry_payload(body: dict[str, Any], attempt: int) -> dict[str, Any]:
         "queue": QUEUE_BY_TARGET[kind],
         "execution": {**body, "attempt": attempt},
     }
+
+
+def failure_notice(dead_letter: dict[str, Any], url: str) -> Execution:
+    """The execution that tells ``url`` (a schedule's ``on_failure``) about ``dead_letter``
+    (``{"execution": message, "error", "died_ms"}``): a webhook of the dead execution's account
+    (signed with its secret), id ``<dead execution's id>:on-failure-<attempt that died>`` (a
+    redriven execution that dies again tells again), with no policy of its own, so a notice that
+    dies calls nobody. Its body::
+
+        {"type": "execution.dead_lettered", "timestamp": <died, ms>,
+         "data": {"execution", "schedule", "attempt", "due_ms", "died_ms", "error", "target"}}
+
+    ``target`` is the dead execution's target kind: nothing of its spec (a webhook's headers may
+    hold credentials) goes to another URL.
+    """
+    dead = dead_letter["execution"]
+    data = {
+        "execution": dead["id"],
+        "schedule": dead["schedule"],
+        "attempt": dead.get("attempt"),
+        "due_ms": dead.get("due_ms"),
+        "died_ms": dead_letter["died_ms"],
+        "error": dead_letter.get("error"),
+        "target": dead.get("target", {}).get("kind"),
+    }
+    body = {"type": FAILURE_EVENT, "timestamp": dead_letter["died_ms"], "data": data}
+    spec = {
+        "url": url,
+        "data": json.dumps(body, separators=(",", ":")),
+        "content_type": "application/json",
+    }
+    return Execution(
+        id=f"{dead['id']}:on-failure-{dead.get('attempt')}",
+        schedule=dead["schedule"],
+        account=dead["account"],
+        dialect=dead.get("dialect", ""),
+        due_ms=dead_letter["died_ms"],
+        target=Target(TargetKind.WEBHOOK, spec),
+        claimed_ms=dead_letter["died_ms"],
+        context={"on_failure_of": dead["id"]},
+    )

@@ -26,3 +26,60 @@ def check_header_value(field: str, value: object) -> None:
         )
     if len(value) > MAX_HEADER_VALUE_CHARS:
         raise InvalidSchedule(f"{field}: at most {MAX_HEADER_VALUE_CHARS} characters")
+
+
+# Headers a schedule may not set: the signature's (a receiver must be able to trust them),
+# the ones that frame the request (a wrong one desynchronises the connection), the hop-by-hop
+# ones (RFC 9110 7.6.1: meant for one connection, never forwarded), and the two the schedule
+# sets through fields of their own or the worker fixes (a compressed answer is never read).
+FORBIDDEN_HEADERS = {
+    "webhook-id": "signs the callback",
+    "webhook-timestamp": "signs the callback",
+    "webhook-signature": "signs the callback",
+    "host": "names the URL's host",
+    "content-length": "frames the request",
+    "transfer-encoding": "frames the request",
+    "connection": "is hop-by-hop",
+    "keep-alive": "is hop-by-hop",
+    "proxy-connection": "is hop-by-hop",
+    "proxy-authenticate": "is hop-by-hop",
+    "proxy-authorization": "is hop-by-hop",
+    "te": "is hop-by-hop",
+    "trailer": "is hop-by-hop",
+    "upgrade": "is hop-by-hop",
+    "content-type": "is set by content_type",
+    "accept-encoding": "is always identity (answers are read uncompressed)",
+}
+MAX_HEADERS = 20
+MAX_HEADERS_BYTES = 8192  # names and values together
+MAX_HEADER_NAME_CHARS = 64
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token: a header's name
+
+
+def check_headers(field: str, headers: object) -> None:
+    """Refuse custom ``headers`` (the field ``field``) that could not be sent as they are, or
+    that would replace what the worker sets; the error names the header (``field.Name``)."""
+    if not isinstance(headers, dict):
+        raise InvalidSchedule(f"{field}: must be an object of header names to values")
+    if len(headers) > MAX_HEADERS:
+        raise InvalidSchedule(f"{field}: at most {MAX_HEADERS} headers")
+    seen: set[str] = set()
+    for name, value in headers.items():
+        where = f"{field}.{name}"
+        lower = str(name).lower()
+        if not isinstance(name, str) or len(name) > MAX_HEADER_NAME_CHARS:
+            _refuse(where, f"a header name of at most {MAX_HEADER_NAME_CHARS} characters")
+        if not _TOKEN.fullmatch(name):
+            _refuse(where, "not a header name (letters, digits and !#$%&'*+.^_`|~- only)")
+        if lower in FORBIDDEN_HEADERS:
+            _refuse(where, f"may not be set: it {FORBIDDEN_HEADERS[lower]}")
+        if lower in seen:
+            _refuse(where, "given twice (header names are case-insensitive)")
+        seen.add(lower)
+        check_header_value(where, value)
+    if sum(len(name) + len(value) for name, value in headers.items()) > MAX_HEADERS_BYTES:
+        raise InvalidSchedule(f"{field}: at most {MAX_HEADERS_BYTES} bytes of names and values")
+
+
+def _refuse(where: str, reason: str) -> None:
+    raise InvalidSchedule(f"{where}: {reason}", field=where, reason=reason)

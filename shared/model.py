@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from shared.contract import QUEUE_BY_TARGET, Pool, RunStatus, TargetKind
 from shared.errors import InvalidSchedule
+from shared.policy import Policy
 
 # --- triggers --------------------------------------------------------------------------------
 
@@ -211,7 +212,8 @@ class Schedule:
     ``purge_when_done`` deletes the definition once it has no future fire (the webhook dialect's
     rule). ``doc`` keeps the dialect's own fields that the engine does not interpret (names, user
     ids, the original request), so adapters can render their answers from the stored schedule
-    alone.
+    alone. ``policy`` is how its executions are retried and whom their death is told
+    (``shared.policy``; the default is the server's settings).
     """
 
     id: str
@@ -230,6 +232,7 @@ class Schedule:
     jitter_ms: int | None = None
     catchup_ms: int | None = None
     overlap: OverlapPolicy = DEFAULT_OVERLAP
+    policy: Policy = field(default_factory=Policy)
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -249,6 +252,7 @@ class Schedule:
             "jitter_ms": self.jitter_ms or None,
             "catchup_ms": self.catchup_ms,
             "overlap": None if self.overlap == DEFAULT_OVERLAP else self.overlap,
+            "policy": self.policy.to_dict() or None,
         }
         return _compact(data)
 
@@ -273,6 +277,7 @@ class Schedule:
                 jitter_ms=data.get("jitter_ms"),
                 catchup_ms=data.get("catchup_ms"),
                 overlap=_overlap(data.get("overlap", DEFAULT_OVERLAP)),
+                policy=Policy.from_dict(data.get("policy")),
             )
         except KeyError as exc:
             raise InvalidSchedule(f"schedule: missing {exc}") from exc

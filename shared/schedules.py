@@ -17,7 +17,7 @@ from shared.config import Config
 from shared.contract import DIALECTS, TASK_BY_TARGET, TargetKind
 from shared.errors import InvalidSchedule, NoFutureFire, NotFound
 from shared.execution import new_execution, retry_payload
-from shared.header_values import check_header_value
+from shared.header_values import check_header_value, check_headers
 from shared.messages import build_message
 from shared.model import Schedule
 from shared.store import Store
@@ -26,6 +26,7 @@ from shared.timing import next_schedule_fire, validate_trigger
 # The whole stored definition: the client's JSON fields (each at most SCHEDULER_JSON_MAX_BYTES)
 # and what an adapter adds (a push's zone plan, the dialect's own fields) stay well below this.
 STORED_MAX_BYTES = 1024 * 1024
+WEBHOOK_METHODS = ("POST", "PUT", "PATCH", "DELETE", "GET")
 
 
 def first_fire(schedule: Schedule, at_ms: int) -> int | None:
@@ -38,16 +39,49 @@ def validate(schedule: Schedule, config: Config, at_ms: int) -> int | None:
     check_payload(schedule, config)
     validate_trigger(schedule.trigger)
     if schedule.target.kind == TargetKind.WEBHOOK:
-        for name in ("content_type", "signature"):
-            if name in schedule.target.spec:
-                check_header_value(name, schedule.target.spec[name])
-        check_callback(schedule.target.spec.get("url", ""), tuple(config.target_allowlist))
+        check_webhook(schedule.target.spec, config)
+    check_policy(schedule, config)
     next_ms = first_fire(schedule, at_ms)
     if next_ms is None:
         raise NoFutureFire(
             "trigger: it has no future fire", field="trigger", reason="it has no future fire"
         )
     return next_ms if schedule.enabled else None
+
+
+def check_webhook(spec: dict[str, Any], config: Config) -> None:
+    for name in ("content_type", "signature"):
+        if name in spec:
+            check_header_value(name, spec[name])
+    if "headers" in spec:
+        check_headers("headers", spec["headers"])
+    if spec.get("method", "POST") not in WEBHOOK_METHODS:
+        raise InvalidSchedule(f"method: one of {', '.join(WEBHOOK_METHODS)}")
+    check_callback(spec.get("url", ""), tuple(config.target_allowlist))
+
+
+def check_policy(schedule: Schedule, config: Config) -> None:
+    """A policy the server can apply: an attempt no longer than its own limit, a failure URL
+    that the address rules let through (checked again, pinned, at each call)."""
+    policy = schedule.policy
+    timeout = policy.retry.timeout_s
+    if timeout is not None and timeout > config.attempt_time_limit_s:
+        limit = f"{config.attempt_time_limit_s:g}"
+        raise InvalidSchedule(
+            f"retry.timeout_s: at most {limit} s (this server's SCHEDULER_ATTEMPT_TIME_LIMIT_S)"
+        )
+    if timeout is not None and schedule.target.kind == TargetKind.BEACON:
+        raise InvalidSchedule("retry.timeout_s: a beacon job's time is its agent's to bound")
+    if policy.on_failure is not None:
+        try:
+            check_callback(policy.on_failure, tuple(config.target_allowlist))
+        except InvalidSchedule as exc:
+            raise InvalidSchedule(f"on_failure: {_reason(exc)}") from None
+
+
+def _reason(error: InvalidSchedule) -> str:
+    """An address refusal's reason without the field it names (``url: ...``)."""
+    return str(error).removeprefix("url: ")
 
 
 def check_payload(schedule: Schedule, config: Config) -> None:

@@ -10,7 +10,8 @@ The same rules as ``workers.http`` (which the push pool and task classes use), o
   user gave, and it is part of aiohttp's connection key, so a connection verified for one name
   is never reused for another on the same IP;
 - connect and read timeouts, and ``SCHEDULER_ATTEMPT_TIME_LIMIT_S`` on the whole call (a
-  receiver trickling one byte a second is cut there);
+  receiver trickling one byte a second is cut there); a schedule's ``retry.timeout_s`` bounds
+  all three (``CallLimits``);
 - redirects never followed, the body read only up to a cap and never decompressed, no cookies
   kept between calls, nothing read from the environment (proxies, netrc);
 - the per-destination cap and circuit breaker of ``workers.destinations``;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass, replace
 
 import aiohttp
 import yarl
@@ -28,7 +30,7 @@ import yarl
 from shared.config import Config
 from shared.netguard import IPAddress, Target, Unresolvable, UnsafeTarget, check_target, read_url
 from workers.destinations import Destinations, Refused
-from workers.http import answered, is_ip
+from workers.http import CallLimits, answered, call_limits, is_ip
 from workers.runner import Outcome
 
 
@@ -49,6 +51,17 @@ def new_session(config: Config) -> aiohttp.ClientSession:
     )
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request as sent: its method, body and headers, and the limits it runs under."""
+
+    method: str
+    body: bytes
+    headers: dict[str, str]
+    limits: CallLimits
+    body_cap: int
+
+
 async def post(
     config: Config,
     url: str,
@@ -56,19 +69,26 @@ async def post(
     headers: dict[str, str],
     session: aiohttp.ClientSession,
     destinations: Destinations | None = None,
+    *,
+    method: str = "POST",
+    limits: CallLimits | None = None,
 ) -> Outcome:
-    """POST ``body`` to ``url`` (see the module doc); never raises for what the receiver or the
-    network does."""
+    """Send ``body`` to ``url`` (see the module doc), by ``method``, within ``limits`` (default:
+    the server's timeouts and attempt limit); never raises for what the receiver or the network
+    does."""
+    call = Call(
+        method, body, headers, limits or call_limits(config), config.response_body_cap_bytes
+    )
     try:
         target = await _checked(url, config.target_allowlist)
     except UnsafeTarget as exc:  # a name that does not resolve now may resolve later
         return Outcome(ok=False, retryable=isinstance(exc, Unresolvable), error=str(exc))
     if destinations is None:
-        return await _post_checked(config, target, body, headers, session)
+        return await _post_checked(call, target, session)
     destination = (target.url.scheme, target.url.host, target.url.port)
     try:
         async with destinations.loop_slot(destination):
-            outcome = await _post_checked(config, target, body, headers, session)
+            outcome = await _post_checked(call, target, session)
             destinations.record(destination, failed=not outcome.ok and outcome.retryable)
     except Refused as exc:
         return Outcome(ok=False, retryable=True, error=str(exc), retry_after_s=exc.retry_after_s)
@@ -82,36 +102,28 @@ async def _checked(url: str, allowlist: tuple[str, ...] | list[str]) -> Target:
     return await asyncio.get_running_loop().run_in_executor(None, check_target, url, allowlist)
 
 
-async def _post_checked(
-    config: Config,
-    target: Target,
-    body: bytes,
-    headers: dict[str, str],
-    session: aiohttp.ClientSession,
-) -> Outcome:
-    headers = {k: v for k, v in headers.items() if k.lower() not in ("host", "accept-encoding")}
+async def _post_checked(call: Call, target: Target, session: aiohttp.ClientSession) -> Outcome:
+    headers = {
+        k: v for k, v in call.headers.items() if k.lower() not in ("host", "accept-encoding")
+    }
     headers["Host"] = target.url.host_header
     headers["Accept-Encoding"] = "identity"
-    limit = config.attempt_time_limit_s
+    call = replace(call, headers=headers)
+    limit = call.limits.total_s
     started = time.monotonic()
     try:
         async with asyncio.timeout(limit):
-            return await _first_that_connects(config, target, body, headers, session, started)
+            return await _first_that_connects(call, target, session, started)
     except TimeoutError:
         return Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
     except (UnsafeTarget, ValueError) as exc:  # ValueError: a header aiohttp refuses to send
         return Outcome(ok=False, retryable=False, error=str(exc))
     except (aiohttp.ClientError, OSError) as exc:
-        return Outcome(ok=False, retryable=True, error=_failure(exc, config))
+        return Outcome(ok=False, retryable=True, error=_failure(exc, call.limits))
 
 
 async def _first_that_connects(
-    config: Config,
-    target: Target,
-    body: bytes,
-    headers: dict[str, str],
-    session: aiohttp.ClientSession,
-    started: float,
+    call: Call, target: Target, session: aiohttp.ClientSession, started: float
 ) -> Outcome:
     """Send to each address in the resolver's order, moving on only when no connection could be
     made (nothing was sent, so no double delivery): a dual-stack host with broken IPv6 still
@@ -119,45 +131,44 @@ async def _first_that_connects(
     *others, last = target.addresses
     for address in others:
         try:
-            return await _send(config, target, address, body, headers, session, started)
+            return await _send(call, target, address, session, started)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
             continue
-    return await _send(config, target, last, body, headers, session, started)
+    return await _send(call, target, last, session, started)
 
 
 async def _send(
-    config: Config,
+    call: Call,
     target: Target,
     address: IPAddress,
-    body: bytes,
-    headers: dict[str, str],
     session: aiohttp.ClientSession,
     started: float,
 ) -> Outcome:
     url = _pinned_url(target, address)
     name = target.url.host
     timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=config.http_connect_timeout_s, sock_read=config.http_read_timeout_s
+        total=None, sock_connect=call.limits.connect_s, sock_read=call.limits.read_s
     )
-    async with session.post(
+    async with session.request(
+        call.method,
         url,
-        data=body,
-        headers=headers,
+        data=call.body,
+        headers=call.headers,
         allow_redirects=False,
         timeout=timeout,
         server_hostname=name if target.url.scheme == "https" and not is_ip(name) else None,
     ) as response:
-        excerpt = await _read_capped(response, config.response_body_cap_bytes)
+        excerpt = await _read_capped(response, call.body_cap)
         latency_ms = int((time.monotonic() - started) * 1000)
         return answered(response.status, latency_ms, excerpt, response.headers.get("Retry-After"))
 
 
-def _failure(exc: aiohttp.ClientError | OSError, config: Config) -> str:
+def _failure(exc: aiohttp.ClientError | OSError, limits: CallLimits) -> str:
     """What went wrong, in the words ``workers.http`` uses for the same failures."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return f"ConnectTimeout: no connection within {config.http_connect_timeout_s:g} s"
+        return f"ConnectTimeout: no connection within {limits.connect_s:g} s"
     if isinstance(exc, aiohttp.SocketTimeoutError):
-        return f"ReadTimeout: no data for {config.http_read_timeout_s:g} s"
+        return f"ReadTimeout: no data for {limits.read_s:g} s"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"ConnectionError: cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):

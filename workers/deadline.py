@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import signal
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -59,6 +61,30 @@ def attempt(limit_s: float) -> Iterator[None]:
             current.done = True
             current.sockets.clear()
         _local.attempt = None
+
+
+@contextmanager
+def interrupted_after(limit_s: float, server_limit_s: float) -> Iterator[None]:
+    """In a prefork process (the main thread runs the task), raise Celery's
+    ``SoftTimeLimitExceeded`` once ``limit_s`` has passed, as Celery's own soft limit
+    (``server_limit_s``) does: how a schedule's shorter ``retry.timeout_s`` stops a task class
+    that computes rather than waits on a socket. Elsewhere (a thread), or when the limit is no
+    shorter than the server's, nothing changes: the server's limit applies."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main or limit_s >= server_limit_s:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise SoftTimeLimitExceeded(f"the attempt ran past {limit_s:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def expired() -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -35,6 +36,7 @@ from shared.netguard import (
     UnsafeTarget,
     check_target,
 )
+from shared.policy import DEFAULT, Policy
 from shared.retry import parse_retry_after
 from shared.timing import now_ms
 from workers import deadline
@@ -44,6 +46,21 @@ from workers.runner import Outcome
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one call may take: to connect, between bytes read, and in all."""
+
+    connect_s: float
+    read_s: float
+    total_s: float
+
+
+def call_limits(config: Config, policy: Policy = DEFAULT) -> CallLimits:
+    """The server's timeouts, bounded by a schedule's ``retry.timeout_s`` (``shared.policy``)."""
+    connect_s, read_s = policy.http_timeouts_s(config)
+    return CallLimits(connect_s, read_s, policy.attempt_limit_s(config))
+
+
 def post(
     config: Config,
     url: str,
@@ -51,8 +68,11 @@ def post(
     headers: dict[str, str],
     session: requests.Session,
     destinations: Destinations | None = None,
+    limits: CallLimits | None = None,
 ) -> Outcome:
     """POST ``body`` to ``url``, connecting only to the addresses its host was checked to have.
+    ``limits`` gives its connect and read timeouts (default: the server's); the whole attempt
+    is bounded by ``workers.runner`` (``workers.deadline``, or Celery's time limit).
 
     With ``destinations``, the call takes one of its destination's slots and passes its circuit
     breaker first (``workers.destinations``), and its outcome counts for that breaker.
@@ -62,12 +82,13 @@ def post(
         target = check_target(url, config.target_allowlist)
     except UnsafeTarget as exc:  # a name that does not resolve now may resolve later
         return Outcome(ok=False, retryable=isinstance(exc, Unresolvable), error=str(exc))
+    timeouts = limits or call_limits(config)
     if destinations is None:
-        return _post_checked(config, target, body, headers, session)
+        return _post_checked(config, target, body, headers, session, timeouts)
     destination = (target.url.scheme, target.url.host, target.url.port)
     try:
         with destinations.slot(destination):
-            outcome = _post_checked(config, target, body, headers, session)
+            outcome = _post_checked(config, target, body, headers, session, timeouts)
             destinations.record(destination, failed=not outcome.ok and outcome.retryable)
     except Refused as exc:
         return Outcome(ok=False, retryable=True, error=str(exc), retry_after_s=exc.retry_after_s)
@@ -89,7 +110,12 @@ def new_session(config: Config) -> requests.Session:
 
 
 def _post_checked(
-    config: Config, target: Target, body: bytes, headers: dict[str, str], session: requests.Session
+    config: Config,
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    session: requests.Session,
+    limits: CallLimits,
 ) -> Outcome:
     if not isinstance(session.get_adapter("https://"), PinnedAdapter):
         session.mount("https://", PinnedAdapter())
@@ -102,7 +128,7 @@ def _post_checked(
         prepared = session.prepare_request(request)
         _refuse_unless_pinned(prepared, target.url, address)
         settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
-        timeout = (config.http_connect_timeout_s, config.http_read_timeout_s)
+        timeout = (limits.connect_s, limits.read_s)
         return session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
 
     try:

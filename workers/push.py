@@ -23,7 +23,7 @@ from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
 from workers.context import config, destinations, secret_key, store
-from workers.http import new_session, post
+from workers.http import CallLimits, call_limits, new_session, post
 from workers.runner import Outcome, run_execution
 from workers.task_states import THROWS, end_task
 
@@ -75,7 +75,7 @@ def deliver_push(execution: Execution) -> Outcome:
     msg_ids = []
     for part, document in parts:
         if part not in sent:
-            outcome = send(document, creds)
+            outcome = send(document, creds, call_limits(config, execution.policy))
             if not outcome.ok:
                 return outcome
             sent[part] = outcome.result["msg_id"]
@@ -86,8 +86,11 @@ def deliver_push(execution: Execution) -> Outcome:
     return Outcome(ok=True, result={"msg_ids": msg_ids})
 
 
-def send(document: dict[str, Any], creds: tuple[str, str]) -> Outcome:
-    """One POST to the gateway; ok only with a ``msg_id`` in its answer."""
+def send(
+    document: dict[str, Any], creds: tuple[str, str], limits: CallLimits | None = None
+) -> Outcome:
+    """One POST to the gateway (within ``limits``: a schedule's ``retry.timeout_s``); ok only
+    with a ``msg_id`` in its answer."""
     token = base64.b64encode(f"{creds[0]}:{creds[1]}".encode()).decode()
     headers = {
         "Content-Type": "application/json",
@@ -95,7 +98,8 @@ def send(document: dict[str, Any], creds: tuple[str, str]) -> Outcome:
         "Authorization": f"Basic {token}",
     }
     body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    outcome = post(config, config.push_gateway_url, body, headers, _session, destinations())
+    url = config.push_gateway_url
+    outcome = post(config, url, body, headers, _session, destinations(), limits)
     if not outcome.ok:
         return outcome
     msg_id = _msg_id(outcome.result.get("body", ""))

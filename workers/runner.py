@@ -31,7 +31,7 @@ from shared import logs, metrics
 from shared.config import Config
 from shared.contract import RunStatus
 from shared.errors import InvalidSchedule
-from shared.execution import Execution, retry_payload
+from shared.execution import Execution, failure_notice, retry_payload
 from shared.model import RunRecord
 from shared.public_errors import without_paths
 from shared.retry import compute_backoff
@@ -84,13 +84,16 @@ def _run(store: Store, config: Config, execution: Execution, deliver: Deliver) -
             "execution %s attempt %d runs again: its last delivery was lost", exec_id, attempt
         )
     started = now_ms()
+    limit = execution.policy.attempt_limit_s(config)  # a schedule's retry.timeout_s, if shorter
     try:
         # The soft time limit interrupts a prefork process; in the threads pool, the deadline
         # shuts the attempt's sockets (workers.deadline). Either way: "ran past".
-        with deadline.attempt(config.attempt_time_limit_s):
+        with (
+            deadline.attempt(limit),
+            deadline.interrupted_after(limit, config.attempt_time_limit_s),
+        ):
             outcome = deliver(execution)
     except SoftTimeLimitExceeded:
-        limit = config.attempt_time_limit_s
         outcome = Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
     except InvalidSchedule as exc:  # the stored definition breaks a rule: retrying can't help
         outcome = Outcome(ok=False, error=str(exc))
@@ -154,6 +157,7 @@ def _settle(
         retry_at_ms=finish.retry_at_ms,
         payload=finish.payload,
         republish_after_ms=config.republish_after_ms,
+        notice=finish.notice,
     )
     return settled(config, execution, finish, finished)
 
@@ -169,7 +173,7 @@ def settlement(
     status: RunStatus
     if outcome.ok:
         status, verdict = RunStatus.SUCCEEDED, "done"
-    elif outcome.retryable and attempt < config.max_attempts:
+    elif outcome.retryable and attempt < execution.policy.max_attempts(config):
         status, verdict = RunStatus.RETRYING, "retry"
     else:
         # Out of attempts ("dead") or not worth retrying ("failed"): a dead letter either way,
@@ -189,19 +193,20 @@ def settlement(
         error=error,
         late_ms=execution.late_ms,
     )
-    retry_at, payload = 0, None
+    retry_at, payload, notice = 0, None, None
     if verdict == "retry":
+        base_s, max_s = execution.policy.backoff_s(config)
         delay = compute_backoff(
-            attempt,
-            base_s=config.retry_base_s,
-            max_s=config.retry_max_s,
-            retry_after_s=outcome.retry_after_s,
+            attempt, base_s=base_s, max_s=max_s, retry_after_s=outcome.retry_after_s
         )
         retry_at = finished_ms + int(delay * 1000)
         payload = retry_payload(execution.to_message(), attempt + 1)
     elif verdict == "dead":
         payload = {"execution": execution.to_message(), "error": error, "died_ms": finished_ms}
-    return Finish(record, verdict, execution.account, retry_at, payload)
+        if execution.policy.on_failure:  # told by an execution of its own, published now
+            told = failure_notice(payload, execution.policy.on_failure)
+            notice = (told.id, retry_payload(told.to_message(), 1))
+    return Finish(record, verdict, execution.account, retry_at, payload, notice)
 
 
 def settled(config: Config, execution: Execution, finish: Finish, finished_ms: int) -> Ended:

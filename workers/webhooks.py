@@ -8,6 +8,7 @@ are in flight together on the process's delivery loop (``workers.aio_http``).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -16,31 +17,49 @@ from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
 from shared.contract import TaskName
 from shared.execution import Execution
+from shared.header_values import FORBIDDEN_HEADERS
 from shared.timing import now_ms
 from workers import aio_http, gate, runner
 from workers.batch import Account, run_batch
 from workers.context import config, destinations, secret_key, store
 from workers.ended import Ended
+from workers.http import call_limits
 from workers.runner import Outcome
 from workers.signing import signature_headers
 
 _sessions: dict[int, aiohttp.ClientSession] = {}  # by process: one per delivery loop
 
 
-def callback_request(execution: Execution) -> tuple[str, bytes, dict[str, str]]:
-    """The URL, body and headers of the callback for ``execution``."""
+@dataclass(frozen=True)
+class Callback:
+    method: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def callback_request(execution: Execution) -> Callback:
+    """The method, URL, body and headers of the callback for ``execution``: the schedule's own
+    headers first, so what the worker sets (content type, signature) always wins (they were
+    refused at create time; one stored otherwise is dropped here: it never forges a signature)."""
     spec = execution.spec
     raw = (spec.get("data") or "").encode()
-    headers = {"Content-Type": spec.get("content_type") or "application/octet-stream"}
+    custom = spec.get("headers") or {}
+    headers = {k: v for k, v in custom.items() if k.lower() not in FORBIDDEN_HEADERS}
+    headers["Content-Type"] = spec.get("content_type") or "application/octet-stream"
     if spec.get("signature"):
         headers["X-Content-Signature"] = spec["signature"]
-    return spec["url"], raw, headers
+    return Callback(spec.get("method") or "POST", spec["url"], raw, headers)
 
 
 async def deliver_webhook(execution: Execution, account: Account) -> Outcome:
-    url, body, headers = callback_request(execution)
-    headers.update(_signature(execution, account, body))
-    return await aio_http.post(config, url, body, headers, _session(), destinations())
+    call = callback_request(execution)
+    call.headers.update(_signature(execution, account, call.body))
+    limits = call_limits(config, execution.policy)
+    return await aio_http.post(
+        config, call.url, call.body, call.headers, _session(), destinations(),
+        method=call.method, limits=limits,
+    )  # fmt: skip
 
 
 def _signature(execution: Execution, account: Account, body: bytes) -> dict[str, str]:

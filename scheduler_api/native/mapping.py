@@ -32,16 +32,11 @@ from shared.model import (
     Target,
     Trigger,
 )
+from shared.policy import Policy, RetryPolicy
 from shared.task_classes import canonical, registered, unknown_class_message
 from shared.timing import min_gap_ms, parse_iso8601
 from shared.timing.rrule import parse_duration_ms
 
-# Policies the engine does not apply yet: refused unless left at their default, so a schedule
-# never claims a behaviour it does not have.
-NOT_YET = {
-    "retry": None,
-    "on_failure": None,
-}
 LAST_MS = 253_370_678_400_000  # 9998-12-31T00:00:00Z: the engine computes no fire after it
 KEPT = (
     "name",
@@ -55,6 +50,8 @@ KEPT = (
     "jitter_s",
     "catchup_window_s",
     "overlap",
+    "retry",
+    "on_failure",
     "metadata",
 )
 
@@ -63,7 +60,6 @@ def build(
     doc: dict[str, Any], account: dict[str, Any], schedule_id: str, created_ms: int, now: int
 ) -> Schedule:
     """The core schedule of ``doc`` (already checked by ``ScheduleDoc``)."""
-    refuse_unapplied_policies(doc)
     timing = timed(doc, account, created_ms)
     kept = {name: doc[name] for name in KEPT if name in doc}
     kept.update(timezone=timing["timezone"], updated_ms=now)
@@ -82,7 +78,14 @@ def build(
         jitter_ms=jitter_ms(doc, timing["trigger"], now),
         catchup_ms=None if "catchup_window_s" not in doc else doc["catchup_window_s"] * 1000,
         overlap=doc.get("overlap", DEFAULT_OVERLAP),
+        policy=policy_of(doc),
     )
+
+
+def policy_of(doc: dict[str, Any]) -> Policy:
+    """``retry`` and ``on_failure`` as the core's policy (checked by ``RetryDoc`` and, for what
+    the server can apply, ``shared.schedules``)."""
+    return Policy(retry=RetryPolicy(**doc.get("retry", {})), on_failure=doc.get("on_failure"))
 
 
 def jitter_ms(doc: dict[str, Any], trigger: Trigger, now: int) -> int | None:
@@ -175,12 +178,11 @@ def target_of(doc: dict[str, Any], account: dict[str, Any]) -> Target:
 
 
 def webhook_target(webhook: dict[str, Any]) -> Target:
-    if webhook.get("headers"):
-        raise invalid(
-            "target.webhook.headers",
-            "custom headers are not sent by the webhooks pool yet; leave it out",
-        )
     spec: dict[str, Any] = {"url": webhook["url"]}
+    if webhook.get("method", "POST") != "POST":  # absent means POST: stored forms stay small
+        spec["method"] = webhook["method"]
+    if webhook.get("headers"):
+        spec["headers"] = webhook["headers"]
     body = webhook.get("body")
     if body is not None:
         is_text = isinstance(body, str)
@@ -197,12 +199,6 @@ def task_target(task: dict[str, Any]) -> Target:
         detail = unknown_class_message(class_name, config()).removeprefix("class_name: ")
         raise invalid("target.task.class_name", detail)
     return Target(TargetKind.TASK, {"class_name": class_name, "data": task.get("data")})
-
-
-def refuse_unapplied_policies(doc: dict[str, Any]) -> None:
-    for name, default in NOT_YET.items():
-        if name in doc and doc[name] != default:
-            raise invalid(name, "not applied by this server yet; leave it out")
 
 
 def merge_patch(current: Any, patch: Any) -> Any:

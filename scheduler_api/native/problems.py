@@ -29,6 +29,8 @@ NATIVE_FIELD = {
     "url": "target.webhook.url",
     "data": "target",  # a webhook's body or a task's data (the message says which)
     "content_type": "target.webhook.content_type",
+    "headers": "target.webhook.headers",  # and headers.<name>: target.webhook.headers.<name>
+    "method": "target.webhook.method",
     "tasks": "target.beacon.tasks",
     "push": "target.push",
     "trigger": "trigger",
@@ -71,7 +73,8 @@ def from_core(error: InvalidSchedule | InvalidApiKey) -> DialectError:
     core_field = getattr(error, "field", None) or (head if sep and " " not in head else None)
     if core_field is None:
         return DialectError(422, message, fields=(("body", message),))
-    name = NATIVE_FIELD.get(core_field, core_field)
+    head_field, dot, rest_of_path = core_field.partition(".")
+    name = NATIVE_FIELD.get(head_field, head_field) + dot + rest_of_path
     detail = rest if sep and head == core_field else message
     return DialectError(422, f"{name}: {detail}", fields=((name, detail),))
 

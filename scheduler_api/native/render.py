@@ -65,6 +65,8 @@ def schedule_view(schedule: Schedule, fires: list[int]) -> dict[str, Any]:
         "max_runs": schedule.max_runs,
         "jitter_s": doc.get("jitter_s") or None,
         "catchup_window_s": doc.get("catchup_window_s"),
+        "retry": doc.get("retry"),
+        "on_failure": doc.get("on_failure"),
         "metadata": doc.get("metadata"),
     }
     view.update({k: v for k, v in optional.items() if v is not None})

@@ -25,6 +25,8 @@ class Schedule(Strict):
     max_runs = integer(optional=True)
     jitter_s = integer(optional=True)
     catchup_window_s = integer(optional=True)
+    retry = json_object(optional=True)
+    on_failure = string(optional=True)
     metadata = json_object(optional=True)
     next_fires = list_of(fields.String())
     created = string()

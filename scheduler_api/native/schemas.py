@@ -10,6 +10,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from shared.api_keys import SCOPES
 from shared.model import OVERLAP_POLICIES
+from shared.header_values import MAX_HEADERS
+from shared.policy import MAX_ATTEMPTS, MAX_BACKOFF_S, MAX_TIMEOUT_S
+from shared.schedules import WEBHOOK_METHODS
 
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 2048
@@ -88,8 +91,17 @@ class TriggerDoc(Strict):
 
 class WebhookDoc(Strict):
     url = text(required=True, metadata={"example": "https://example.com/hook"})
-    method = fields.String(validate=validate.OneOf(["POST"]))
-    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    method = fields.String(validate=validate.OneOf(WEBHOOK_METHODS))
+    headers = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": "sent with each callback; never the signature's, Host, Content-Type, "
+            "Content-Length, Transfer-Encoding, Accept-Encoding or hop-by-hop headers; "
+            f"at most {MAX_HEADERS}",
+            "example": {"Authorization": "Bearer abc123"},
+        },
+    )
     body = fields.Raw(allow_none=True)
     content_type = text(200)
 
@@ -118,10 +130,19 @@ class TargetDoc(Strict):
 
 
 class RetryDoc(Strict):
-    max_attempts = whole(1, 100)
-    initial_s = whole(1, DAY_S)
-    max_s = whole(1, DAY_S)
-    timeout_s = whole(1, 3600)
+    """Each field optional: absent, the server's setting (``shared.policy``)."""
+
+    max_attempts = whole(1, MAX_ATTEMPTS, metadata={"description": "attempts in all"})
+    initial_s = whole(1, MAX_BACKOFF_S, metadata={"description": "the first retry's backoff"})
+    max_s = whole(1, MAX_BACKOFF_S, metadata={"description": "the longest backoff"})
+    timeout_s = whole(
+        1, MAX_TIMEOUT_S, metadata={"description": "one attempt's limit (HTTP call or task)"}
+    )
+
+    @validates_schema
+    def ordered(self, doc: dict[str, Any], **_: Any) -> None:
+        if "initial_s" in doc and "max_s" in doc and doc["max_s"] < doc["initial_s"]:
+            raise ValidationError("must be at least initial_s", "max_s")
 
 
 class TimedDoc(Strict):
@@ -149,7 +170,13 @@ class ScheduleDoc(TimedDoc):
     )
     catchup_window_s = whole(0, 30 * DAY_S)
     retry = fields.Nested(RetryDoc)
-    on_failure = text()
+    on_failure = text(
+        metadata={
+            "description": "a URL POSTed (signed) when an execution is dead-lettered: "
+            '{"type": "execution.dead_lettered", "timestamp", "data": {"execution", ...}}',
+            "example": "https://example.com/hooks/failed",
+        }
+    )
     paused = fields.Boolean(truthy={True}, falsy={False})
     metadata = fields.Dict(keys=fields.String(validate=validate.Length(max=MAX_NAME_CHARS)))
     id = fields.Raw(load_only=True)

@@ -31,6 +31,9 @@ class Finish:
     account: str
     retry_at_ms: int = 0
     payload: dict[str, Any] | None = None
+    # A dead execution's failure notice (shared.execution.failure_notice): its id and the
+    # retry payload that publishes it at once, queued in the same atomic step as the death.
+    notice: tuple[str, dict[str, Any]] | None = None
 
 
 class Verdict(StrEnum):
@@ -141,6 +144,7 @@ class ExecutionVerbs(StoreBase):
         retry_at_ms: int = 0,
         payload: dict[str, Any] | None = None,
         republish_after_ms: int = DEFAULT_REPUBLISH_AFTER_MS,
+        notice: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         """Write the run record (to its schedule's and its account's history) and mark the
         execution done, retrying or dead, atomically; a final outcome releases the schedule's
@@ -149,7 +153,7 @@ class ExecutionVerbs(StoreBase):
         run it again; a repeat after a lost answer changes nothing (see
         ``finish_execution.lua``)."""
         keys, args = self._finish_call(
-            Finish(record, outcome, account, retry_at_ms, payload), now_ms, history_cap,
+            Finish(record, outcome, account, retry_at_ms, payload, notice), now_ms, history_cap,
             retention_s, republish_after_ms,
         )  # fmt: skip
         finish = self._scripts["finish_execution"]
@@ -218,6 +222,8 @@ class ExecutionVerbs(StoreBase):
             ACCOUNT_RUNS_CAP,
             record.schedule,
             republish_after_ms,
+            finish.notice[0] if finish.notice else "",
+            dumps(finish.notice[1]) if finish.notice else "",
         ]
         return keys, args
 

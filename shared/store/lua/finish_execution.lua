@@ -18,6 +18,9 @@
 -- ARGV[8] retry at (ms, outcome "retry")      ARGV[9] retry or dead-letter JSON
 -- ARGV[10] wake channel        ARGV[11] account runs cap
 -- ARGV[12] schedule id          ARGV[13] ms a released fire may wait unbegun (the ledger's bound)
+-- ARGV[14] failure notice's execution id ("" for none; outcome "dead" only)
+-- ARGV[15] its retry JSON: queued in retries (KEYS[3], KEYS[4]) due now, so the beat publishes
+--          it as it publishes a retry (shared.execution.failure_notice)
 --
 -- Returns 1, or 0 when this attempt was already recorded (a worker's repeat after Redis went
 -- away before answering: the first call ran) and nothing is written, the ledger untouched.
@@ -78,6 +81,11 @@ else
     redis.call('HSET', KEYS[5], exec_id, ARGV[9])
     redis.call('ZADD', KEYS[6], ARGV[7], exec_id)
     redis.call('ZADD', KEYS[7], ARGV[7], exec_id)
+    if ARGV[14] ~= '' then
+      redis.call('ZADD', KEYS[3], ARGV[7], ARGV[14])
+      redis.call('HSET', KEYS[4], ARGV[14], ARGV[15])
+      redis.call('PUBLISH', ARGV[10], ARGV[7])
+    end
   end
   release_next(ARGV[12])
 end
