@@ -18,6 +18,7 @@ from shared.model import Schedule, Target
 from shared.policy import Policy
 
 FAILURE_EVENT = "execution.dead_lettered"
+NOTICES = ":on-failure"  # a schedule's failure notices are recorded under its id and this
 
 # The fields a body must have, and their types (bool is no int here).
 REQUIRED: dict[str, type] = {
@@ -173,7 +174,9 @@ def failure_notice(dead_letter: dict[str, Any], url: str) -> Execution:
          "data": {"execution", "schedule", "attempt", "due_ms", "died_ms", "error", "target"}}
 
     ``target`` is the dead execution's target kind: nothing of its spec (a webhook's headers may
-    hold credentials) goes to another URL.
+    hold credentials) goes to another URL. The notice's own attempts are recorded under the
+    schedule ``<schedule>:on-failure``, apart from the schedule's runs (its fires' attempts),
+    and a notice never counts as the schedule's execution (overlap).
     """
     dead = dead_letter["execution"]
     data = {
@@ -193,7 +196,7 @@ def failure_notice(dead_letter: dict[str, Any], url: str) -> Execution:
     }
     return Execution(
         id=f"{dead['id']}:on-failure-{dead.get('attempt')}",
-        schedule=dead["schedule"],
+        schedule=dead["schedule"] + NOTICES,
         account=dead["account"],
         dialect=dead.get("dialect", ""),
         due_ms=dead_letter["died_ms"],

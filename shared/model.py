@@ -161,7 +161,8 @@ class Target:
     """Where a fire goes. ``kind`` picks the pool; ``spec`` is the kind's own pure data:
 
     - ``push``: ``{"push": {...}}`` the push document for the gateway;
-    - ``webhook``: ``{"url", "data", "content_type", "signature"}``;
+    - ``webhook``: ``{"url", "data", "content_type", "signature", "method", "headers"}``
+      (``method`` absent: POST; ``headers`` the schedule's own, see ``shared.header_values``);
     - ``task``: ``{"class_name", "data"}``;
     - ``beacon``: ``{"job": {...}}`` the job template queued for a beacon agent.
     """

@@ -160,6 +160,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at_ms: int
+    method: str = "POST"
 
 
 class _ManyAtOnceServer(ThreadingHTTPServer):
@@ -195,7 +196,7 @@ class HttpReceiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     receiver.requests.append(
-                        Received(self.path, dict(self.headers), body, now_ms())
+                        Received(self.path, dict(self.headers), body, now_ms(), self.command)
                     )
                     n = len(receiver.requests)
                     status = receiver.statuses[min(n, len(receiver.statuses)) - 1]
@@ -211,6 +212,9 @@ class HttpReceiver:
                 self.send_header("Content-Length", str(len(receiver.answer)))
                 self.end_headers()
                 self.wfile.write(receiver.answer)
+
+            # A callback may come by any of the methods a webhook target allows.
+            do_PUT = do_PATCH = do_DELETE = do_GET = do_POST  # noqa: N815
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -5,7 +5,6 @@ what the server cannot honour, naming the field). The store on a real Redis."""
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import replace
 from typing import Any
@@ -20,7 +19,7 @@ from shared.model import Schedule
 from shared.policy import Policy, RetryPolicy
 from shared.store import Store
 from tests.factories import once, webhook_schedule
-from tests.support import UNLIMITED
+from tests.support import UNLIMITED, basic
 from workers.http import call_limits
 from workers.runner import Outcome, settlement
 from workers.webhooks import callback_request
@@ -137,12 +136,7 @@ HOOK = "http://127.0.0.1:9/hook"
 def make(client: FlaskClient, creds: dict[str, str], webhook: Any = None, **doc: Any) -> Any:
     target = {"webhook": {"url": HOOK, **(webhook or {})}}
     body = {"name": "n", "trigger": {"cron": "0 3 * * *"}, "target": target, **doc}
-    return client.post("/v1/schedules", json=body, headers=auth(creds))
-
-
-def auth(creds: dict[str, str]) -> dict[str, str]:
-    token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+    return client.post("/v1/schedules", json=body, headers=basic(creds))
 
 
 def test_a_native_schedule_keeps_its_policy_headers_and_method(
@@ -163,7 +157,7 @@ def test_a_native_schedule_keeps_its_policy_headers_and_method(
     assert stored.policy == Policy(RetryPolicy(**retry), "http://127.0.0.1:9/failed")
     assert stored.target.spec["method"] == "PATCH"
     patched = client.patch(
-        f"/v1/schedules/{view['id']}", json={"retry": {"max_attempts": 9}}, headers=auth(creds)
+        f"/v1/schedules/{view['id']}", json={"retry": {"max_attempts": 9}}, headers=basic(creds)
     )
     assert patched.get_json()["retry"] == {**retry, "max_attempts": 9}
 
@@ -212,11 +206,11 @@ def test_a_beacon_jobs_time_is_its_agents(local_api: Client) -> None:
     target = {"beacon": {"tasks": [{"name": "t"}]}}
     body = {"name": "b", "trigger": {"cron": "0 3 * * *"}, "target": target}
     answer = client.post(
-        "/v1/schedules", json={**body, "retry": {"timeout_s": 5}}, headers=auth(creds)
+        "/v1/schedules", json={**body, "retry": {"timeout_s": 5}}, headers=basic(creds)
     )
     assert answer.status_code == 422
     assert [e["field"] for e in answer.get_json()["errors"]] == ["retry.timeout_s"]
     kept = client.post(
-        "/v1/schedules", json={**body, "retry": {"max_attempts": 2}}, headers=auth(creds)
+        "/v1/schedules", json={**body, "retry": {"max_attempts": 2}}, headers=basic(creds)
     )
     assert kept.status_code == 201, kept.get_data(as_text=True)

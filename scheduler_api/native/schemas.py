@@ -9,8 +9,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from shared.api_keys import SCOPES
-from shared.model import OVERLAP_POLICIES
 from shared.header_values import MAX_HEADERS
+from shared.model import OVERLAP_POLICIES
 from shared.policy import MAX_ATTEMPTS, MAX_BACKOFF_S, MAX_TIMEOUT_S
 from shared.schedules import WEBHOOK_METHODS
 
