@@ -44,10 +44,15 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    redis_url: str, workdir: Path, receiver: HttpReceiver, pools: dict[str, dict[str, Any]]
+    redis_url: str,
+    workdir: Path,
+    receiver: HttpReceiver,
+    pools: dict[str, dict[str, Any]],
+    **settings: Any,
 ) -> Iterator[Stack]:
     """A fresh Redis database with one account, a real beat and a worker per pool (``pools``:
-    pool name -> its ``ProcessGroup.worker`` options), stopped on exit."""
+    pool name -> its ``ProcessGroup.worker`` options), stopped on exit; ``settings`` are the
+    API's (``Config`` fields)."""
     redis.Redis.from_url(redis_url).flushdb()
     config = Config.from_env(
         {},
@@ -55,6 +60,7 @@ def running_stack(
         data_dir=str(workdir),
         target_allowlist=("127.0.0.0/8",),
         **UNLIMITED,
+        **settings,
     )
     store = Store.from_url(config.redis_url, config.key_prefix)
     creds = create_account(store, "native", secret_key=load_secret_key(config), now_ms=now_ms())

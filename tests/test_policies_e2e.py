@@ -10,16 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import redis
-from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
-from scheduler_api.app import create_app
-from shared.accounts import create_account, load_secret_key
-from shared.config import Config
 from shared.store import Store
 from shared.timing import parse_iso8601
-from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, basic, iso, now_ms, wait_until
+from tests.native_support import Stack, running_stack
+from tests.support import HttpReceiver, basic, iso, now_ms, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -27,17 +23,25 @@ SLOW_CLASS = "\\Tests\\SlowTask"  # an HTTP-mapped task class whose endpoint ans
 
 
 @dataclass
-class Stack:
-    api: FlaskClient
-    creds: dict[str, str]
-    store: Store
-    ok: HttpReceiver  # answers 200 at once
+class Policies:
+    """The native stack (its receiver ``ok`` answers 200 at once), and two more receivers."""
+
+    stack: Stack
     failing: HttpReceiver  # answers 500
     slow: HttpReceiver  # answers after 3 s
+    store: Store
+
+    @property
+    def ok(self) -> HttpReceiver:
+        return self.stack.receiver
+
+    @property
+    def creds(self) -> dict[str, str]:
+        return self.stack.creds
 
     def create(self, target: dict[str, Any], **doc: Any) -> Any:
         body = {"name": "policy", "trigger": {"at": iso(now_ms() + 1000)}, "target": target, **doc}
-        return self.api.post("/v1/schedules", json=body, headers=basic(self.creds))
+        return self.stack.post("/v1/schedules", body)
 
     def schedule(self, target: dict[str, Any], **doc: Any) -> dict[str, Any]:
         made = self.create(target, **doc)
@@ -46,7 +50,7 @@ class Stack:
         return view
 
     def runs(self, schedule_id: str) -> list[dict[str, Any]]:
-        page = self.api.get(f"/v1/schedules/{schedule_id}/runs", headers=basic(self.creds))
+        page = self.stack.api.get(f"/v1/schedules/{schedule_id}/runs", headers=basic(self.creds))
         items: list[dict[str, Any]] = page.get_json()["items"]
         return items
 
@@ -57,8 +61,7 @@ def hits(receiver: HttpReceiver, path: str) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    redis.Redis.from_url(redis_url).flushdb()
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Policies]:
     workdir = tmp_path_factory.mktemp("policies-e2e")
     with (
         HttpReceiver() as ok,
@@ -67,26 +70,17 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     ):
         classes = workdir / "task-classes.json"
         classes.write_text(json.dumps({SLOW_CLASS: f"{slow.url}/task"}))
-        settings = {"task_classes_file": str(classes), "target_allowlist": ("127.0.0.0/8",)}
-        config = Config.from_env(
-            {}, redis_url=redis_url, data_dir=str(workdir), **settings, **UNLIMITED
-        )
-        store = Store.from_url(config.redis_url, config.key_prefix)
-        creds = create_account(
-            store, "policies", secret_key=load_secret_key(config), now_ms=now_ms()
-        )
-        group = ProcessGroup(redis_url, workdir)
-        try:
-            group.beat()
-            group.worker("webhooks")
-            group.worker("tasks", concurrency=1, task_classes_file=str(classes))
-            wait_until(store.last_beat_ms, what="beat running")
-            yield Stack(create_app(config).test_client(), creds, store, ok, failing, slow)
-        finally:
-            group.stop_all()
+        pools = {
+            "webhooks": {},
+            "tasks": {"concurrency": 1, "task_classes_file": str(classes)},
+        }
+        with running_stack(redis_url, workdir, ok, pools, task_classes_file=str(classes)) as native:
+            yield Policies(native, failing, slow, Store.from_url(redis_url))
 
 
-def test_two_attempts_then_a_dead_letter_and_one_signed_notice_to_on_failure(stack: Stack) -> None:
+def test_two_attempts_then_a_dead_letter_and_one_signed_notice_to_on_failure(
+    stack: Policies,
+) -> None:
     target = {"webhook": {"url": f"{stack.failing.url}/dies", "body": {"n": 1}}}
     view = stack.schedule(
         target, retry={"max_attempts": 2, "initial_s": 1}, on_failure=f"{stack.ok.url}/failed"
@@ -106,7 +100,9 @@ def test_two_attempts_then_a_dead_letter_and_one_signed_notice_to_on_failure(sta
     assert told["type"] == "execution.dead_lettered"
     assert told["data"]["execution"] == execution and told["data"]["schedule"] == view["id"]
     assert told["data"]["error"] == "HTTP 500" and told["data"]["attempt"] == 2
-    letters = stack.api.get("/v1/dead-letters", headers=basic(stack.creds)).get_json()["items"]
+    letters = stack.stack.api.get("/v1/dead-letters", headers=basic(stack.creds)).get_json()[
+        "items"
+    ]
     assert [letter["execution"] for letter in letters if letter["schedule"] == view["id"]] == [
         execution
     ]
@@ -117,7 +113,7 @@ def test_two_attempts_then_a_dead_letter_and_one_signed_notice_to_on_failure(sta
     assert state == "done|1" and len(hits(stack.ok, "/failed")) == 1
 
 
-def test_timeout_s_fails_an_attempt_to_a_slow_receiver_at_its_limit(stack: Stack) -> None:
+def test_timeout_s_fails_an_attempt_to_a_slow_receiver_at_its_limit(stack: Policies) -> None:
     target = {"webhook": {"url": f"{stack.slow.url}/slow"}}
     view = stack.schedule(target, retry={"max_attempts": 1, "timeout_s": 1})
     [run] = wait_until(lambda: stack.runs(view["id"]), what="the attempt's record")
@@ -127,7 +123,7 @@ def test_timeout_s_fails_an_attempt_to_a_slow_receiver_at_its_limit(stack: Stack
     assert "1 s" in run["error"], run
 
 
-def test_timeout_s_bounds_a_task_class_run(stack: Stack) -> None:
+def test_timeout_s_bounds_a_task_class_run(stack: Policies) -> None:
     target = {"task": {"class_name": SLOW_CLASS, "data": {"x": 1}}}
     view = stack.schedule(target, retry={"max_attempts": 1, "timeout_s": 1})
     [run] = wait_until(lambda: stack.runs(view["id"]), what="the task's record")
@@ -137,7 +133,7 @@ def test_timeout_s_bounds_a_task_class_run(stack: Stack) -> None:
     assert "1 s" in run["error"], run
 
 
-def test_custom_headers_and_put_reach_the_receiver_signed(stack: Stack) -> None:
+def test_custom_headers_and_put_reach_the_receiver_signed(stack: Policies) -> None:
     headers = {"Authorization": "Bearer t0k3n", "X-Team": "ops"}
     target = {"webhook": {"url": f"{stack.ok.url}/put", "method": "PUT", "headers": headers,
                           "body": {"hello": "put"}}}  # fmt: skip
@@ -150,7 +146,7 @@ def test_custom_headers_and_put_reach_the_receiver_signed(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize("name", ["webhook-signature", "Host", "Content-Length", "Connection"])
-def test_a_forbidden_header_is_a_422_problem_naming_it(stack: Stack, name: str) -> None:
+def test_a_forbidden_header_is_a_422_problem_naming_it(stack: Policies, name: str) -> None:
     target = {"webhook": {"url": f"{stack.ok.url}/never", "headers": {name: "x"}}}
     answer = stack.create(target)
     assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
