@@ -1,6 +1,7 @@
 """Beat dispatch benchmark: the real Dispatcher on a real Redis, optionally against celery-redbeat.
 
     python bench/beat_dispatch.py --schedules 100000 --due 10000 --compare-redbeat --idle-scaling
+    python bench/beat_dispatch.py --overlap skip    # allow_all, then the same fires under skip
 
 Every figure comes from real parts: a real redis-server (``REDIS_URL``, or an embedded one started
 in a temp dir with appendonly off), real ``Dispatcher.tick`` calls (one claim.lua call, message
@@ -33,7 +34,7 @@ from measure import (
     redis_url,
     say,
     used_memory,
-    verify_published,
+    verify_executions,
     wait_clear_of_boundary,
 )
 from redbeat_baseline import (
@@ -42,14 +43,21 @@ from redbeat_baseline import (
 
 from scheduler_beat.dispatch import Dispatcher
 from shared.config import Config
-from shared.model import CronTrigger, Schedule, Target
+from shared.model import (
+    DEFAULT_OVERLAP,
+    OVERLAP_POLICIES,
+    CronTrigger,
+    OverlapPolicy,
+    Schedule,
+    Target,
+)
 from shared.store import Store
 from shared.timing import now_ms
 
 # --- our engine ---------------------------------------------------------------------------------
 
 
-def webhook_schedule(i: int) -> Schedule:
+def webhook_schedule(i: int, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> Schedule:
     """A realistic webhook schedule: */5 cron in UTC, a per-schedule URL, small JSON data."""
     return Schedule(
         id=uuid.uuid4().hex,
@@ -65,22 +73,27 @@ def webhook_schedule(i: int) -> Schedule:
             },
         ),
         created_ms=now_ms(),
+        overlap=overlap,
     )
 
 
-def schedules(start: int, stop: int, fire_ms: int) -> Iterator[tuple[Schedule, int]]:
+def schedules(
+    start: int, stop: int, fire_ms: int, overlap: OverlapPolicy = DEFAULT_OVERLAP
+) -> Iterator[tuple[Schedule, int]]:
     for i in range(start, stop):
-        yield webhook_schedule(i), fire_ms
+        yield webhook_schedule(i, overlap), fire_ms
 
 
-def load_ours(client: redis.Redis, store: Store, n: int, due: int) -> tuple[float, float]:
+def load_ours(
+    client: redis.Redis, store: Store, n: int, due: int, overlap: OverlapPolicy = DEFAULT_OVERLAP
+) -> tuple[float, float]:
     """Flush, load ``n`` schedules (the ``due`` ones last, at now - 1 s): (bytes each, load s)."""
     client.flushdb()
     before = used_memory(client)
     started = time.perf_counter()
-    store.put_schedules(schedules(due, n, now_ms() + DAY_MS))
+    store.put_schedules(schedules(due, n, now_ms() + DAY_MS, overlap))
     # One instant for all D, as a cron's fires are: every */5 schedule is due at the same moment.
-    store.put_schedules(schedules(0, due, now_ms() - 1000))
+    store.put_schedules(schedules(0, due, now_ms() - 1000, overlap))
     load_s = time.perf_counter() - started
     return (used_memory(client) - before) / n, load_s
 
@@ -113,17 +126,24 @@ def idle_ours(dispatcher: Dispatcher) -> Idle:
     return measure_idle(tick)
 
 
-def run_ours(client: redis.Redis, url: str, config: Config, n: int, due: int) -> dict[str, Any]:
-    say(f"ours: loading {n} schedules ({due} due) with Store.put_schedules ...")
+def run_ours(
+    client: redis.Redis,
+    url: str,
+    config: Config,
+    n: int,
+    due: int,
+    overlap: OverlapPolicy = DEFAULT_OVERLAP,
+) -> dict[str, Any]:
+    say(f"ours: loading {n} schedules ({due} due, overlap {overlap}) with Store.put_schedules ...")
     wait_clear_of_boundary(20 + due / 2000)
-    per_schedule, load_s = load_ours(client, Store(client, config.key_prefix), n, due)
+    per_schedule, load_s = load_ours(client, Store(client, config.key_prefix), n, due, overlap)
     say(f"  loaded in {load_s:.1f} s; {per_schedule:.0f} bytes/schedule (used_memory delta / N)")
     dispatch, dispatcher = dispatch_ours(url, config, due)
     say(
         f"  dispatched {due} fires in {dispatch.total_s:.3f} s over {dispatch.ticks} ticks: "
         f"{dispatch.rate(due):,.0f} fires/s; first fire {dispatch.first_fire_s * 1000:.1f} ms"
     )
-    verify_published(client, OUR_QUEUE, due)
+    verify_executions(client, OUR_QUEUE, due)
     idle = idle_ours(dispatcher)
     say(
         f"  idle tick: mean {idle.mean_ms:.3f} ms, p99 {idle.p99_ms:.3f} ms, "
@@ -170,6 +190,12 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=None, help="beat_batch (Config default)")
     parser.add_argument("--compare-redbeat", action="store_true", help="run celery-redbeat too")
     parser.add_argument("--idle-scaling", action="store_true", help="idle tick for N=10^3..10^6")
+    parser.add_argument(
+        "--overlap",
+        choices=[p for p in OVERLAP_POLICIES if p != DEFAULT_OVERLAP],
+        help="dispatch the same fires again under this overlap policy (each publishes and "
+        "becomes its schedule's running execution): its cost beside allow_all's",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     if not 0 < args.due <= args.schedules:
         parser.error("need 0 < --due <= --schedules")
@@ -195,6 +221,11 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
             f"ours/redbeat: dispatch rate x{out['dispatch_ratio']}, "
             f"bytes per schedule x{out['bytes_ratio']}"
         )
+    if args.overlap:
+        governed = run_ours(client, url, config, n, due, args.overlap)
+        out["overlap"] = {"policy": args.overlap, **governed}
+        out["overlap_dispatch_ratio"] = round(governed["dispatch_per_s"] / out["dispatch_per_s"], 3)
+        say(f"overlap {args.overlap}/allow_all: dispatch rate x{out['overlap_dispatch_ratio']}")
     if args.idle_scaling:
         say("idle scaling (nothing due):")
         out["idle_tick_ms_by_n"] = idle_scaling(client, url, config)

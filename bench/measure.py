@@ -139,6 +139,27 @@ def verify_published(client: redis.Redis, queue: str, expected: int) -> None:
     say(f"  verified: LLEN {queue} = {length}, {len(ids)} task ids decoded, all unique")
 
 
+def verify_executions(client: redis.Redis, queue: str, expected: int) -> None:
+    """Exactly ``expected`` executions in ``queue``, each id once: a message carries one (its
+    argument) or, from a batching pool's commit, a list of them (its argument is that list)."""
+    ids: list[str] = []
+    for raw in client.lrange(queue, 0, -1):
+        message = json.loads(raw)
+        text = message["body"]
+        if message["properties"].get("body_encoding") == "base64":
+            text = base64.b64decode(text)
+        body = json.loads(text)
+        if not (isinstance(body, list) and len(body) == 3):
+            raise SystemExit(f"FAIL: {queue!r} message body is not a Celery protocol-2 body")
+        argument = body[0][0]
+        ids += [e["id"] for e in argument] if isinstance(argument, list) else [argument["id"]]
+    if len(ids) != expected:
+        raise SystemExit(f"FAIL: {queue!r} holds {len(ids)} executions, expected {expected}")
+    if len(set(ids)) != len(ids):
+        raise SystemExit(f"FAIL: {len(ids) - len(set(ids))} duplicate executions in {queue!r}")
+    say(f"  verified: {len(ids)} executions in {client.llen(queue)} messages, all unique")
+
+
 @dataclass(frozen=True)
 class Dispatch:
     first_fire_s: float
