@@ -209,3 +209,14 @@ def test_the_beat_records_a_fire_it_skipped_for_overlap_with_its_reason(
     finish(store, schedule, 0)
     released = json.loads(store.redis.lrange("webhooks", 0, 0)[0])
     assert released["headers"]["id"] == exec_id(schedule, 1)  # a whole Celery message
+
+
+def test_a_wait_on_an_execution_lost_for_good_ends_at_the_next_fire(store: Store) -> None:
+    """An execution neither the ledger nor the retry schedule holds (its message dropped from
+    the ledger as unknown) never finishes: the schedule stops waiting on it."""
+    schedule = overlapping(store, "skip")
+    fire(store, schedule, 0)
+    store.settle(exec_id(schedule, 0))  # gone from the ledger, never finished
+    assert fire(store, schedule, 1) == CommitStatus.COMMITTED
+    assert running(store, schedule) == exec_id(schedule, 1)
+    assert queued(store) == ["msg-0", "msg-1"]

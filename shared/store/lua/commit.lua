@@ -60,6 +60,20 @@ local function publish(queue_pos, message, ledger_id, envelope, execution)
   end
 end
 
+-- Whether the schedule waits on an execution that has not finished: one the ledger holds
+-- (published or running) or the retry schedule does (waiting for its next attempt). One that
+-- neither holds ended without a finish (its message lost for good, dropped from the ledger as
+-- unknown): the schedule stops waiting on it rather than wait forever.
+local function waiting(member)
+  local running = redis.call('HGET', KEYS[10], member)
+  if not running then return false end
+  if redis.call('ZSCORE', KEYS[8], running) or redis.call('HEXISTS', KEYS[7], running) == 1 then
+    return true
+  end
+  redis.call('HDEL', KEYS[10], member)
+  return false
+end
+
 -- Publish a fire now, or, under an overlap policy while the previous one runs, buffer or skip
 -- it: the status commit() answers for it (1 published, 3 skipped, 4 buffered).
 local function fire(member, queue_pos, message, ledger_id, envelope, execution, overlap, buffer)
@@ -67,7 +81,7 @@ local function fire(member, queue_pos, message, ledger_id, envelope, execution, 
     publish(queue_pos, message, ledger_id, envelope, execution)
     return 1
   end
-  if not redis.call('HGET', KEYS[10], member) then
+  if not waiting(member) then
     publish(queue_pos, message, ledger_id, envelope, execution)
     redis.call('HSET', KEYS[10], member, ledger_id)
     return 1
