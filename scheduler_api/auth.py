@@ -2,8 +2,9 @@
 native API and the dashboard's sign-in form), beacon's ``userkey`` or a named API key (the native
 API's ``Authorization: Bearer``); each attempt goes through the rate limits.
 
-Before the credentials are checked, an address or appkey that failed too often is refused (429);
-wrong credentials are counted as a failure; the right ones count the request to the account.
+An address or appkey that failed too often is refused (429), whatever it sent (its credentials
+are looked up first, so the refusal and the counting are one Redis round trip); otherwise wrong
+credentials are counted as a failure and the right ones count the request to the account.
 A request with no credentials at all is not a failed attempt (HTTP clients commonly send one
 first to get the 401 challenge): it only counts as an unauthenticated request of its address.
 """
@@ -39,7 +40,6 @@ def password_account(store: Store, appkey: str, master_secret: str) -> Account |
     if not appkey and not master_secret:
         ratelimit.unauthenticated()
         return None
-    ratelimit.before_authentication(appkey)
     account = authenticate_basic(store, appkey, master_secret)
     return _counted(account, appkey)
 
@@ -49,7 +49,7 @@ def userkey_account(store: Store, userkey: str) -> Account | None:
     if not userkey:
         ratelimit.unauthenticated()
         return None
-    ratelimit.before_authentication("")  # a userkey names no appkey: throttled per address only
+    # A userkey names no appkey: throttled per address only.
     return _counted(authenticate_userkey(store, userkey), "")
 
 
@@ -58,15 +58,12 @@ def bearer_key(store: Store, token: str) -> tuple[Account, set[str]] | None:
     if not token:
         ratelimit.unauthenticated()
         return None
-    ratelimit.before_authentication("")  # a key names no appkey: throttled per address only
     found = authenticate_api_key(store, token)
-    _counted(found[0] if found else None, "")
+    _counted(found[0] if found else None, "")  # a key names no appkey: per address only
     return found
 
 
 def _counted(account: Account | None, claimed_appkey: str) -> Account | None:
-    if account is None:
-        ratelimit.authentication_failed(claimed_appkey)
-    else:
-        ratelimit.authenticated(account["appkey"])
+    """Through the rate limits: a locked-out address or appkey gets 429 whatever it sent."""
+    ratelimit.authentication_settled(claimed_appkey, account["appkey"] if account else None)
     return account

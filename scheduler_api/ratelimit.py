@@ -1,19 +1,21 @@
 """Request rate limits and failed-authentication throttling, shared by every API process.
 
-The counters are fixed windows kept in Redis by the ``limits`` package (the storage layer of
-Flask-Limiter), under the store's ``rate_limits`` prefix, so every gunicorn worker and API host
-counts together. Flask-Limiter's request hook is not used: it picks its key before the view runs,
-while the account is known only once the dialect has authenticated the caller (after its own checks;
-beacon's ``userkey`` may sit in a form body). So ``scheduler_api.auth`` calls this module when it
-authenticates, and a ``before_request`` hook counts the routes that authenticate nobody.
+The counters are fixed windows in Redis, under the store's ``rate_limits`` prefix, so every
+gunicorn worker and API host counts together; the ``limits`` package (Flask-Limiter's) parses the
+settings and names the counters, and one script (``rate_limits.lua``) checks and counts all of a
+request's counters in one round trip. Flask-Limiter's request hook is not used: it picks its key
+before the view runs, while the account is known only once the dialect has authenticated the caller
+(after its own checks; beacon's ``userkey`` may sit in a form body). So ``scheduler_api.auth``
+calls this module when it authenticates, and a ``before_request`` hook counts the routes that
+authenticate nobody.
 
 Policies (settings in ``shared.config``; an empty setting turns one off):
 
 - ``account``: requests of one authenticated account;
 - ``address``: unauthenticated requests of one client address (an IPv6 client counts per /64);
 - ``auth-address`` / ``auth-appkey``: failed authentications (credentials given and wrong) from
-  one address / naming one appkey. Once used up, that address or appkey gets 429 before its
-  credentials are even checked, the right ones included, until the window passes.
+  one address / naming one appkey. Once used up, that address or appkey gets 429 whatever
+  credentials it sends, the right ones included, until the window passes.
 
 Counted responses carry the IETF fields (draft-ietf-httpapi-ratelimit-headers) ``RateLimit-Limit``,
 ``RateLimit-Remaining``, ``RateLimit-Reset`` (seconds) and ``RateLimit-Policy``; a refusal carries
@@ -23,16 +25,15 @@ Counted responses carry the IETF fields (draft-ietf-httpapi-ratelimit-headers) `
 from __future__ import annotations
 
 import ipaddress
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from limits import RateLimitItem, parse_many
-from limits.storage import RedisStorage
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 from shared.config import Config
-from shared.store import Store
+from shared.store import Counter, Store
 
 ACCOUNT, ADDRESS, FAILED_BY_ADDRESS, FAILED_BY_APPKEY = (
     "account",
@@ -78,14 +79,23 @@ class Window:
     policy: tuple[RateLimitItem, ...]
 
 
+Who = tuple[str, str]  # (policy, caller): whose counters, under which policy
+
+
+@dataclass(frozen=True)
+class _Limit:
+    item: RateLimitItem
+    policy: str
+    counter: Counter
+
+
 class Limiter:
-    def __init__(self, storage: RedisStorage, policies: dict[str, list[RateLimitItem]]) -> None:
-        self.storage = storage
+    def __init__(self, store: Store, policies: dict[str, list[RateLimitItem]]) -> None:
+        self.store = store
         self.policies = policies
 
     @classmethod
     def from_config(cls, config: Config, store: Store) -> Limiter:
-        storage = store.rate_limit_storage()
         settings = {
             ACCOUNT: config.rate_limit_per_account,
             ADDRESS: config.rate_limit_per_address,
@@ -93,41 +103,46 @@ class Limiter:
             FAILED_BY_APPKEY: config.auth_failures_per_appkey,
         }
         policies = {name: parse_many(value) if value else [] for name, value in settings.items()}
-        return cls(storage, policies)
+        return cls(store, policies)
 
-    def charge(self, policy: str, who: str) -> None:
-        """Count one request of ``who``; raise RateLimited once any window of ``policy`` is over."""
-        items = self.policies[policy]
-        if not items:
+    def settle(
+        self, checks: Sequence[Who] = (), counts: Sequence[Who] = (), charge: Who | None = None
+    ) -> None:
+        """One request's counting, in one Redis round trip: raise RateLimited if any window of
+        ``checks`` is used up (counting nothing); else count one event (a failed
+        authentication) to ``counts`` and one request to ``charge``, and raise RateLimited once
+        a window of ``charge`` is over (the request is counted all the same)."""
+        checked, counted = self._limits(checks), self._limits(counts)
+        charged = self._limits([charge] if charge else [])
+        if not (checked or counted or charged):
             return
-        counts = [(item, self._incr(item, policy, who)) for item in items]
-        item, count = min(counts, key=lambda pair: pair[0].amount - pair[1])
-        window = self._window(item, max(0, item.amount - count), policy, who)
-        if count > item.amount:
-            self._refuse(window, policy)
+        tally = self.store.rate_limit_tally(
+            [c.counter for c in checked], [c.counter for c in counted], [c.counter for c in charged]
+        )
+        if tally.refused is not None:
+            refused = checked[tally.refused]
+            self._refuse(self._window(refused, 0, tally.refused_reset_s), refused.policy)
+        if not charged:
+            return
+        limit, (count, reset_s) = min(
+            zip(charged, tally.charged, strict=True),
+            key=lambda pair: pair[0].item.amount - pair[1][0],
+        )
+        window = self._window(limit, max(0, limit.item.amount - count), reset_s)
+        if count > limit.item.amount:
+            self._refuse(window, limit.policy)
         _report(window)
 
-    def count(self, policy: str, who: str) -> None:
-        """Count one event (a failed authentication) without refusing this request."""
-        for item in self.policies[policy]:
-            self._incr(item, policy, who)
+    def _limits(self, whos: Sequence[Who]) -> list[_Limit]:
+        return [
+            _Limit(item, policy, Counter(item.key_for(policy, who), item.amount, item.get_expiry()))
+            for policy, who in whos
+            for item in self.policies[policy]
+        ]
 
-    def check(self, policy: str, who: str) -> None:
-        """Raise RateLimited if ``policy`` is used up for ``who``; count nothing."""
-        for item in self.policies[policy]:
-            if self.storage.get(item.key_for(policy, who)) >= item.amount:
-                self._refuse(self._window(item, 0, policy, who), policy)
-
-    def _window(self, item: RateLimitItem, remaining: int, policy: str, who: str) -> Window:
-        # get_expiry is the counter's TTL added to the wall clock: take the clock away again.
-        reset_at = self.storage.get_expiry(item.key_for(policy, who))
-        reset_s = max(1, round(reset_at - time.time()))
-        policy_items = tuple(self.policies[policy])
-        return Window(item, remaining, min(reset_s, item.get_expiry()), policy_items)
-
-    def _incr(self, item: RateLimitItem, policy: str, who: str) -> int:
-        # What FixedWindowRateLimiter.hit does, keeping the count: the RateLimit fields need it.
-        return self.storage.incr(item.key_for(policy, who), item.get_expiry())
+    def _window(self, limit: _Limit, remaining: int, reset_s: int) -> Window:
+        reset_s = min(reset_s, limit.item.get_expiry())
+        return Window(limit.item, remaining, reset_s, tuple(self.policies[limit.policy]))
 
     def _refuse(self, window: Window, policy: str) -> None:
         _report(window, breached=True)
@@ -141,32 +156,26 @@ class Limiter:
 # --- what auth calls ---------------------------------------------------------------------------
 
 
-def before_authentication(claimed_appkey: str) -> None:
-    """Refuse (429) an address or appkey that failed authentication too often, whatever it sends."""
-    limiter = current()
-    limiter.check(FAILED_BY_ADDRESS, client_address())
+def authentication_settled(claimed_appkey: str, account_appkey: str | None) -> None:
+    """After the credentials were checked (``account_appkey`` None: wrong ones), in one round
+    trip: refuse (429) an address or appkey that failed authentication too often, whatever it
+    sent, counting nothing; else count the request to the account, or the failure to the
+    address and the claimed appkey and the request as an unauthenticated one."""
+    g.ratelimit_counted = True
+    address = client_address()
+    checks: list[Who] = [(FAILED_BY_ADDRESS, address)]
     if claimed_appkey:
-        limiter.check(FAILED_BY_APPKEY, claimed_appkey[:MAX_APPKEY_CHARS])
-
-
-def authentication_failed(claimed_appkey: str) -> None:
-    """Wrong credentials: count the failure, and the request as an unauthenticated one."""
-    limiter = current()
-    limiter.count(FAILED_BY_ADDRESS, client_address())
-    if claimed_appkey:
-        limiter.count(FAILED_BY_APPKEY, claimed_appkey[:MAX_APPKEY_CHARS])
-    unauthenticated()
+        checks.append((FAILED_BY_APPKEY, claimed_appkey[:MAX_APPKEY_CHARS]))
+    if account_appkey is not None:
+        current().settle(checks, charge=(ACCOUNT, account_appkey))
+    else:
+        current().settle(checks, counts=checks, charge=(ADDRESS, address))
 
 
 def unauthenticated() -> None:
     """A request that names no account: counted per client address."""
     g.ratelimit_counted = True
-    current().charge(ADDRESS, client_address())
-
-
-def authenticated(appkey: str) -> None:
-    g.ratelimit_counted = True
-    current().charge(ACCOUNT, appkey)
+    current().settle(charge=(ADDRESS, client_address()))
 
 
 # --- wiring ------------------------------------------------------------------------------------

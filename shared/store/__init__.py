@@ -2,13 +2,13 @@
 
 Nothing else in the project spells a key, runs a script or talks to Redis. The package, bottom up:
 ``keys`` (the key schema, with the data model on one page), ``scripts`` (the Lua scripts of
-``lua/``, registered once), ``base`` (client, keys and scripts together, the safety check),
-then one module per group of verbs: ``schedules`` (definitions and the beat's claim/commit),
-``executions`` (attempts, history, dead letters), ``ledger`` (what was published and not
-finished, re-published when overdue), ``accounts`` (and dashboard sessions), ``gauges``
-(operators' readings, rate-limit storage), and each dialect's own records: ``push``, ``tasks``,
-``jobs``, ``native`` (API keys, idempotent answers), ``outbox`` (what the relay moves to a
-broker apart). ``Store`` is all of them over one client.
+``lua/``, registered once), ``base`` (client, keys and scripts together, the safety check), then
+one module per group of verbs: ``schedules`` (definitions and the beat's claim/commit),
+``executions`` (attempts, history, dead letters), ``ledger`` (what was published and not finished,
+re-published when overdue), ``accounts`` (and dashboard sessions), ``gauges`` (operators'
+readings), ``ratelimits`` (the API's window counters), and each dialect's own records: ``push``,
+``tasks``, ``jobs``, ``native`` (API keys, idempotent answers), ``outbox`` (what the relay moves to
+a broker apart). ``Store`` is all of them over one client.
 What a script answers (a status code) is named beside the wrapper that reads it
 (``CommitStatus``, ``Verdict``, ``RepublishOutcome``, ``Transition``, ``LeaseOutcome``).
 """
@@ -25,6 +25,7 @@ from shared.store.ledger import LedgerVerbs, Republished, RepublishOutcome, Repu
 from shared.store.native import NativeVerbs
 from shared.store.outbox import OutboxVerbs
 from shared.store.push import PushVerbs
+from shared.store.ratelimits import Counter, RateLimitVerbs, Tally
 from shared.store.schedules import (
     ClaimedEntry,
     ClaimResult,
@@ -38,6 +39,7 @@ __all__ = [
     "ClaimResult",
     "ClaimedEntry",
     "Commit",
+    "Counter",
     "CommitStatus",
     "DEFAULT_TIMEOUT_S",
     "OUTAGE_ERRORS",
@@ -49,6 +51,7 @@ __all__ = [
     "Step",
     "Store",
     "StoreGauges",
+    "Tally",
     "Transition",
     "Verdict",
     "Finish",
@@ -69,6 +72,7 @@ class Store(
     GaugeVerbs,
     NativeVerbs,
     OutboxVerbs,
+    RateLimitVerbs,
 ):
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from limits.storage import RedisStorage
-
 from shared.contract import POOLS
 from shared.store.base import StoreBase
 
@@ -23,7 +21,7 @@ class StoreGauges:
 
 
 class GaugeVerbs(StoreBase):
-    """Reads for operators' gauges, and the storage the API's rate limiter counts in."""
+    """Reads for operators' gauges."""
 
     def gauges(self) -> StoreGauges:
         """Every gauge in one pipelined round trip (a scrape must stay cheap)."""
@@ -46,13 +44,4 @@ class GaugeVerbs(StoreBase):
             published=int(published),
             beat_ms=int(beat) if beat else None,
             queue_depths={pool: int(n) for pool, n in zip(POOLS, depths, strict=True)},
-        )
-
-    def rate_limit_storage(self) -> RedisStorage:
-        """Storage for the ``limits`` package on the store's own connections (no second pool),
-        its counters under ``Keys.rate_limits()``."""
-        return RedisStorage(
-            "redis://",
-            connection_pool=self.redis.connection_pool,
-            key_prefix=self.keys.rate_limits(),
         )

@@ -59,13 +59,14 @@ key (``Keys`` method)   type    contents                                        
 ``job_history(a, j)``   LIST    lifecycle event JSON, oldest first, capped       retention
 ``job_seen(a, j)``      SET     event ids already in the job's history           retention
 ``job_spawned(e)``      STRING  job id an execution of a scheduled job created   retention
-``rate_limits`` + ...   STRING  a rate-limit window counter (limits package)     its window
+``rate_limits`` + ...   STRING  a rate-limit window counter (``rate_limits.lua``) its window
 ``dashboard_session(d)`` STRING a dashboard session (JSON), by token digest      session lifetime
 ======================  ======  ===============================================  ==================
 
-``rate_limits()`` is a prefix, not a key: the ``limits`` package appends its own
-``LIMITER/<what>/<who>/<amount>/<multiples>/<granularity>`` to it and expires each counter with its
-window (see scheduler_api/ratelimit.py).
+``rate_limits()`` is a prefix, not a key: each counter is named as the ``limits`` package names
+it, ``LIMITER/<what>/<who>/<amount>/<multiples>/<granularity>``, after it, and expires with its
+window; ``rate_limits.lua`` checks and counts one request's counters at once (see
+scheduler_api/ratelimit.py).
 
 Every engine key carries the hash tag ``{<partition>}`` (one partition today), so each script
 touches one Redis Cluster slot; Celery's queue lists (kombu's, named after the queue) are the one
@@ -256,8 +257,8 @@ class Keys:
         return f"{self.base}:jobs:spawned:{execution_id}"
 
     def rate_limits(self) -> str:
-        """Prefix under which the ``limits`` package keeps its window counters (no hash tag:
-        they are not engine keys and no script of ours touches them)."""
+        """Prefix of the API's rate-limit window counters (no hash tag: they are not engine
+        keys; ``rate_limits.lua`` touches several at once, so Redis Cluster would need one)."""
         return f"{self.prefix}:ratelimit"
 
     # --- dashboard ------------------------------------------------------------------------
