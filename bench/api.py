@@ -1,8 +1,10 @@
-"""How fast the API creates webhook jobs (``POST /1/jobs``), as ``make run`` serves it (gunicorn)
-and through werkzeug's development server (the baseline), at several concurrencies.
+"""How fast the API creates webhook jobs (``POST /1/jobs``), as ``make run`` serves it (gunicorn),
+rate limits off and on, and through werkzeug's development server (the baseline), at several
+concurrencies; optionally the same from an older source tree (``--before``, what was cut) and
+granian (a server whose HTTP layer is Rust, a candidate).
 
 Starts its own redis-server (``shared.embedded_redis``, append-only file on, as ``make run``)
-and each server as its own ``scheduler api`` process; loads it with ``bench/http_load.py``.
+and each setup as its own ``scheduler api`` process; loads it with ``bench/http_load.py``.
 Prints what it does as it goes; the last line is one JSON object. See bench/README.md.
 """
 
@@ -18,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,22 +28,28 @@ from typing import Any
 import http_load
 
 from shared.accounts import create_account
+from shared.config import Config
 from shared.contract import DialectName
 from shared.embedded_redis import free_port, start_redis_server
 from shared.store import Store
 from shared.timing import now_ms
 
-SERVERS = {"gunicorn": [], "werkzeug": ["--dev-server"]}  # `scheduler api` flags of each
+SERVERS = ("gunicorn", "werkzeug", "granian")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 40.0  # gunicorn's graceful timeout is 30 s
 CALLBACK = "http://127.0.0.1:9/"  # never called: no beat runs here
-# What the servers run with, on top of the defaults: rate limits off (one account would be
-# refused after 20 requests a second), the callback's loopback address allowed, no quota.
-SERVER_ENV = {
+# Rate limits off (one account would be refused after 20 requests a second)...
+LIMITS_OFF = {
     "SCHEDULER_RATE_LIMIT_PER_ACCOUNT": "",
     "SCHEDULER_RATE_LIMIT_PER_ADDRESS": "",
     "SCHEDULER_AUTH_FAILURES_PER_ADDRESS": "",
     "SCHEDULER_AUTH_FAILURES_PER_APPKEY": "",
+}
+# ... or on, counted as with the defaults (two windows per account, both failure checks) but
+# with amounts no run reaches.
+LIMITS_ON = {"SCHEDULER_RATE_LIMIT_PER_ACCOUNT": "1000000000/second;1000000000/minute"}
+# What every setup runs with, on top of the defaults: the callback's address allowed, no quota.
+SERVER_ENV = {
     "SCHEDULER_TARGET_ALLOWLIST": "127.0.0.1/32",
     "SCHEDULER_MAX_SCHEDULES_PER_ACCOUNT": str(10**9),
     "SCHEDULER_LOG_FORMAT": "text",  # as `scheduler dev` sets it
@@ -54,24 +63,56 @@ def say(line: str) -> None:
 # --- the server ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Setup:
+    """One server as measured: which, with rate limits or not, from which source tree."""
+
+    server: str
+    limits: bool
+    source: Path | None = None  # another checkout's tree (``--before``); None: this one
+
+    @property
+    def name(self) -> str:
+        return self.server + ("+limits" if self.limits else "") + ("@before" if self.source else "")
+
+    def argv(self, port: int, config: Config) -> list[str]:
+        if self.server == "granian":  # the WSGI module, as granian's own CLI serves an app
+            return [
+                sys.executable, "-m", "granian", "--interface", "wsgi", "--no-ws",
+                "--workers", str(config.api_workers),
+                "--blocking-threads", str(config.api_threads),
+                "--host", "127.0.0.1", "--port", str(port), "scheduler_api.wsgi:app",
+            ]  # fmt: skip
+        flags = ["--dev-server"] if self.server == "werkzeug" else []
+        return [sys.executable, "-m", "scheduler_cli.main", "api", *flags]
+
+    def env(self) -> dict[str, str]:
+        env = {**SERVER_ENV, **LIMITS_OFF, **(LIMITS_ON if self.limits else {})}
+        if self.source is not None:  # its packages first on the path, before this tree's
+            env["PYTHONPATH"] = str(self.source)
+        return env
+
+
 @contextmanager
 def api_server(
-    server: str, redis_url: str, tmp: Path, extra_env: dict[str, str]
+    setup: Setup, redis_url: str, tmp: Path, extra_env: dict[str, str]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``scheduler api`` (with ``server``'s flags) on a free port, its output in a log file."""
+    """``setup``'s server on a free port, its output in a log file."""
     port = free_port()
     env = {
         **os.environ,
-        **SERVER_ENV,
+        **setup.env(),
         **extra_env,
         "REDIS_URL": redis_url,
         "SCHEDULER_DATA_DIR": str(tmp),
         "SCHEDULER_API_PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
-    argv = [sys.executable, "-m", "scheduler_cli.main", "api", *SERVERS[server]]
-    with open(tmp / f"api-{server}.log", "wb") as log:
-        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    argv = setup.argv(port, Config.from_env(env))
+    with open(tmp / f"api-{setup.name}.log", "wb") as log:
+        process = subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=setup.source
+        )
     process.port = port  # type: ignore[attr-defined]
     try:
         wait_healthy(process, port)
@@ -118,27 +159,27 @@ def create_request(creds: dict[str, str], when: str) -> bytes:
     return head.encode() + body
 
 
-def measure_server(
-    server: str, store: Store, redis_url: str, tmp: Path, args: argparse.Namespace
+def measure_setup(
+    setup: Setup, store: Store, redis_url: str, tmp: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    creds = create_account(store, f"bench-{server}", secret_key=b"k" * 32, now_ms=now_ms())
+    creds = create_account(store, f"bench-{setup.name}", secret_key=b"k" * 32, now_ms=now_ms())
     when = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     request = create_request(creds, when)
     extra_env = {"SCHEDULER_SECRET_KEY": "k" * 32}
     if args.no_access_log:
         extra_env["SCHEDULER_API_ACCESS_LOG"] = "false"
-    with api_server(server, redis_url, tmp, extra_env) as process:
-        rows = [one_run(server, process, request, c, args) for c in args.concurrency]
+    with api_server(setup, redis_url, tmp, extra_env) as process:
+        rows = [one_run(setup.name, process, request, c, args) for c in args.concurrency]
     created = sum(row.pop("answered_200") for row in rows)
     stored = store.count_schedules(creds["appkey"], DialectName.WEBHOOK_JOBS)
-    say(f"  {server}: {created} answered 200, {stored} jobs stored")
+    say(f"  {setup.name}: {created} answered 200, {stored} jobs stored")
     if created != stored:
-        raise RuntimeError(f"{server}: {created} creates answered 200 but {stored} jobs stored")
+        raise RuntimeError(f"{setup.name}: {created} creates answered 200 but {stored} stored")
     return {"by_concurrency": rows, "created": created}
 
 
 def one_run(
-    server: str,
+    name: str,
     process: subprocess.Popen[bytes],
     request: bytes,
     concurrency: int,
@@ -150,7 +191,7 @@ def one_run(
     load = http_load.run(port, lambda: request, concurrency, args.duration, args.warmup)
     server_cpu_s = http_load.cpu_seconds(process.pid) - cpu_before
     if set(load.statuses) != {200}:
-        raise RuntimeError(f"{server} at {concurrency}: answers {load.statuses}")
+        raise RuntimeError(f"{name} at {concurrency}: answers {load.statuses}")
     answered = load.answered()
     row = {
         "concurrency": concurrency,
@@ -165,7 +206,7 @@ def one_run(
         "answered_200": answered,
     }
     say(
-        f"  {server:<8} c={concurrency:<3} {row['creates_per_s']:>6} creates/s  "
+        f"  {name:<24} c={concurrency:<3} {row['creates_per_s']:>6} creates/s  "
         f"p50 {row['p50_ms']:>6} ms  p99 {row['p99_ms']:>7} ms  "
         f"server CPU {row['server_cpu_us_per_create']} µs/create  "
         f"(client {row['client_cpu_us_per_create']} µs, load avg before {row['loadavg_before']})"
@@ -183,9 +224,29 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=lambda s: [int(c) for c in s.split(",")], default=[1, 8, 32]
     )
-    parser.add_argument("--servers", default="gunicorn,werkzeug", help="gunicorn,werkzeug")
+    parser.add_argument(
+        "--servers", default="gunicorn,werkzeug", help="of gunicorn,werkzeug,granian (the first "
+        "is measured with rate limits off and on, the others off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--before", type=Path, help="also the first server (limits off and on) from this source "
+        "tree, e.g. `git worktree add /tmp/before <commit>`",
+    )  # fmt: skip
     parser.add_argument("--no-access-log", action="store_true", help="SCHEDULER_API_ACCESS_LOG=0")
-    return parser.parse_args(None if argv is None else list(argv))
+    args = parser.parse_args(None if argv is None else list(argv))
+    args.servers = args.servers.split(",")
+    if unknown := set(args.servers) - set(SERVERS):
+        parser.error(f"unknown servers {sorted(unknown)}: choose from {', '.join(SERVERS)}")
+    return args
+
+
+def setups(args: argparse.Namespace) -> list[Setup]:
+    """The first server with limits off and on (from the older tree too, if given), then the
+    others with limits off."""
+    first, *others = args.servers
+    sources = [None, args.before.resolve()] if args.before else [None]
+    paired = [Setup(first, limits, source) for limits in (False, True) for source in sources]
+    return paired + [Setup(server, False) for server in others]
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -198,21 +259,30 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         try:
             store = Store.from_url(redis_server.url)
             say(f"redis at {redis_server.url} (AOF on); load average {os.getloadavg()[0]:.2f}")
-            for server in args.servers.split(","):
-                say(f"{server}:")
-                out[server] = measure_server(server, store, redis_server.url, Path(tmp), args)
+            for setup in setups(args):
+                say(f"{setup.name}:")
+                out[setup.name] = measure_setup(setup, store, redis_server.url, Path(tmp), args)
         finally:
             redis_server.stop()
-    if "gunicorn" in out and "werkzeug" in out:
-        ratios = [
-            round(g["creates_per_s"] / w["creates_per_s"], 2)
-            for g, w in zip(
-                out["gunicorn"]["by_concurrency"], out["werkzeug"]["by_concurrency"], strict=True
-            )
-        ]
-        out["gunicorn_over_werkzeug"] = ratios
-        say(f"gunicorn / werkzeug creates/s: {ratios}")
+    out["ratios"] = ratios(out)
+    for pair, values in out["ratios"].items():
+        say(f"{pair} creates/s at {args.concurrency}: {values}")
     return out
+
+
+def ratios(out: dict[str, Any]) -> dict[str, list[float]]:
+    """creates/s of each setup over the werkzeug baseline's, and over its own older tree's."""
+
+    def per_s(name: str) -> list[float]:
+        return [row["creates_per_s"] for row in out[name]["by_concurrency"]]
+
+    pairs = [(name, "werkzeug") for name in out if isinstance(out[name], dict)]
+    pairs += [(name, f"{name}@before") for name in out if f"{name}@before" in out]
+    return {
+        f"{new} / {old}": [round(a / b, 2) for a, b in zip(per_s(new), per_s(old), strict=True)]
+        for new, old in pairs
+        if old in out and new != old and not new.endswith("@before")
+    }
 
 
 def main(argv: Iterable[str] | None = None) -> int:
