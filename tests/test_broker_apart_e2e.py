@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 
 from shared.accounts import create_account, load_secret_key
 from shared.broker.amqp_broker import AmqpPublisher, connect
@@ -23,7 +24,15 @@ from shared.execution import execution_id
 from shared.messages import build_message
 from shared.store import Store
 from tests.factories import once, webhook_schedule
-from tests.support import HttpReceiver, ProcessGroup, free_port, now_ms, wait_until
+from tests.support import (
+    HttpReceiver,
+    ProcessGroup,
+    basic,
+    free_port,
+    iso,
+    now_ms,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 FIRES = 12
@@ -69,19 +78,35 @@ def settled(store: Store) -> bool:
     return store.ledger_size() == 0 and not any(store.outbox_depths().values())
 
 
-def test_webhook_fires_are_delivered_once_through_a_broker_apart(
+def post_jobs(api: FlaskClient, creds: dict[str, str], url: str, count: int = FIRES) -> None:
+    """``count`` webhook jobs (``/1/jobs``) due over a second, from a second from now."""
+    start = now_ms() + 1000
+    for n in range(count):
+        doc = {"url": url, "data": f"job {n}", "when": iso(start + n * 1000 // count)}
+        headers = {**basic(creds), "Content-Type": "application/json"}
+        assert api.post("/1/jobs", data=json.dumps(doc), headers=headers).status_code == 200
+
+
+def test_webhook_jobs_are_delivered_once_through_a_broker_apart(
     outbox_store: Store,
-    config: Config,
+    local_api: tuple[FlaskClient, dict[str, str]],
     processes: ProcessGroup,
     receiver: HttpReceiver,
     broker_url: str,
 ) -> None:
+    api, creds = local_api
     processes.beat(broker_url=broker_url)
     processes.worker("webhooks", broker_url=broker_url)
-    ids = schedule_fires(outbox_store, config, receiver)
-    wait_until(lambda: receiver.count() >= FIRES, timeout_s=60, what="every fire delivered")
+    post_jobs(api, creds, receiver.url)
+    wait_until(lambda: receiver.count() >= FIRES, timeout_s=60, what="every job delivered")
     wait_until(lambda: settled(outbox_store), what="the ledger and the outbox empty")
-    assert delivered(receiver) == dict.fromkeys(ids, 1)
+    seen = now_ms()
+    wait_until(lambda: (outbox_store.last_beat_ms() or 0) > seen + 1000, what="more ticks")
+    counts = delivered(receiver)
+    assert len(counts) == FIRES and set(counts.values()) == {1}  # each job once, none twice
+    assert sorted(r.body.decode() for r in receiver.requests) == sorted(
+        f"job {n}" for n in range(FIRES)
+    )
     assert outbox_store.redis.llen("webhooks") == 0  # nothing went to the store's own list
     assert "relay: the broker confirmed" in processes.logs()
 
