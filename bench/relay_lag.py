@@ -9,8 +9,9 @@ Real parts only: redis-servers (``shared.embedded_redis``), a private RabbitMQ n
 ``tests/rabbitmq_support.py``: Debian's rabbitmq-server, private ports; skipped with a message
 if it is not installed), the engine's ``publish.lua`` (what a run now publishes) and the real
 ``shared.broker.relay.Relay``, nudged after each publish as the beat nudges it after a commit.
-Consumers: a thread popping the list (BRPOP) or consuming the queue (basic_consume, no ack). The
-last line printed is one JSON object.
+Each broker gets the same rate for 5 s first, not measured (a fresh RabbitMQ node confirms
+more slowly in its first seconds). Consumers: a thread popping the list (BRPOP) or consuming
+the queue (basic_consume, no ack). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from shared.store import Store  # noqa: E402
 from shared.timing import now_ms  # noqa: E402
 
 QUEUE = "webhooks"
+WARM_UP_S = 5.0  # published at the same rate first, not measured
 Consumer = Callable[[Callable[[bytes], None], threading.Event], None]
 
 
@@ -148,6 +150,7 @@ def run_apart(store_url: str, broker_url: str, publisher: Any, consume: Consumer
         relay = Relay(store, publisher)
         relay.start()
         try:
+            measure_lag(store, relay, consume, args.rate, WARM_UP_S)  # a fresh node is slower
             lags = measure_lag(store, relay, consume, args.rate, args.seconds)
         finally:
             relay.stop()
@@ -175,9 +178,9 @@ def main() -> None:
         try:
             print(f"direct (baseline): {args.rate}/s for {args.seconds} s ...", flush=True)
             with fresh_store(store_server.url, outbox=False) as store:
-                lags = measure_lag(
-                    store, None, redis_consumer(store_server.url), args.rate, args.seconds
-                )
+                consume = redis_consumer(store_server.url)
+                measure_lag(store, None, consume, args.rate, WARM_UP_S)  # as for the others
+                lags = measure_lag(store, None, consume, args.rate, args.seconds)
             out["direct"] = figures(lags)
             print(f"  {out['direct']}", flush=True)
 
