@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.lifeline import die_with_parent
 from tests.support import free_port
 
 # The scripts themselves, not /usr/sbin's wrappers (which switch to the rabbitmq user).
@@ -59,6 +60,7 @@ class RabbitNode:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # a killed test run leaves no node behind
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._ctl("await_startup", "--timeout", "10"):
