@@ -27,17 +27,28 @@ def overlapping(store: Store, policy: OverlapPolicy) -> Schedule:
 
 def fire(store: Store, schedule: Schedule, n: int) -> CommitStatus:
     """Claim and commit the schedule's fire n (due T0 + n s), as the beat does."""
+    [status] = fire_all(store, [schedule], n)
+    return status
+
+
+def fire_all(store: Store, schedules: list[Schedule], n: int) -> list[CommitStatus]:
+    """Claim and commit fire n of each of ``schedules`` (all due at T0 + n s) in one tick."""
     due = T0 + n * SECOND
     token = f"beat-{n}"
     claimed = store.claim(due, 1000, 10, token).entries
-    assert [e.member for e in claimed] == [schedule.id]
-    overlap = "" if schedule.overlap == "allow_all" else schedule.overlap
-    commit = Commit(
-        schedule.id, due + SECOND, "webhooks", f"msg-{n}", ledger_id=exec_id(schedule, n),
-        overlap=overlap,
-    )  # fmt: skip
-    [status] = store.commit(token, [commit], now_ms=due, republish_after_ms=BOUND_MS)
-    return status
+    assert sorted(e.member for e in claimed) == sorted(s.id for s in schedules)
+    commits = [
+        Commit(
+            s.id,
+            due + SECOND,
+            "webhooks",
+            f"msg-{n}",
+            ledger_id=exec_id(s, n),
+            overlap="" if s.overlap == "allow_all" else s.overlap,
+        )  # fmt: skip
+        for s in schedules
+    ]
+    return store.commit(token, commits, now_ms=due, republish_after_ms=BOUND_MS)
 
 
 def exec_id(schedule: Schedule, n: int) -> str:
@@ -220,3 +231,17 @@ def test_a_wait_on_an_execution_lost_for_good_ends_at_the_next_fire(store: Store
     assert fire(store, schedule, 1) == CommitStatus.COMMITTED
     assert running(store, schedule) == exec_id(schedule, 1)
     assert queued(store) == ["msg-0", "msg-1"]
+
+
+def test_finishes_pipelined_release_as_a_single_finish_does(store: Store) -> None:
+    """The webhooks pool records a batch's ends in one round trip (``finish_executions``)."""
+    first, second = overlapping(store, "buffer_all"), overlapping(store, "buffer_one")
+    assert fire_all(store, [first, second], 0) == [CommitStatus.COMMITTED] * 2
+    assert fire_all(store, [first, second], 1) == [CommitStatus.BUFFERED] * 2
+    ends = [
+        Finish(RunRecord(exec_id(s, 0), s.id, T0, T0, T0, T0, RunStatus.SUCCEEDED, 1), "done", "a")
+        for s in (first, second)
+    ]
+    store.finish_executions(ends, now_ms=T0, history_cap=50, retention_s=600)
+    assert [running(store, s) for s in (first, second)] == [exec_id(first, 1), exec_id(second, 1)]
+    assert len(queued(store)) == 4
