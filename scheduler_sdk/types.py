@@ -48,7 +48,7 @@ class Trigger(TypedDict, total=False):
 
 class Webhook(TypedDict):
     url: str
-    method: NotRequired[Literal["POST"]]
+    method: NotRequired[Literal["POST", "PUT", "PATCH", "DELETE", "GET"]]
     headers: NotRequired[dict[str, str]]
     body: NotRequired[Any]
     content_type: NotRequired[str]
@@ -118,7 +118,6 @@ class Schedule(TypedDict):
     max_runs: NotRequired[int]
     jitter_s: NotRequired[int]
     catchup_window_s: NotRequired[int]
-    # Policies a schedule takes; answered once the engine applies them (see the README).
     retry: NotRequired[Retry]
     on_failure: NotRequired[str]
     metadata: NotRequired[dict[str, Any]]

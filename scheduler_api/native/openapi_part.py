@@ -30,9 +30,16 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "trigger": {"cron": "30 2 * * *"},
         "timezone": "Europe/Paris",
         "target": {
-            "webhook": {"url": "https://example.com/hooks/report", "body": {"report": "daily"}}
+            "webhook": {
+                "url": "https://example.com/hooks/report",
+                "method": "PUT",
+                "headers": {"Authorization": "Bearer abc123"},
+                "body": {"report": "daily"},
+            }
         },
         "overlap": "skip",
+        "retry": {"max_attempts": 3, "initial_s": 10, "timeout_s": 5},
+        "on_failure": "https://example.com/hooks/failed",
         "metadata": {"team": "billing"},
     },
     ("/v1/preview", "post"): {
