@@ -6,6 +6,7 @@ what the server cannot honour, naming the field). The store on a real Redis."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -19,8 +20,8 @@ from shared.model import Schedule
 from shared.policy import Policy, RetryPolicy
 from shared.store import Store
 from tests.factories import once, webhook_schedule
-from tests.support import UNLIMITED, basic
-from workers.http import call_limits
+from tests.support import UNLIMITED, HttpReceiver, basic
+from workers.http import call_limits, new_session, post
 from workers.runner import Outcome, settlement
 from workers.webhooks import callback_request
 
@@ -214,3 +215,16 @@ def test_a_beacon_jobs_time_is_its_agents(local_api: Client) -> None:
         "/v1/schedules", json={**body, "retry": {"max_attempts": 2}}, headers=basic(creds)
     )
     assert kept.status_code == 201, kept.get_data(as_text=True)
+
+
+def test_the_push_pools_client_gives_up_at_the_policys_timeout(config: Config) -> None:
+    """The push gateway's call (``workers.http``) within ``call_limits``: a receiver that
+    answers in 3 s is given up at the policy's 1 s."""
+    allowed = replace(config, target_allowlist=("127.0.0.0/8",))
+    limits = call_limits(allowed, POLICY)
+    with HttpReceiver(delay_s=3.0) as slow:
+        started = time.monotonic()
+        outcome = post(allowed, slow.url + "/push", b"{}", {}, new_session(allowed), None, limits)
+        took_s = time.monotonic() - started
+    assert not outcome.ok and outcome.retryable and "ReadTimeout" in (outcome.error or "")
+    assert 0.9 <= took_s < 2.5
