@@ -39,6 +39,7 @@ from scheduler_cli.views import (
 from shared import schedules
 from shared.config import Config
 from shared.contract import DIALECTS, DialectName, TargetKind
+from shared.describe import describe_policies
 from shared.model import CronTrigger, OnceTrigger, Schedule, Target, Trigger
 from shared.store import Store
 from shared.timing import now_ms, parse_iso8601
@@ -103,6 +104,7 @@ def cmd_show(args: argparse.Namespace, config: Config) -> int:
             "account": f"{account.get('name', '')} ({facts.schedule.account})",
             "created": local_time(facts.schedule.created_ms),
             "fired": facts.fired,
+            "policies": describe_policies(facts.schedule) or "defaults",
         }
     )
     print()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shared.model import (
+    DEFAULT_OVERLAP,
     CalendarTrigger,
     CronTrigger,
     InstantsTrigger,
@@ -60,6 +61,24 @@ def describe_target(schedule: Schedule, width: int = 50) -> str:
     )
     kind = str(schedule.target.kind)
     return f"{kind} {shorten(str(what), width)}" if what else kind
+
+
+def describe_policies(schedule: Schedule) -> str:
+    """What a schedule asks beyond the defaults: its overlap policy, retries, attempt timeout and
+    failure URL; empty when it keeps every default (each dialect's own behaviour)."""
+    parts = [] if schedule.overlap == DEFAULT_OVERLAP else [f"overlap {schedule.overlap}"]
+    retry = schedule.policy.retry
+    if retry.max_attempts:
+        parts.append(f"{retry.max_attempts} attempt(s)")
+    if retry.initial_s or retry.max_s:
+        first = f"{retry.initial_s} s" if retry.initial_s else "default"
+        most = f"{retry.max_s} s" if retry.max_s else "default"
+        parts.append(f"retry after {first}, at most {most} apart")
+    if retry.timeout_s:
+        parts.append(f"{retry.timeout_s} s per attempt")
+    if schedule.policy.on_failure:
+        parts.append(f"on failure {shorten(schedule.policy.on_failure)}")
+    return ", ".join(parts)
 
 
 def name_in(spec: dict[str, Any], key: str) -> Any:

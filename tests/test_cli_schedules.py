@@ -6,6 +6,7 @@ from __future__ import annotations
 from shared.config import Config
 from shared.contract import DIALECTS, RunStatus
 from shared.model import Schedule
+from shared.policy import Policy, RetryPolicy
 from shared.store import Commit, Store
 from shared.timing import now_ms
 from tests.cli_support import (
@@ -101,6 +102,26 @@ def test_add_webhook_then_show_in_both_modes(cli: Cli, setup: tuple[Config, Stor
     other = account(store, config, "other")
     mismatch = cli("schedules", "show", added["id"], "--account", other["appkey"])
     assert mismatch.code == 1 and "no schedule" in mismatch.err and "Traceback" not in mismatch.err
+
+
+def test_show_says_the_policies_a_schedule_asks_beyond_the_defaults(
+    cli: Cli, setup: tuple[Config, Store]
+) -> None:
+    config, store = setup
+    acme = account(store, config, "acme")
+    asks = Policy(RetryPolicy(max_attempts=2, initial_s=3, timeout_s=5), on_failure=HOOK + "/dead")
+    governed = cron_schedule(store, config, acme["appkey"], "native", overlap="skip", policy=asks)
+    plain = cron_schedule(store, config, acme["appkey"], "native")
+
+    fields = dict(line.split(None, 1) for line in cli("schedules", "show", governed.id).lines[:11])
+    assert fields["policies"] == (
+        "overlap skip, 2 attempt(s), retry after 3 s, at most default apart, 5 s per attempt, "
+        f"on failure {HOOK}/dead"
+    )
+    shown = dict(line.split(None, 1) for line in cli("schedules", "show", plain.id).lines[:11])
+    assert shown["policies"] == "defaults"
+    stored = cli("schedules", "show", governed.id, "--json").json()["schedule"]
+    assert stored["overlap"] == "skip" and stored["policy"]["retry"]["max_attempts"] == 2
 
 
 def add_args(url: str) -> tuple[str, ...]:

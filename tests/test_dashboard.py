@@ -159,3 +159,24 @@ def test_recent_runs_include_schedules_already_gone(
     assert f'data-execution="{execution_id}"' in table(page, "executions")
     other = create_account(store, "other", secret_key=b"k" * 32, now_ms=now_ms())
     assert execution_id not in sign_in(api, other)
+
+
+def test_a_schedule_shows_the_policies_it_asks_beyond_the_defaults(
+    local_api: tuple[FlaskClient, dict[str, str]],
+) -> None:
+    api, creds = local_api
+    governed = {
+        "name": "governed",
+        "trigger": {"cron": "*/10 * * * *"},
+        "target": {"webhook": {"url": "https://example.com/cb"}},
+        "overlap": "buffer_one",
+        "retry": {"max_attempts": 3, "timeout_s": 7},
+    }
+    made = api.post("/v1/schedules", json=governed, headers=basic(creds))
+    assert made.status_code == 201, made.get_data(as_text=True)
+    page = sign_in(api, creds)
+    row = page[page.index(f'data-schedule="{made.get_json()["id"]}"') :]
+    assert (
+        '<small class="policies">overlap buffer_one, 3 attempt(s), 7 s per attempt</small>'
+        in (row[: row.index("</tr>")])
+    )

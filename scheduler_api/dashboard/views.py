@@ -13,6 +13,7 @@ from typing import Any
 from shared import schedules
 from shared.contract import DIALECTS, RunStatus
 from shared.describe import (
+    describe_policies,
     describe_target,
     describe_trigger,
     duration,
@@ -42,6 +43,7 @@ class ScheduleRow:
     dialect: str
     state: str
     trigger: str
+    policies: str  # what it asks beyond the defaults (overlap, retries, ...), or ""
     target: str
     next_fire: str
 
@@ -139,6 +141,7 @@ def schedule_rows(owned: list[Owned]) -> list[ScheduleRow]:
             dialect=item.schedule.dialect,
             state=schedule_state(item.schedule, item.next_ms),
             trigger=describe_trigger(item.schedule.trigger, utc),
+            policies=describe_policies(item.schedule),
             target=describe_target(item.schedule, width=120),
             next_fire=utc(item.next_ms) if item.next_ms is not None else "none",
         )
