@@ -10,11 +10,12 @@ contract (``workers.gate`` refuses such a message before any pool process sees i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from shared.contract import QUEUE_BY_TARGET, TASK_BY_TARGET, TargetKind
 from shared.model import Schedule, Target
+from shared.policy import DEFAULT as DEFAULT_POLICY
 from shared.policy import Policy
 
 FAILURE_EVENT = "execution.dead_lettered"
@@ -56,7 +57,7 @@ class Execution:
     claimed_ms: int | None = None
     late_ms: int = 0
     context: dict[str, Any] | None = None
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = DEFAULT_POLICY  # frozen: one instance for all
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from shared.contract import QUEUE_BY_TARGET, Pool, RunStatus, TargetKind
 from shared.errors import InvalidSchedule
+from shared.policy import DEFAULT as DEFAULT_POLICY
 from shared.policy import Policy
 
 # --- triggers --------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ class Schedule:
     jitter_ms: int | None = None
     catchup_ms: int | None = None
     overlap: OverlapPolicy = DEFAULT_OVERLAP
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = DEFAULT_POLICY  # frozen: one instance for all
 
     def to_dict(self) -> dict[str, Any]:
         data = {
