@@ -85,6 +85,8 @@ def test_the_runner_retries_within_the_policys_backoff_then_dead_letters_at_its_
     assert first.notice is None
     last = settlement(config, execution(attempt=2), FAILED, T0, T0 + 10)
     assert last.outcome == "dead" and last.record.status == RunStatus.DEAD
+    # The dead letter keeps the policy: a redrive (retry_payload of its message) applies it.
+    assert last.payload and last.payload["execution"]["policy"] == POLICY.to_dict()
 
 
 def test_a_death_with_on_failure_carries_a_signed_notice_that_has_no_policy(config: Config) -> None:
