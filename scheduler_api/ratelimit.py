@@ -27,13 +27,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from limits import RateLimitItem, parse_many
 from werkzeug.exceptions import ServiceUnavailable, TooManyRequests
 
 from shared.config import Config
-from shared.store import Counter, Store
+from shared.store import Counter, Group, Store
 
 ACCOUNT, ADDRESS, FAILED_BY_ADDRESS, FAILED_BY_APPKEY = (
     "account",
@@ -83,6 +84,14 @@ Who = tuple[str, str]  # (policy, caller): whose counters, under which policy
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What a request adds to: ``counts`` (events) and ``charge`` (the request itself)."""
+
+    counts: Sequence[Who] = ()
+    charge: Who | None = None
+
+
+@dataclass(frozen=True)
 class _Limit:
     item: RateLimitItem
     policy: str
@@ -106,32 +115,50 @@ class Limiter:
         return cls(store, policies)
 
     def settle(
-        self, checks: Sequence[Who] = (), counts: Sequence[Who] = (), charge: Who | None = None
-    ) -> None:
+        self,
+        checks: Sequence[Who],
+        passed: Outcome,
+        failed: Outcome = Outcome(),
+        credentials: tuple[str, str] | None = None,
+    ) -> dict[str, Any] | None:
         """One request's counting, in one Redis round trip: raise RateLimited if any window of
-        ``checks`` is used up (counting nothing); else count one event (a failed
-        authentication) to ``counts`` and one request to ``charge``, and raise RateLimited once
-        a window of ``charge`` is over (the request is counted all the same)."""
-        checked, counted = self._limits(checks), self._limits(counts)
-        charged = self._limits([charge] if charge else [])
-        if not (checked or counted or charged):
-            return
+        ``checks`` is used up (counting nothing). Else count ``passed`` (or ``failed``, when
+        ``credentials``, an appkey and the SHA-256 of a master secret, are given and wrong):
+        one event (a failed authentication) to its ``counts`` and one request to its
+        ``charge``, and raise RateLimited once a window of that is over (the request is
+        counted all the same). Returns the account of right ``credentials``."""
+        checked = self._limits(checks)
+        on_pass, on_fail = self._groups(passed), self._groups(failed)
+        if credentials is None and not (checked or any(on_pass)):
+            return None  # no limits set, no credentials: nothing to ask Redis
         tally = self.store.rate_limit_tally(
-            [c.counter for c in checked], [c.counter for c in counted], [c.counter for c in charged]
+            [c.counter for c in checked],
+            Group(*(tuple(c.counter for c in limits) for limits in on_pass)),
+            Group(*(tuple(c.counter for c in limits) for limits in on_fail)),
+            credentials,
         )
         if tally.refused is not None:
             refused = checked[tally.refused]
             self._refuse(self._window(refused, 0, tally.refused_reset_s), refused.policy)
-        if not charged:
-            return
+        _, charged = on_pass if credentials is None or tally.account else on_fail
+        if charged:
+            self._report_charged(charged, tally.charged)
+        return tally.account
+
+    def _report_charged(self, charged: list[_Limit], counts: tuple[tuple[int, int], ...]) -> None:
         limit, (count, reset_s) = min(
-            zip(charged, tally.charged, strict=True),
+            zip(charged, counts, strict=True),
             key=lambda pair: pair[0].item.amount - pair[1][0],
         )
         window = self._window(limit, max(0, limit.item.amount - count), reset_s)
         if count > limit.item.amount:
             self._refuse(window, limit.policy)
         _report(window)
+
+    def _groups(self, outcome: Outcome) -> tuple[list[_Limit], list[_Limit]]:
+        return self._limits(outcome.counts), self._limits(
+            [outcome.charge] if outcome.charge else []
+        )
 
     def _limits(self, whos: Sequence[Who]) -> list[_Limit]:
         return [
@@ -156,6 +183,20 @@ class Limiter:
 # --- what auth calls ---------------------------------------------------------------------------
 
 
+def basic_authentication(appkey: str, secret_sha256: str) -> dict[str, Any] | None:
+    """The account whose appkey and master secret (its SHA-256 hex) these are, else None, with
+    the request counted as ``authentication_settled`` counts it, in the same round trip."""
+    g.ratelimit_counted = True
+    address = client_address()
+    checks = _failure_checks(appkey, address)
+    return current().settle(
+        checks,
+        Outcome(charge=(ACCOUNT, appkey)),
+        Outcome(counts=checks, charge=(ADDRESS, address)),
+        credentials=(appkey, secret_sha256),
+    )
+
+
 def authentication_settled(claimed_appkey: str, account_appkey: str | None) -> None:
     """After the credentials were checked (``account_appkey`` None: wrong ones), in one round
     trip: refuse (429) an address or appkey that failed authentication too often, whatever it
@@ -163,19 +204,24 @@ def authentication_settled(claimed_appkey: str, account_appkey: str | None) -> N
     address and the claimed appkey and the request as an unauthenticated one."""
     g.ratelimit_counted = True
     address = client_address()
+    checks = _failure_checks(claimed_appkey, address)
+    if account_appkey is not None:
+        current().settle(checks, Outcome(charge=(ACCOUNT, account_appkey)))
+    else:
+        current().settle(checks, Outcome(counts=checks, charge=(ADDRESS, address)))
+
+
+def _failure_checks(claimed_appkey: str, address: str) -> list[Who]:
     checks: list[Who] = [(FAILED_BY_ADDRESS, address)]
     if claimed_appkey:
         checks.append((FAILED_BY_APPKEY, claimed_appkey[:MAX_APPKEY_CHARS]))
-    if account_appkey is not None:
-        current().settle(checks, charge=(ACCOUNT, account_appkey))
-    else:
-        current().settle(checks, counts=checks, charge=(ADDRESS, address))
+    return checks
 
 
 def unauthenticated() -> None:
     """A request that names no account: counted per client address."""
     g.ratelimit_counted = True
-    current().settle(charge=(ADDRESS, client_address()))
+    current().settle([], Outcome(charge=(ADDRESS, client_address())))
 
 
 # --- wiring ------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from shared.store.ledger import LedgerVerbs, Republished, RepublishOutcome, Repu
 from shared.store.native import NativeVerbs
 from shared.store.outbox import OutboxVerbs
 from shared.store.push import PushVerbs
-from shared.store.ratelimits import Counter, RateLimitVerbs, Tally
+from shared.store.ratelimits import Counter, Group, RateLimitVerbs, Tally
 from shared.store.schedules import (
     ClaimedEntry,
     ClaimResult,
@@ -55,6 +55,7 @@ __all__ = [
     "Transition",
     "Verdict",
     "Finish",
+    "Group",
     "connect",
     "dumps",
     "new_token",
