@@ -82,6 +82,7 @@ class Setup:
                 "--workers", str(config.api_workers),
                 "--blocking-threads", str(config.api_threads),
                 "--host", "127.0.0.1", "--port", str(port), "scheduler_api.wsgi:app",
+                *(["--access-log"] if config.api_access_log else []),
             ]  # fmt: skip
         flags = ["--dev-server"] if self.server == "werkzeug" else []
         return [sys.executable, "-m", "scheduler_cli.main", "api", *flags]

@@ -2,9 +2,10 @@
 native API and the dashboard's sign-in form), beacon's ``userkey`` or a named API key (the native
 API's ``Authorization: Bearer``); each attempt goes through the rate limits.
 
-An address or appkey that failed too often is refused (429), whatever it sent (its credentials
-are looked up first, so the refusal and the counting are one Redis round trip); otherwise wrong
-credentials are counted as a failure and the right ones count the request to the account.
+An address or appkey that failed too often is refused (429), whatever it sent; otherwise wrong
+credentials are counted as a failure and the right ones count the request to the account. All of
+that is one Redis round trip: HTTP Basic credentials are checked in the rate-limit script itself,
+a userkey or an API key is looked up first.
 A request with no credentials at all is not a failed attempt (HTTP clients commonly send one
 first to get the 401 challenge): it only counts as an unauthenticated request of its address.
 """
