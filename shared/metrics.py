@@ -88,6 +88,15 @@ class _Metrics:
             "(SCHEDULER_REPUBLISH_AFTER_S; a begun attempt's hard limit more)",
             ["queue"],
         )
+        self.relayed = Counter(
+            "scheduler_relayed",
+            "Messages this beat's relay published to a broker apart and the broker confirmed",
+            ["queue"],
+        )
+        self.relay_failures = Counter(
+            "scheduler_relay_failures",
+            "Relay rounds that failed (broker or store unreachable, a message not confirmed)",
+        )
         self.deliveries = Counter(
             "scheduler_deliveries",
             "Messages of executions a worker began, by what it found: run, rerun (its previous "
@@ -152,6 +161,15 @@ def record_misfire(policy: str) -> None:
 
 def record_republished(queue: str) -> None:
     _metrics().republished.labels(queue).inc()
+
+
+def record_relayed(counts: dict[str, int]) -> None:
+    for queue, count in counts.items():
+        _metrics().relayed.labels(queue).inc(count)
+
+
+def record_relay_failure() -> None:
+    _metrics().relay_failures.inc()
 
 
 def record_delivery(execution: Execution, verdict: str) -> None:

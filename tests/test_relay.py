@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from shared import metrics
 from shared.broker.depths import BrokerDepths
@@ -43,6 +44,11 @@ def broker(broker_redis_url: str) -> redis.Redis:
 def broker_ids(broker: redis.Redis, queue: str = "webhooks") -> list[str]:
     """Task ids waiting in the broker's list, oldest first."""
     return [json.loads(m)["headers"]["id"] for m in reversed(broker.lrange(queue, 0, -1))]
+
+
+def relayed_total(queue: str) -> float:
+    """This process's ``scheduler_relayed_total`` for ``queue`` (the beat serves it)."""
+    return REGISTRY.get_sample_value("scheduler_relayed_total", {"queue": queue}) or 0.0
 
 
 def test_the_default_store_publishes_onto_the_queue_itself(store: Store) -> None:
@@ -95,8 +101,10 @@ def test_the_relay_moves_the_outbox_to_a_redis_broker_in_order(
         outbox_store.publish_recorded(f"e{n}", "webhooks", message(n), now_ms() + 10_000)
     outbox_store.publish_recorded("j1", "jobs", message(9, "jobs"), now_ms() + 10_000)
     relay = Relay(outbox_store, RedisPublisher(broker_redis_url, 5.0))
+    before = relayed_total("webhooks")
 
     assert relay.step() == 4
+    assert relayed_total("webhooks") == before + 3
     assert broker_ids(broker) == ["s0:1", "s1:1", "s2:1"]
     assert broker_ids(broker, "jobs") == ["s9:1"]
     assert outbox_store.outbox_depths()["webhooks"] == 3  # kept until the next hand trims

@@ -16,6 +16,7 @@ import time
 
 import redis
 
+from shared import metrics
 from shared.broker.publishers import PUBLISH_ERRORS, Publisher
 from shared.store import Store, new_token
 
@@ -81,6 +82,7 @@ class Relay:
             log.info("relay: holding %d ms before trimming", self.pause_before_trim_ms)
             time.sleep(self.pause_before_trim_ms / 1000)
         self._confirmed = {queue: len(messages) for queue, messages in batches.items()}
+        metrics.record_relayed(self._confirmed)
         return count
 
     def _run(self) -> None:
@@ -93,6 +95,7 @@ class Relay:
                 # Nothing trimmed: whatever went out is handed and published again.
                 log.error("relay: publish failed (%s); retrying in %.1f s", exc, delay)
                 self._confirmed = {}
+                metrics.record_relay_failure()
                 self.publisher.reset()
                 self._stopping.wait(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
