@@ -54,16 +54,17 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
 
 def schedule_fires(
-    store: Store, config: Config, receiver: HttpReceiver, count: int = FIRES
+    store: Store, config: Config, receiver: HttpReceiver, spread_ms: int = 1000
 ) -> list[str]:
-    """``count`` one-off webhook schedules due over the next second; their execution ids. Their
+    """FIRES one-off webhook schedules due over ``spread_ms`` from a second from now; their
+    execution ids. Their
     account signs its callbacks, so each carries its execution id (``webhook-id``)."""
     key = load_secret_key(config)  # the processes' too: the same data dir
     account = create_account(store, "acme", secret_key=key, now_ms=now_ms())["appkey"]
     start = now_ms() + 1000
     ids = []
-    for n in range(count):
-        due = start + n * 1000 // count
+    for n in range(FIRES):
+        due = start + n * spread_ms // FIRES
         schedule = webhook_schedule(once(due), receiver.url, account=account)
         store.put_schedule(schedule, due)
         ids.append(execution_id(schedule.id, due))
@@ -142,7 +143,8 @@ def test_a_beat_killed_after_the_confirm_publishes_again_and_each_fire_runs_once
 ) -> None:
     processes.worker("webhooks", broker_url=rabbitmq_url)
     doomed = processes.beat(broker_url=rabbitmq_url, relay_pause_before_trim_ms=120_000)
-    ids = schedule_fires(outbox_store, config, receiver)
+    # One instant: one tick, one hand (the paused relay publishes nothing after its first).
+    ids = schedule_fires(outbox_store, config, receiver, spread_ms=0)
     wait_until(lambda: receiver.count() >= FIRES, timeout_s=60, what="every fire delivered")
     wait_until(lambda: outbox_store.ledger_size() == 0, what="every run recorded")
     processes.kill(doomed)  # confirmed by the broker, run, but never trimmed from the outbox
