@@ -29,6 +29,7 @@ from shared.store import (
     Finish,
     RepublishOutcome,
     Store,
+    decode_definition,
     dumps,
     new_token,
 )
@@ -153,7 +154,7 @@ class Dispatcher:
         )
 
     def _plan_fire(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:
-        schedule = Schedule.from_dict(json.loads(entry.body))
+        schedule = decode_definition(entry.member, entry.body)
         # After downtime, the schedule's misfire policy says what runs and where it resumes.
         grace_ms = self.config.misfire_grace_ms
         decision = misfire.decide(schedule, entry.due_ms, now_ms, grace_ms, entry.runs)

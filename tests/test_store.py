@@ -8,7 +8,7 @@ import pytest
 
 from shared.errors import QuotaExceeded, UnsafeRedisConfig
 from shared.model import RunRecord
-from shared.store import Commit, Store
+from shared.store import Commit, Store, decode_definition
 from tests.factories import once, webhook_schedule
 
 T0 = 1_800_000_000_000  # a fixed "now" in ms
@@ -28,7 +28,7 @@ def test_claim_takes_only_what_is_due_and_reports_next_wake(store: Store) -> Non
     result = store.claim(T0, lease_ms=1000, limit=10, token="a")
     assert [e.member for e in result.entries] == [due.id]
     assert result.entries[0].due_ms == T0 - 5
-    assert json.loads(result.entries[0].body)["id"] == due.id
+    assert decode_definition(result.entries[0].member, result.entries[0].body) == due
     # the claim's own lease (T0 + 1000) and the later schedule are both pending at T0 + 1000
     assert result.next_wake_ms == T0 + 1000
     assert store.next_fire_ms(later.id) == T0 + 1000

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from shared.store.accounts import AccountVerbs
 from shared.store.base import DEFAULT_TIMEOUT_S, OUTAGE_ERRORS, connect, dumps, new_token
+from shared.store.definitions import decode_definition
 from shared.store.executions import ExecutionVerbs, Finish, Verdict
 from shared.store.gauges import GaugeVerbs, StoreGauges
 from shared.store.jobs import JobVerbs, LeaseOutcome, Step, Transition
@@ -36,6 +37,7 @@ from shared.store.schedules import (
 from shared.store.tasks import TaskVerbs
 
 __all__ = [
+    "decode_definition",
     "ClaimResult",
     "ClaimedEntry",
     "Commit",

@@ -3,7 +3,6 @@ what the beat decided, atomically."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -15,10 +14,8 @@ from shared.contract import POOLS
 from shared.errors import QuotaExceeded
 from shared.messages import batch_envelope
 from shared.model import Schedule
-from shared.store.base import (
-    StoreBase,
-    dumps,
-)
+from shared.store.base import StoreBase
+from shared.store.definitions import decode_definition, encode_definition
 
 HEARTBEAT_TTL_S = 60
 OVER_QUOTA = -1  # put_schedule.lua's answer when a new schedule would pass the account's quota
@@ -136,7 +133,7 @@ class ScheduleVerbs(StoreBase):
         keys = self._definition_keys(schedule)
         args = [
             schedule.id,
-            dumps(schedule.to_dict()),
+            encode_definition(schedule),
             -1 if next_ms is None else next_ms,
             schedule.created_ms,
             quota,
@@ -157,18 +154,22 @@ class ScheduleVerbs(StoreBase):
         ]
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
-        raw = self.redis.hget(self.keys.definitions(), schedule_id)
-        return Schedule.from_dict(json.loads(raw)) if raw else None
+        raw = cast(str | None, self.redis.hget(self.keys.definitions(), schedule_id))
+        return decode_definition(schedule_id, raw) if raw else None
 
     def retired_schedule(self, schedule_id: str) -> Schedule | None:
-        raw = self.redis.get(self.keys.retired(schedule_id))
-        return Schedule.from_dict(json.loads(raw)) if raw else None
+        raw = cast(str | None, self.redis.get(self.keys.retired(schedule_id)))
+        return decode_definition(schedule_id, raw) if raw else None
 
     def get_schedules(self, schedule_ids: Sequence[str]) -> list[Schedule]:
         if not schedule_ids:
             return []
-        raws = self.redis.hmget(self.keys.definitions(), list(schedule_ids))
-        return [Schedule.from_dict(json.loads(raw)) for raw in raws if raw]
+        raws = cast(list[str | None], self.redis.hmget(self.keys.definitions(), list(schedule_ids)))
+        return [
+            decode_definition(schedule_id, raw)
+            for schedule_id, raw in zip(schedule_ids, raws, strict=True)
+            if raw
+        ]
 
     def delete_schedule(self, schedule: Schedule) -> bool:
         k = self.keys

@@ -11,6 +11,7 @@ from redis.typing import EncodableT
 
 from shared.model import Schedule
 from shared.store.base import dumps
+from shared.store.definitions import definition_dict
 from shared.store.schedules import ScheduleVerbs
 
 
@@ -117,9 +118,10 @@ class TaskVerbs(ScheduleVerbs):
             flat_counters[i]: int(flat_counters[i + 1]) for i in range(0, len(flat_counters), 2)
         }
         rows = []
-        for i in range(0, len(flat), 3):
-            next_ms = int(float(flat[i + 1]))
-            rows.append((json.loads(flat[i]), None if next_ms < 0 else next_ms, int(flat[i + 2])))
+        for i in range(0, len(flat), 4):
+            definition = definition_dict(flat[i], flat[i + 1])
+            next_ms = int(float(flat[i + 2]))
+            rows.append((definition, None if next_ms < 0 else next_ms, int(flat[i + 3])))
         return counters, rows
 
     def restore_schedules(self, items: Sequence[tuple[Schedule, int | None, int]]) -> None:

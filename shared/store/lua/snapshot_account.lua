@@ -7,12 +7,15 @@
 -- KEYS[5..] account indexes  ZSET  schedule id -> created (ms), one per dialect of the account
 -- (no ARGV)
 --
--- Returns {counters as HGETALL's flat array, {definition JSON, next fire ms or "-1", runs, ...}}.
+-- Returns {counters as HGETALL's flat array,
+--          {schedule id, definition JSON, next fire ms or "-1", runs, ...}}
+-- (the id too: a stored definition leaves it out, see shared.store.definitions).
 local out = {}
 for i = 5, #KEYS do
   for _, sid in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
     local definition = redis.call('HGET', KEYS[1], sid)
     if definition then
+      out[#out + 1] = sid
       out[#out + 1] = definition
       out[#out + 1] = redis.call('ZSCORE', KEYS[2], sid) or '-1'
       out[#out + 1] = redis.call('HGET', KEYS[3], sid) or '0'
