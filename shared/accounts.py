@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import os
@@ -187,6 +188,7 @@ def authenticate_userkey(store: Store, userkey: str) -> dict[str, Any] | None:
 # --- webhook signing secrets -----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a worker signs every callback: derive each secret once
 def webhook_secret(secret_key: bytes | str, appkey: str, generation: int) -> str:
     """``whsec_`` + base64(HMAC-SHA256(secret_key, "<appkey>:<generation>")): stable, unstored."""
     key = secret_key.encode() if isinstance(secret_key, str) else secret_key

@@ -323,6 +323,11 @@ def _prefix_of(address: ipaddress.IPv6Address) -> str:
 
 
 def allowed(address: IPAddress, allowlist: Iterable[str]) -> bool:
+    return _allowed(address, tuple(allowlist))
+
+
+@functools.lru_cache(maxsize=4096)  # the same few addresses and one allowlist, at every fire
+def _allowed(address: IPAddress, allowlist: tuple[str, ...]) -> bool:
     return any(address in _network(cidr) for cidr in allowlist)
 
 
@@ -369,7 +374,7 @@ def check_target(
             if unresolvable_ok:
                 return Target(reading, ())
             raise
-    allow = list(allowlist)
+    allow = tuple(allowlist)
     for address in addresses:
         reason = blocked_reason(address)
         if reason and not allowed(address, allow):

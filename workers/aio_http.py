@@ -21,6 +21,7 @@ The same rules as ``workers.http`` (which the push pool and task classes use), o
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, replace
 
@@ -146,9 +147,7 @@ async def _send(
 ) -> Outcome:
     url = _pinned_url(target, address)
     name = target.url.host
-    timeout = aiohttp.ClientTimeout(
-        total=None, sock_connect=call.limits.connect_s, sock_read=call.limits.read_s
-    )
+    timeout = _timeouts(call.limits.connect_s, call.limits.read_s)
     async with session.request(
         call.method,
         url,
@@ -161,6 +160,11 @@ async def _send(
         excerpt = await _read_capped(response, call.body_cap)
         latency_ms = int((time.monotonic() - started) * 1000)
         return answered(response.status, latency_ms, excerpt, response.headers.get("Retry-After"))
+
+
+@functools.lru_cache(maxsize=64)
+def _timeouts(connect_s: float, read_s: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
 
 
 def _failure(exc: aiohttp.ClientError | OSError, limits: CallLimits) -> str:
