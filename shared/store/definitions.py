@@ -1,5 +1,10 @@
 """The stored form of a schedule definition (the ``definitions`` hash's values).
 
+A value is ``<version>|<JSON>``: ``put_schedule.lua`` writes the version (the edit counter the
+beat's commit compares with its claim's) in front of what ``encode_definition`` gives, so a
+schedule costs one hash entry instead of two (the ``versions`` hash keeps only the counters of
+definitions stored before, until they are next written).
+
 ``Schedule.to_dict`` without what the reader knows already: the id (it is the hash field, and
 every reader reads a definition by its id) and the fields that hold their default (the model's
 ``from_dict`` fills them). A webhook schedule's value is ~110 bytes shorter for it. Values
@@ -50,6 +55,8 @@ def definition_dict(schedule_id: str, raw: str) -> dict[str, Any]:
 def decode_definition(schedule_id: str, raw: str) -> Schedule:
     """The schedule stored as ``raw`` under ``schedule_id`` (short form or the older whole one).
     Raises InvalidSchedule when the value is not a schedule."""
+    if not raw.startswith("{"):  # "<version>|<JSON>"; a value stored before is the JSON alone
+        raw = raw.partition("|")[2]
     data = json.loads(raw)
     if not isinstance(data, dict):
         raise InvalidSchedule(f"schedule {schedule_id}: stored value is not an object")

@@ -8,8 +8,12 @@ key (``Keys`` method)   type    contents                                        
 ``retries``             ZSET    execution id -> retry at (ms)                    never (drained)
 ``leases``              ZSET    claimed member -> lease expiry (ms)              never (drained)
 ``claims``              HASH    claimed member -> "token|kind|due ms|version"    never (drained)
-``definitions``         HASH    schedule id -> schedule JSON (``Schedule``)      never
-``versions``            HASH    schedule id -> edit counter                      never
+``definitions``         HASH    schedule id -> "<version>|<JSON>": the edit      never
+                                counter, then the short form of the ``Schedule``
+                                (``shared.store.definitions``)
+``versions``            HASH    schedule id -> edit counter, of definitions      never
+                                stored before it moved into them (dropped when
+                                next written)
 ``run_counts``          HASH    schedule id -> fires dispatched                  never
 ``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
 ``account_index(a, d)`` ZSET   schedule id -> created ms (strictly increasing),  never

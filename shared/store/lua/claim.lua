@@ -4,8 +4,8 @@
 -- KEYS[2] retries        ZSET  execution id -> retry at (ms)
 -- KEYS[3] leases         ZSET  claimed member -> lease expiry (ms)
 -- KEYS[4] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
--- KEYS[5] definitions    HASH  schedule id -> schedule JSON
--- KEYS[6] versions       HASH  schedule id -> edit counter
+-- KEYS[5] definitions    HASH  schedule id -> "<version>|<JSON>" (see put_schedule.lua)
+-- KEYS[6] versions       HASH  schedule id -> edit counter (definitions stored before)
 -- KEYS[7] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[8] retry_payloads HASH  execution id -> retry JSON
 -- KEYS[9] beat_heartbeat STRING last tick (ms), expires after ARGV[5] seconds
@@ -17,7 +17,8 @@
 --   next_wake_ms: earliest due, retry or lease expiry still pending (-1 = nothing at all)
 --   republish_ms: the ledger's earliest deadline (-1 = empty): once it has passed, the beat
 --                 runs republish.lua (so an idle tick stays this one call)
---   kind "s": a schedule fire (body = definition JSON); kind "r": a retry (body = retry JSON)
+--   kind "s": a schedule fire (body = the stored definition, "<version>|<JSON>" or the JSON);
+--   kind "r": a retry (body = retry JSON)
 -- Claimed members move from due/retries into leases. A lease that expired (its beat died between
 -- claim and commit) is claimed again first, keeping its original due instant: no fire is lost,
 -- and the old token can no longer commit, so no fire is published twice.
@@ -27,11 +28,19 @@ local out = {0, 0}
 -- the tick itself is the beat's sign of life (readiness probes read it): no extra round trip
 redis.call('SET', KEYS[9], ARGV[1], 'EX', ARGV[5])
 
+-- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
+-- alone, its version in the versions hash (KEYS[6]).
+local function version_of(value, sid)
+  return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[6], sid) or '0'
+end
+
+-- version nil: the definition's own (a fresh claim); a lease claimed again keeps its claim's
 local function take(member, kind, due, version)
   local body, runs
   if kind == 's' then
     body = redis.call('HGET', KEYS[5], member)
     runs = redis.call('HGET', KEYS[7], member) or '0'
+    if body and not version then version = version_of(body, member) end
   else
     body = redis.call('HGET', KEYS[8], member)
     runs = '0'
@@ -70,9 +79,7 @@ for _, source in ipairs(sources) do
     for i = 1, #due, 2 do
       local member = due[i]
       redis.call('ZREM', source[1], member)
-      local version = '0'
-      if source[2] == 's' then version = redis.call('HGET', KEYS[6], member) or '0' end
-      take(member, source[2], due[i + 1], version)
+      take(member, source[2], due[i + 1], source[2] == 'r' and '0' or nil)
     end
   end
 end

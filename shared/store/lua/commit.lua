@@ -3,8 +3,8 @@
 -- KEYS[1] due            ZSET  schedule id -> next fire (ms)
 -- KEYS[2] leases         ZSET  claimed member -> lease expiry (ms)
 -- KEYS[3] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
--- KEYS[4] definitions    HASH  schedule id -> schedule JSON
--- KEYS[5] versions       HASH  schedule id -> edit counter
+-- KEYS[4] definitions    HASH  schedule id -> "<version>|<JSON>" (see put_schedule.lua)
+-- KEYS[5] versions       HASH  schedule id -> edit counter (definitions stored before)
 -- KEYS[6] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[7] retry_payloads HASH  execution id -> retry JSON
 -- KEYS[8] published      ZSET  execution id -> deadline (ms): the ledger of what was published
@@ -93,6 +93,12 @@ local function fire(member, queue_pos, message, ledger_id, envelope, execution, 
   return 4
 end
 
+-- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
+-- alone, its version in the versions hash (KEYS[5]).
+local function version_of(value, sid)
+  return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[5], sid) or '0'
+end
+
 local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
                       retain_s, ledger_id, envelope, execution, overlap, buffer)
   local claim = redis.call('HGET', KEYS[3], member)
@@ -108,16 +114,17 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
     return 1
   end
 
-  local current = redis.call('HGET', KEYS[5], member)
-  if not current then return 2 end
+  local definition = redis.call('HGET', KEYS[4], member)
+  if not definition then return 2 end
   local status = fire(member, queue_pos, message, ledger_id, envelope, execution, overlap, buffer)
-  if current ~= version then return status end  -- edited since the claim: it set the next fire
+  -- edited since the claim: the edit set the next fire
+  if version_of(definition, member) ~= version then return status end
   if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
   if next_ms >= 0 then
     redis.call('ZADD', KEYS[1], next_ms, member)
   elseif index_pos > 0 then
     if retired_pos > 0 and retain_s > 0 then
-      redis.call('SET', KEYS[retired_pos], redis.call('HGET', KEYS[4], member), 'EX', retain_s)
+      redis.call('SET', KEYS[retired_pos], definition, 'EX', retain_s)
     end
     redis.call('HDEL', KEYS[4], member)
     redis.call('HDEL', KEYS[5], member)

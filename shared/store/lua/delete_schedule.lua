@@ -1,7 +1,7 @@
 -- delete_schedule.lua: remove a schedule and stop its future fires.
 --
--- KEYS[1] definitions    HASH  schedule id -> schedule JSON
--- KEYS[2] versions       HASH  schedule id -> edit counter
+-- KEYS[1] definitions    HASH  schedule id -> "<version>|<JSON>" (see put_schedule.lua)
+-- KEYS[2] versions       HASH  schedule id -> edit counter (definitions stored before)
 -- KEYS[3] due            ZSET  schedule id -> next fire (ms)
 -- KEYS[4] account index  ZSET  schedule id -> created (ms)
 -- KEYS[5] run_counts     HASH  schedule id -> fires dispatched so far

@@ -1,7 +1,8 @@
 -- put_schedule.lua: create or replace a schedule definition and its place in the due index.
 --
--- KEYS[1] definitions    HASH  schedule id -> schedule JSON
--- KEYS[2] versions       HASH  schedule id -> edit counter
+-- KEYS[1] definitions    HASH  schedule id -> "<version>|<JSON>", the version an edit counter
+-- KEYS[2] versions       HASH  schedule id -> edit counter, of definitions stored before the
+--                              version moved into them (dropped when one is next written)
 -- KEYS[3] due            ZSET  schedule id -> next fire (ms)
 -- KEYS[4] account index  ZSET  schedule id -> creation order, one per account and dialect: the
 --                              created ms, raised to 1 past the newest entry when needed, so
@@ -14,13 +15,20 @@
 --
 -- Returns the new version, or -1 when a new schedule would exceed the account's quota.
 -- A beat waiting on the wake channel learns the new next fire and wakes early if it is sooner.
+-- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
+-- alone, its version in the versions hash (KEYS[2]).
+local function version_of(value, sid)
+  return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[2], sid) or '0'
+end
+
 local sid, next_ms, quota = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
-local exists = redis.call('HEXISTS', KEYS[1], sid) == 1
-if not exists and quota > 0 and redis.call('ZCARD', KEYS[4]) >= quota then
+local current = redis.call('HGET', KEYS[1], sid)
+if not current and quota > 0 and redis.call('ZCARD', KEYS[4]) >= quota then
   return -1
 end
-redis.call('HSET', KEYS[1], sid, ARGV[2])
-local version = redis.call('HINCRBY', KEYS[2], sid, 1)
+local version = current and tonumber(version_of(current, sid)) + 1 or 1
+redis.call('HSET', KEYS[1], sid, version .. '|' .. ARGV[2])
+redis.call('HDEL', KEYS[2], sid)
 if not redis.call('ZSCORE', KEYS[4], sid) then
   local order = tonumber(ARGV[4])
   local newest = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')

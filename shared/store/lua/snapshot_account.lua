@@ -1,6 +1,6 @@
 -- snapshot_account.lua: every schedule of one account, read in one atomic step (for a backup).
 --
--- KEYS[1] definitions     HASH  schedule id -> schedule JSON
+-- KEYS[1] definitions     HASH  schedule id -> "<version>|<JSON>" (see put_schedule.lua)
 -- KEYS[2] due             ZSET  schedule id -> next fire (ms)
 -- KEYS[3] run_counts      HASH  schedule id -> fires dispatched so far
 -- KEYS[4] task counters   HASH  the account's last issued task / repeat-item ids
