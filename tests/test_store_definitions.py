@@ -23,6 +23,20 @@ def test_the_stored_form_leaves_out_the_id_and_the_defaults() -> None:
     assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
 
 
+def test_the_stored_form_names_the_fields_every_schedule_has_by_one_letter() -> None:
+    schedule = webhook_schedule(cron("*/5 * * * *"))
+    stored = json.loads(encode_definition(schedule))
+    assert stored.keys() == {"a", "d", "t", "g", "c"}
+    assert stored["t"] == {"expr": "*/5 * * * *", "kind": "cron"}  # UTC is the default zone
+
+
+def test_a_zone_other_than_utc_is_stored() -> None:
+    schedule = webhook_schedule(cron("0 9 * * *", "Europe/Paris"), max_runs=3)
+    stored = json.loads(encode_definition(schedule))
+    assert (stored["t"]["timezone"], stored["max_runs"]) == ("Europe/Paris", 3)
+    assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
+
+
 def test_fields_off_their_default_are_stored() -> None:
     schedule = webhook_schedule(
         cron("0 * * * *"), enabled=False, misfire="skip", purge_when_done=True, doc={"n": "x"}

@@ -7,9 +7,11 @@ definitions stored before, until they are next written).
 
 ``Schedule.to_dict`` without what the reader knows already: the id (it is the hash field, and
 every reader reads a definition by its id) and the fields that hold their default (the model's
-``from_dict`` fills them). A webhook schedule's value is ~110 bytes shorter for it. Values
-written before this form (the whole ``to_dict``, id included) read the same, so stored data
-needs no migration; a definition takes the short form when it is next written.
+``from_dict`` fills them), a trigger's time zone when it is UTC (its default too), and one-letter
+names for the five fields every schedule has (other fields keep their names). A webhook
+schedule's value is ~150 bytes shorter for it. Values written before this form (the whole
+``to_dict``, id included) read the same, so stored data needs no migration; a definition takes
+the short form when it is next written.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def _defaults() -> dict[str, Any]:
 
 
 _DEFAULTS = _defaults()
+_SHORT_NAMES = {"account": "a", "dialect": "d", "trigger": "t", "target": "g", "created_ms": "c"}
+_LONG_NAMES = {short: name for name, short in _SHORT_NAMES.items()}
+_DEFAULT_TIMEZONE = "UTC"  # every zoned trigger's default (shared.model)
 
 
 def encode_definition(schedule: Schedule) -> str:
@@ -44,7 +49,10 @@ def encode_definition(schedule: Schedule) -> str:
     for name, default in _DEFAULTS.items():
         if data.get(name) == default:
             del data[name]
-    return dumps(data)
+    trigger = data["trigger"]  # a fresh dict of to_dict's own
+    if trigger.get("timezone") == _DEFAULT_TIMEZONE:
+        del trigger["timezone"]
+    return dumps({_SHORT_NAMES.get(name, name): value for name, value in data.items()})
 
 
 def definition_dict(schedule_id: str, raw: str) -> dict[str, Any]:
@@ -60,5 +68,6 @@ def decode_definition(schedule_id: str, raw: str) -> Schedule:
     data = json.loads(raw)
     if not isinstance(data, dict):
         raise InvalidSchedule(f"schedule {schedule_id}: stored value is not an object")
+    data = {_LONG_NAMES.get(name, name): value for name, value in data.items()}
     data.setdefault("id", schedule_id)
     return Schedule.from_dict(data)
