@@ -116,7 +116,9 @@ def receiver(run: Run, delay_ms: float, out: Path) -> Iterator[subprocess.Popen[
 def received(out: Path) -> list[tuple[int, str, str]]:
     """(receive ms, id, path) of every request the receiver recorded."""
     rows = []
-    for line in out.read_text().splitlines() if out.exists() else []:
+    text = out.read_text() if out.exists() else ""
+    # the receiver may be writing as we read: a last line without its newline is not whole yet
+    for line in text[: text.rfind("\n") + 1].splitlines():
         ms, _port, rid, path = line.split(" ", 3)
         rows.append((int(ms), rid, path))
     return rows
