@@ -45,3 +45,22 @@ def test_a_message_larger_than_the_room_takes_all_of_it() -> None:
     room = Capacity(3)
     with room.held(50):
         pass  # capped at the limit, not waiting for ever
+
+
+def test_a_message_gives_back_the_room_of_its_ended_executions() -> None:
+    room = Capacity(10)
+    entered = threading.Event()
+    with room.held(10) as held:
+
+        def second() -> None:
+            with room.held(6):
+                entered.set()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not entered.wait(0.3)  # all 10 in flight: it waits
+        held.keep(4)  # 6 ended, 4 still run (a hung receiver's): their room is free
+        assert entered.wait(5)
+        thread.join(5)
+        held.keep(9)  # never takes back more than it holds
+        assert held.count == 4

@@ -64,9 +64,10 @@ def run_batch(
         except MalformedExecution as exc:
             outcomes[n] = refuse(body, f"malformed message: {exc}")
     # Taken before the begin: an attempt's lease must not run out while it waits for room.
-    with capacity(config).held(len(executions)):
+    with capacity(config).held(len(executions)) as room:
         begun = _begin(store, config, executions, outcomes, delivery_tag)
-        _deliver_all(store, config, begun, deliver, outcomes)
+        room.keep(len(begun))
+        _deliver_all(store, config, begun, deliver, outcomes, room)
     return [outcomes[n] for n in range(len(bodies))]
 
 
@@ -81,17 +82,41 @@ class Capacity:
         self._room = threading.Condition()
 
     @contextmanager
-    def held(self, count: int) -> Iterator[None]:
+    def held(self, count: int) -> Iterator[Room]:
+        """Room for ``count`` executions, for the block; ``Room.keep`` gives back what the
+        message's ended executions no longer need."""
         count = min(count, self.limit)
         with self._room:
             self._room.wait_for(lambda: self._used + count <= self.limit)
             self._used += count
+        room = Room(self, count)
         try:
-            yield
+            yield room
         finally:
-            with self._room:
-                self._used -= count
-                self._room.notify_all()
+            room.keep(0)
+
+    def _give_back(self, count: int) -> None:
+        with self._room:
+            self._used -= count
+            self._room.notify_all()
+
+
+class Room:
+    """The room one message holds. Given back as its executions end, not when the last does:
+    a message whose few calls hang (until their time-out) must not hold the room of its many
+    answered ones, or other destinations' fires wait behind it."""
+
+    def __init__(self, capacity: Capacity, count: int) -> None:
+        self._capacity = capacity
+        self.count = count
+
+    def keep(self, running: int) -> None:
+        """Keep room for ``running`` executions still between begin and end (at most what was
+        taken), give back the rest."""
+        spare = self.count - min(self.count, running)
+        if spare:
+            self.count -= spare
+            self._capacity._give_back(spare)
 
 
 @functools.cache
@@ -148,8 +173,10 @@ def _deliver_all(
     begun: dict[int, tuple[Execution, Account]],
     deliver: AsyncDeliver,
     outcomes: dict[int, Ended],
+    room: Room,
 ) -> None:
-    """Every begun call in flight at once; the ends gathered at each wake recorded together."""
+    """Every begun call in flight at once; the ends gathered at each wake recorded together
+    (and their room given back)."""
     started = now_ms()
     ends: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
     event_loop.submit(_attempt_all(config, deliver, begun, ends))
@@ -175,6 +202,7 @@ def _deliver_all(
                 outcomes[n] = runner.settled(config, execution, finish, finished)
             pairs.append((execution, outcomes[n]))
         task_states.attempts_ended(pairs, (finished - started) / 1000)
+        room.keep(len(left))
 
 
 def _next_ends(
