@@ -163,10 +163,9 @@ class Dispatcher:
         skipped = None
         if decision.skipped:
             late_ms = max(0, now_ms - entry.due_ms)
+            reason = f"missed by {late_ms / 1000:.1f}s (beat was down); {decision.reason}"
             exec_id = execution_id(schedule.id, entry.due_ms)
-            skipped = _skipped_record(
-                schedule, exec_id, entry.due_ms, now_ms, late_ms, decision.reason
-            )
+            skipped = _skipped_record(schedule.id, exec_id, entry.due_ms, now_ms, reason)
         if decision.run_ms is None:
             next_ms = next_schedule_fire(schedule, decision.after_ms, entry.runs)
             commit = Commit(
@@ -275,32 +274,23 @@ def _overlap_skipped_record(plan: _Plan, now_ms: int) -> RunRecord:
     """The record of a fire ``commit.lua`` skipped for its schedule's overlap policy."""
     commit = plan.commit
     due_ms = plan.due_ms if plan.due_ms is not None else now_ms
-    return RunRecord(
-        id=commit.ledger_id,
-        schedule=commit.member,
-        due_ms=due_ms,
-        claimed_ms=now_ms,
-        started_ms=None,
-        finished_ms=now_ms,
-        status=RunStatus.SKIPPED,
-        attempt=0,
-        error=OVERLAP_REASONS.get(commit.overlap, "overlap"),
-        late_ms=max(0, now_ms - due_ms),
-    )
+    reason = OVERLAP_REASONS.get(commit.overlap, "overlap")
+    return _skipped_record(commit.member, commit.ledger_id, due_ms, now_ms, reason)
 
 
 def _skipped_record(
-    schedule: Schedule, exec_id: str, due_ms: int, now_ms: int, late_ms: int, reason: str
+    schedule_id: str, exec_id: str, due_ms: int, now_ms: int, reason: str
 ) -> RunRecord:
+    """A fire that did not run (missed during downtime, or skipped for overlap), as a run."""
     return RunRecord(
         id=exec_id,
-        schedule=schedule.id,
+        schedule=schedule_id,
         due_ms=due_ms,
         claimed_ms=now_ms,
         started_ms=None,
         finished_ms=now_ms,
         status=RunStatus.SKIPPED,
         attempt=0,
-        error=f"missed by {late_ms / 1000:.1f}s (beat was down); {reason}",
-        late_ms=late_ms,
+        error=reason,
+        late_ms=max(0, now_ms - due_ms),
     )
