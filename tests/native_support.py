@@ -8,14 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import redis
 from flask.testing import FlaskClient
 
 from scheduler_api.app import create_app
 from shared.accounts import create_account, load_secret_key
-from shared.config import Config
 from shared.store import Store
-from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, basic, now_ms, wait_until
+from tests.support import HttpReceiver, ProcessGroup, basic, fresh_api_config, now_ms, wait_until
 
 
 class Stack:
@@ -53,15 +51,7 @@ def running_stack(
     """A fresh Redis database with one account, a real beat and a worker per pool (``pools``:
     pool name -> its ``ProcessGroup.worker`` options), stopped on exit; ``settings`` are the
     API's (``Config`` fields)."""
-    redis.Redis.from_url(redis_url).flushdb()
-    config = Config.from_env(
-        {},
-        redis_url=redis_url,
-        data_dir=str(workdir),
-        target_allowlist=("127.0.0.0/8",),
-        **UNLIMITED,
-        **settings,
-    )
+    config = fresh_api_config(redis_url, workdir, **settings)
     store = Store.from_url(config.redis_url, config.key_prefix)
     creds = create_account(store, "native", secret_key=load_secret_key(config), now_ms=now_ms())
     group = ProcessGroup(redis_url, workdir)

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 
 from scheduler_api.app import create_app
 from scheduler_sdk import Client, RetryPolicy
 from shared.accounts import create_account, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import UNLIMITED, ServedApp, now_ms
+from tests.support import ServedApp, fresh_api_config, now_ms
 
 FAST_RETRY = RetryPolicy(attempts=3, backoff_s=0.01, max_wait_s=5.0)
 
@@ -43,14 +42,7 @@ class Served:
 
 def served_api(redis_url: str, workdir: Path, **settings: Any) -> Iterator[Served]:
     """The API over real HTTP for a module (its Redis emptied first)."""
-    redis.Redis.from_url(redis_url).flushdb()
-    config = Config.from_env(
-        {},
-        redis_url=redis_url,
-        data_dir=str(workdir),
-        target_allowlist=("127.0.0.0/8",),
-        **{**UNLIMITED, **settings},
-    )
+    config = fresh_api_config(redis_url, workdir, **settings)
     store = Store.from_url(config.redis_url, config.key_prefix)
     with ServedApp(create_app(config)) as served:
         yield Served(served.url, store, config)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import redis
 
 from scheduler_api.serving import CappedHead, capped_server
+from shared.config import Config
 from shared.timing import now_ms
 
 T = TypeVar("T")
@@ -47,6 +48,19 @@ UNLIMITED: dict[str, Any] = {
     "auth_failures_per_address": "",
     "auth_failures_per_appkey": "",
 }
+
+
+def fresh_api_config(redis_url: str, workdir: Path, **settings: Any) -> Config:
+    """Settings of an API under test on an emptied Redis database: callbacks to loopback allowed,
+    no rate limits, ``settings`` (``Config`` fields) on top."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return Config.from_env(
+        {},
+        redis_url=redis_url,
+        data_dir=str(workdir),
+        target_allowlist=("127.0.0.0/8",),
+        **{**UNLIMITED, **settings},
+    )
 
 
 def basic(creds: dict[str, str]) -> dict[str, str]:
