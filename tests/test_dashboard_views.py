@@ -1,15 +1,17 @@
-"""The overview's computed parts, pure: upcoming fires merged soonest first (at most five of one
-schedule, none past the horizon) and the timeline's axis."""
+"""The overview's computed parts: upcoming fires merged soonest first (at most five of one
+schedule, none past the horizon), the timeline's axis (pure), and run names (on real Redis)."""
 
 from __future__ import annotations
 
 from scheduler_api.dashboard.views import (
     TIMELINE_AHEAD_MS,
+    Names,
     Owned,
     timeline,
     upcoming_fires,
 )
 from shared.model import IntervalTrigger, OnceTrigger, Schedule, Target
+from shared.store import Store
 
 NOW = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 MINUTE = 60_000
@@ -58,3 +60,10 @@ def test_the_timeline_has_a_tick_every_three_hours_and_now_at_a_fifth() -> None:
         "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00", "00:00", "03:00", "06:00",
     ]  # fmt: skip
     assert len(drawn.marks) == 5 and {m.kind for m in drawn.marks} == {"upcoming"}
+
+
+def test_a_failure_notice_is_named_after_its_schedule(store: Store) -> None:
+    names = Names(store, [every("s1", 5, NOW)])
+    assert names.of("s1") == "every 5 min"
+    assert names.of("s1:on-failure") == "failure notice of every 5 min"
+    assert names.of("gone:on-failure") == "failure notice"  # its schedule no longer known

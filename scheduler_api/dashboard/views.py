@@ -20,6 +20,7 @@ from shared.describe import (
     schedule_name,
     schedule_state,
 )
+from shared.execution import NOTICES
 from shared.model import RunRecord, Schedule
 from shared.store import Store
 from shared.timing import format_iso_utc, next_schedule_fire
@@ -193,6 +194,10 @@ class Names:
         self.names = {item.schedule.id: schedule_name(item.schedule) for item in owned}
 
     def of(self, schedule_id: str) -> str:
+        """A failure notice's runs (``<schedule>:on-failure``) are named after their schedule."""
+        if schedule_id.endswith(NOTICES):
+            name = self.of(schedule_id.removesuffix(NOTICES))
+            return f"failure notice of {name}" if name else "failure notice"
         if schedule_id not in self.names:
             retired = self.store.retired_schedule(schedule_id)
             self.names[schedule_id] = schedule_name(retired) if retired else ""
