@@ -9,6 +9,7 @@ the request at every delivery. So they are refused when the schedule is created,
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 from shared.errors import InvalidSchedule
 
@@ -81,5 +82,5 @@ def check_headers(field: str, headers: object) -> None:
         raise InvalidSchedule(f"{field}: at most {MAX_HEADERS_BYTES} bytes of names and values")
 
 
-def _refuse(where: str, reason: str) -> None:
+def _refuse(where: str, reason: str) -> NoReturn:
     raise InvalidSchedule(f"{where}: {reason}", field=where, reason=reason)

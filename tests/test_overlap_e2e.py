@@ -36,6 +36,15 @@ def every_second(stack: Stack, path: str, overlap: str) -> str:
     return str(view["id"])
 
 
+def first_calls(stack: Stack, path: str, count: int) -> list[Any]:
+    """The first ``count`` calls to ``path``, once they have all arrived."""
+    return wait_until(
+        lambda: stack.hits(path)[:count] if len(stack.hits(path)) >= count else None,
+        timeout_s=60,
+        what=f"{count} calls to {path}",
+    )
+
+
 def runs(stack: Stack, schedule_id: str) -> list[dict[str, Any]]:
     answer = stack.api.get(
         f"/v1/schedules/{schedule_id}/runs?limit=100", headers=basic(stack.creds)
@@ -76,8 +85,7 @@ def delete_and_check_nothing_left(stack: Stack, schedule_id: str) -> None:
 
 def test_skip_delivers_one_at_a_time_and_records_the_fires_it_skipped(stack: Stack) -> None:
     schedule_id = every_second(stack, "/skip", "skip")
-    hits = wait_until(lambda: stack.hits("/skip")[:3] if len(stack.hits("/skip")) >= 3 else None,
-                      timeout_s=60, what="three calls")  # fmt: skip
+    hits = first_calls(stack, "/skip", 3)
     assert_one_at_a_time(hits)
     delivered = [due_of(hit) for hit in hits]
     skipped_at = wait_until(
@@ -95,11 +103,7 @@ def test_buffer_one_delivers_the_next_fire_after_the_previous_and_skips_the_rest
     stack: Stack,
 ) -> None:
     schedule_id = every_second(stack, "/buffer-one", "buffer_one")
-    hits = wait_until(
-        lambda: stack.hits("/buffer-one")[:3] if len(stack.hits("/buffer-one")) >= 3 else None,
-        timeout_s=60,
-        what="three calls",
-    )
+    hits = first_calls(stack, "/buffer-one", 3)
     assert_one_at_a_time(hits)
     delivered = [due_of(hit) for hit in hits]
     # the fire right after the first waited for it and ran as soon as it ended: late
@@ -116,11 +120,7 @@ def test_buffer_one_delivers_the_next_fire_after_the_previous_and_skips_the_rest
 
 def test_buffer_all_delivers_every_fire_in_order_never_two_at_once(stack: Stack) -> None:
     schedule_id = every_second(stack, "/buffer-all", "buffer_all")
-    hits = wait_until(
-        lambda: stack.hits("/buffer-all")[:4] if len(stack.hits("/buffer-all")) >= 4 else None,
-        timeout_s=60,
-        what="four calls",
-    )
+    hits = first_calls(stack, "/buffer-all", 4)
     assert_one_at_a_time(hits)
     delivered = [due_of(hit) for hit in hits]
     assert delivered == [delivered[0] + n * SECOND_MS for n in range(4)]  # every fire, in order
