@@ -59,6 +59,22 @@ def online_workers(driver: WebDriver) -> set[str]:
     return {cells[0] for cells in rows if len(cells) > 1 and cells[1] == "Online"}
 
 
+def worker_queues(driver: WebDriver, page: str, name: str) -> list[str]:
+    """The queues Flower's page for one worker lists. Flower asks the worker by a broadcast with a
+    short timeout when the page is served, so a worker busy starting (or a loaded machine) can
+    answer late and the page shows no queues yet: load it again until it lists some (bounded)."""
+    seen: list[str] = []
+
+    def listed() -> bool:
+        driver.get(page)
+        wait_for_text(driver, name)
+        seen[:] = [cells[0] for cells in driver.execute_script(QUEUES_JS)]
+        return bool(seen)
+
+    wait_until(listed, 30, f"Flower's page for {name} to list its queues")
+    return seen
+
+
 def open_tab(driver: WebDriver, tab: str) -> str:
     driver.find_element(By.ID, f"worker-tab-{tab}").click()
     pane = driver.find_element(By.ID, f"tab-{tab}")
@@ -90,9 +106,7 @@ def test_flower_shows_our_workers_by_pool_and_their_tasks(
     ]
     assert TASK_BY_TARGET["webhook"] in expected
     for pool, name in names.items():
-        browser.get(f"{base}/worker/{quote(name, safe='@')}")
-        wait_for_text(browser, name)
-        queues = [cells[0] for cells in browser.execute_script(QUEUES_JS)]
+        queues = worker_queues(browser, f"{base}/worker/{quote(name, safe='@')}", name)
         assert queues == [pool], f"{name} consumes {queues}"
         tasks = open_tab(browser, "limits")  # Flower lists the registered tasks under "Limits"
         missing = [task for task in expected if task not in tasks]
