@@ -59,19 +59,25 @@ def online_workers(driver: WebDriver) -> set[str]:
     return {cells[0] for cells in rows if len(cells) > 1 and cells[1] == "Online"}
 
 
-def worker_queues(driver: WebDriver, page: str, name: str) -> list[str]:
-    """The queues Flower's page for one worker lists. Flower asks the worker by a broadcast with a
-    short timeout when the page is served, so a worker busy starting (or a loaded machine) can
-    answer late and the page shows no queues yet: load it again until it lists some (bounded)."""
-    seen: list[str] = []
+def worker_page(
+    driver: WebDriver, page: str, name: str, expected: list[str]
+) -> tuple[list[str], str]:
+    """The queues and the registered tasks Flower's page for one worker lists. Flower asks the
+    worker by broadcasts with a short timeout when the page is served, so a worker busy starting
+    (or a loaded machine) can answer late and the page shows none yet: load it again until both
+    parts came (bounded), then the caller checks what they hold."""
+    seen: tuple[list[str], str] = ([], "")
 
-    def listed() -> bool:
+    def arrived() -> bool:
+        nonlocal seen
         driver.get(page)
         wait_for_text(driver, name)
-        seen[:] = [cells[0] for cells in driver.execute_script(QUEUES_JS)]
-        return bool(seen)
+        queues = [cells[0] for cells in driver.execute_script(QUEUES_JS)]
+        tasks = open_tab(driver, "limits")  # Flower lists the registered tasks under "Limits"
+        seen = (queues, tasks)
+        return bool(queues) and any(task in tasks for task in expected)
 
-    wait_until(listed, 30, f"Flower's page for {name} to list its queues")
+    wait_until(arrived, 30, f"Flower's page for {name} to list its queues and tasks")
     return seen
 
 
@@ -106,9 +112,9 @@ def test_flower_shows_our_workers_by_pool_and_their_tasks(
     ]
     assert TASK_BY_TARGET["webhook"] in expected
     for pool, name in names.items():
-        queues = worker_queues(browser, f"{base}/worker/{quote(name, safe='@')}", name)
+        page = f"{base}/worker/{quote(name, safe='@')}"
+        queues, tasks = worker_page(browser, page, name, expected)
         assert queues == [pool], f"{name} consumes {queues}"
-        tasks = open_tab(browser, "limits")  # Flower lists the registered tasks under "Limits"
         missing = [task for task in expected if task not in tasks]
         assert missing == [], f"{name}'s registered tasks lack {missing}: {tasks}"
 
