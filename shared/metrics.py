@@ -128,7 +128,8 @@ class _Metrics:
         )
         self.circuits_opened = Counter(
             "scheduler_circuits_opened",
-            "Times a destination's circuit opened (failures in a row, or a failed trial call)",
+            "Times a destination's circuit opened (failures in a row, waits for a slot that got "
+            "none included, or a failed trial call)",
         )
 
 

@@ -76,3 +76,32 @@ def test_a_destination_that_keeps_failing_is_not_called_while_its_circuit_is_ope
     found = wait_until(errors, timeout_s=30, what="the five attempts")
     assert all("Connection" in e for e in found[:2]), found
     assert all("circuit is open" in e for e in found[2:]), found
+
+
+def test_a_destination_whose_calls_all_hang_is_backed_off_before_they_time_out(
+    store: Store, processes: ProcessGroup
+) -> None:
+    with HttpReceiver(hang_prefix="/") as hung:
+        processes.beat()
+        processes.worker(
+            "webhooks",
+            destination_max_in_flight=2,
+            destination_wait_s=0.2,
+            breaker_failures=2,
+            breaker_open_s=HUNG_S,
+            http_read_timeout_s=HUNG_S,
+            max_attempts=1,
+        )
+        wait_until(store.last_beat_ms, what="beat running")
+        ids = schedule_many(store, hung.url, 8, now_ms() + 1500, step_ms=300)
+        # Two calls hang in its two slots; the next two wait for a slot in vain and open the
+        # circuit; the rest are refused at once. None waits for a hung call's time-out.
+        later = ids[4:]
+        errors = wait_until(
+            lambda: [r[0].error or "" for r in map(store.history, later)]
+            if all(map(store.history, later)) else None,
+            timeout_s=HUNG_S * 0.75,
+            what="the later fires refused",
+        )  # fmt: skip
+        assert all("circuit is open" in e for e in errors), errors
+        assert hung.count() == 2

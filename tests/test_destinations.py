@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
+from prometheus_client import REGISTRY
 
 from workers.destinations import Destinations, Refused
 
@@ -18,6 +20,11 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def opened() -> float:
+    """scheduler_circuits_opened_total, as the metrics endpoint shows it."""
+    return REGISTRY.get_sample_value("scheduler_circuits_opened_total") or 0.0
 
 
 def go(gate: Destinations, destination: tuple[str, str, int]) -> None:
@@ -86,6 +93,51 @@ def test_failures_in_a_row_open_the_circuit_until_its_time_is_up() -> None:
     assert later.value.retry_after_s == pytest.approx(20)
     with gate.slot(OTHER):  # only that destination
         gate.record(OTHER, failed=False)
+
+
+def test_deliveries_refused_for_want_of_a_slot_open_the_circuit() -> None:
+    # Every slot held by calls that hang: nothing answers while deliveries wait for one.
+    gate = destinations(Clock(), cap=1, failures=2)
+    opened_before = opened()
+    with gate.slot(HOST):
+        for _ in range(2):
+            with pytest.raises(Refused) as busy:
+                go(gate, HOST)
+            assert busy.value.reason == "busy"
+        with pytest.raises(Refused) as backed_off:  # at once, without waiting for a slot
+            go(gate, HOST)
+    assert backed_off.value.reason == "circuit_open"
+    assert backed_off.value.retry_after_s == pytest.approx(30)
+    assert opened() == opened_before + 1  # visible in metrics
+
+
+def test_the_delivery_loop_backs_off_a_destination_whose_slots_all_hang() -> None:
+    gate = destinations(Clock(), cap=1, failures=2)
+
+    async def refusals() -> list[str]:
+        reasons = []
+        async with gate.loop_slot(HOST):  # a call that hangs
+            for _ in range(3):
+                try:
+                    async with gate.loop_slot(HOST):
+                        pass
+                except Refused as exc:
+                    reasons.append(exc.reason)
+        return reasons
+
+    assert asyncio.run(refusals()) == ["busy", "busy", "circuit_open"]
+
+
+def test_an_answer_while_deliveries_wait_for_a_slot_starts_the_count_again() -> None:
+    # A healthy receiver at its cap: its calls answer while others wait, so it is not backed off.
+    gate = destinations(Clock(), cap=2, failures=2)
+    with gate.slot(HOST), gate.slot(HOST):
+        for _ in range(3):
+            with pytest.raises(Refused) as busy:
+                go(gate, HOST)
+            assert busy.value.reason == "busy"
+            gate.record(HOST, failed=False)  # one of the held calls answered
+    go(gate, HOST)
 
 
 def test_a_success_between_failures_starts_the_count_again() -> None:

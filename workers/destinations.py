@@ -11,6 +11,10 @@ destination, one receiver that hangs would soon hold all of them. So, in each wo
   open the destination's circuit for ``SCHEDULER_BREAKER_OPEN_S``: its deliveries fail at once,
   with that time left as their Retry-After, instead of hammering a receiver that is down; then one
   trial delivery goes out (half-open) and its outcome closes the circuit or opens it again.
+  A delivery refused for want of a slot counts as such a failure too: a destination that holds
+  all its slots through ``SCHEDULER_DESTINATION_WAIT_S`` with none answered (calls that hang
+  until their time-out) is backed off at once, not only when its first calls time out; a
+  healthy receiver at its cap answers meanwhile, and an answer starts the count again.
 
 Both are counted in metrics (``shared.metrics``). The state is shared between the threads of
 Celery's threads pool under locks; the webhooks pool's calls, made on its delivery loop, wait
@@ -90,7 +94,7 @@ class Destinations:
         trial = self._pass_breaker(destination, state)
         with _trial_given_back_on_error(state, trial):
             if not state.slots.acquire(timeout=self.wait_s):
-                raise self._busy(destination)
+                raise self._busy(destination, state)
         try:
             with self._holding(state, trial):
                 yield
@@ -111,7 +115,7 @@ class Destinations:
                 try:
                     await asyncio.wait_for(slots.acquire(), self.wait_s)
                 except TimeoutError:
-                    raise self._busy(destination) from None
+                    raise self._busy(destination, state) from None
             else:  # a slot is free: taken at once (wait_for would cost a task per call)
                 await slots.acquire()
         try:
@@ -120,8 +124,12 @@ class Destinations:
         finally:
             slots.release()
 
-    def _busy(self, destination: Destination) -> Refused:
+    def _busy(self, destination: Destination, state: _State) -> Refused:
+        """A delivery that waited its time for a slot and got none: refused, and counted as a
+        failure in a row (no call to the destination answered in all that time)."""
         metrics.record_refused("busy")
+        with state.lock:
+            self._count_failure(state)
         return Refused(
             "busy",
             f"{_name(destination)} already has {self.max_in_flight} deliveries in flight "
@@ -150,11 +158,16 @@ class Destinations:
             if not failed:
                 state.failures, state.open_until = 0, 0.0
                 return
-            state.failures += 1
-            half_open = state.open_until != 0.0
-            if half_open or state.failures >= self.failures_to_open:
-                state.open_until = self._clock() + self.open_s
-                metrics.record_circuit_opened()
+            self._count_failure(state)
+
+    def _count_failure(self, state: _State) -> None:
+        """One more failure in a row (``state.lock`` held): enough of them, or one while the
+        circuit is half-open, (re)opens it."""
+        state.failures += 1
+        half_open = state.open_until != 0.0
+        if half_open or state.failures >= self.failures_to_open:
+            state.open_until = self._clock() + self.open_s
+            metrics.record_circuit_opened()
 
     def _pass_breaker(self, destination: Destination, state: _State) -> bool:
         """Refuse while the circuit is open; past its time, let one trial through (returns True
