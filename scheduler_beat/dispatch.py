@@ -57,6 +57,11 @@ class _Plan:
     misfire: str | None = None  # the policy applied to a missed fire, for the misfire metric
 
 
+# The batch task of a delivery task, for retries (the retry index names the task, not a kind).
+BATCH_TASK_BY_TASK: dict[str, str] = {
+    TASK_BY_TARGET[kind]: task for kind, task in BATCH_TASK_BY_TARGET.items()
+}
+
 # The first claim after an idle spell is small, so the first fire goes out within milliseconds
 # even when thousands fall due at once; each full batch doubles the next, up to beat_batch.
 FIRST_BATCH = 100
@@ -145,12 +150,18 @@ class Dispatcher:
         execution = retry["execution"]
         task_id = f"{execution['id']}/{execution['attempt']}"
         message = build_message(retry["task"], task_id, retry["queue"], [execution], tag)
+        batch_task = BATCH_TASK_BY_TASK.get(retry["task"], "")
         return Commit(
             member=entry.member,
             next_ms=None,
             queue=retry["queue"],
             message=message,
             ledger_id=entry.member,  # a retry's execution id, or a job lease check's id
+            # The retries of one tick share a message as its fires do: a receiver that keeps
+            # failing sends many back at once, and a message of one costs Celery's whole
+            # per-message work each.
+            batch=dumps(execution) if batch_task else "",
+            batch_task=batch_task,
         )
 
     def _plan_fire(self, entry: ClaimedEntry, now_ms: int, tag: str) -> _Plan:

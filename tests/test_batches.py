@@ -11,8 +11,9 @@ from typing import Any
 
 from scheduler_beat.dispatch import Dispatcher
 from shared.config import Config
-from shared.contract import TaskName
-from shared.execution import Execution, execution_id
+from shared.contract import RunStatus, TaskName
+from shared.execution import Execution, execution_id, retry_payload
+from shared.model import RunRecord
 from shared.store import Store
 from tests.factories import once, webhook_schedule
 
@@ -107,3 +108,48 @@ def _is_base64_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _fail_for_a_retry(
+    store: Store, body: dict[str, Any], retry_at_ms: int, payload: dict[str, Any] | None = None
+) -> None:
+    """Attempt 1 of ``body`` begun and failed, its retry (attempt 2 unless ``payload`` says
+    otherwise) due at ``retry_at_ms``."""
+    execution = Execution.from_message(body)
+    assert store.begin_execution(execution.id, 1, 60, 3, now_ms=T0, lease_ms=1000) == "run"
+    record = RunRecord(execution.id, execution.schedule, T0, T0, T0, T0, RunStatus.RETRYING, 1)
+    store.finish_execution(
+        record, "retry", account=execution.account, now_ms=T0, history_cap=10, retention_s=60,
+        retry_at_ms=retry_at_ms, payload=payload or retry_payload(body, 2),
+    )  # fmt: skip
+
+
+def test_the_retries_due_in_one_tick_go_out_as_one_message(store: Store) -> None:
+    due_schedules(store, 3)
+    Dispatcher(store, Config()).tick(T0)
+    (fires,) = queued(store)
+    store.redis.delete("webhooks")
+    for body in arguments(fires):
+        _fail_for_a_retry(store, body, T0 + 2000)
+    assert Dispatcher(store, Config()).tick(T0 + 2000).published == 3
+    (message,) = queued(store)
+    assert message["headers"]["task"] == TaskName.WEBHOOK_DELIVER_BATCH
+    retried = [Execution.from_message(body) for body in arguments(message)]
+    assert sorted(e.id for e in retried) == sorted(body["id"] for body in arguments(fires))
+    assert {e.attempt for e in retried} == {2}
+    for execution in retried:  # each in the ledger with its own message, for a copy
+        _, queue, single = store.ledger_message(execution.id)
+        assert queue == "webhooks" and arguments(json.loads(single))["attempt"] == 2
+
+
+def test_retries_of_a_task_without_a_batch_form_go_out_one_a_message(store: Store) -> None:
+    due_schedules(store, 2)
+    Dispatcher(store, Config()).tick(T0)
+    (fires,) = queued(store)
+    store.redis.delete("webhooks")
+    for body in arguments(fires):  # as the beat's job lease checks are: a task of its own
+        payload = {"task": TaskName.JOB_LEASE, "queue": "jobs", "execution": body}
+        _fail_for_a_retry(store, body, T0 + 2000, payload)
+    assert Dispatcher(store, Config()).tick(T0 + 2000).published == 2
+    messages = [json.loads(raw) for raw in store.redis.lrange("jobs", 0, -1)]
+    assert [m["headers"]["task"] for m in messages] == [TaskName.JOB_LEASE] * 2

@@ -1,8 +1,9 @@
 """The ``webhooks`` pool: POST a schedule's payload to its callback URL.
 
-A message carries one execution (``deliver``: a retry, a re-published copy, a run on demand) or
-the fires of one beat tick (``deliver_batch``); both go through ``workers.batch``: the callbacks
-are in flight together on the process's delivery loop (``workers.aio_http``).
+A message carries one execution (``deliver``: a re-published copy, a run on demand, a fire or
+retry alone) or the fires or retries of one beat tick (``deliver_batch``); both go through
+``workers.batch``: the callbacks are in flight together on the process's delivery loop
+(``workers.aio_http``).
 """
 
 from __future__ import annotations
