@@ -3,8 +3,8 @@
 The beat publishes the fires of one tick for one delivery queue as one message (up to
 ``SCHEDULER_DELIVERY_BATCH`` executions, and its retries alike; a re-published copy or a run on
 demand is a message of one). ``run_batch`` gives every execution of it the life
-``workers.runner`` gives one (dedupe, delivery count, lease, poison, run record, retry or dead letter, metrics, logs) at a
-fraction of the cost:
+``workers.runner`` gives one (dedupe, delivery count, lease, poison, run record, retry or dead
+letter, metrics, logs) at a fraction of the cost:
 
 - one Redis round trip begins them all and reads the accounts that sign their callbacks;
 - their calls are coroutines on the process's delivery loop (``workers.event_loop``), all in
