@@ -109,7 +109,7 @@ class Config:
     # Delivery concurrency of the push and webhooks pools (workers.destinations): callbacks in
     # flight in one worker process (threads); at most so many to one destination (scheme, host,
     # port), a delivery waiting longer than destination_wait_s for a slot fails (retried later);
-    # after breaker_failures failures in a row (a wait for a slot that got none counts) a
+    # after breaker_failures failures in a row (a wait for a slot in which no call ended counts) a
     # destination's circuit opens for breaker_open_s (its deliveries fail at once, retried
     # later), then one trial call decides.
     delivery_in_flight: int = 500

@@ -128,16 +128,24 @@ def test_the_delivery_loop_backs_off_a_destination_whose_slots_all_hang() -> Non
     assert asyncio.run(refusals()) == ["busy", "busy", "circuit_open"]
 
 
-def test_an_answer_while_deliveries_wait_for_a_slot_starts_the_count_again() -> None:
-    # A healthy receiver at its cap: its calls answer while others wait, so it is not backed off.
-    gate = destinations(Clock(), cap=2, failures=2)
+def test_a_destination_whose_calls_end_while_others_wait_is_not_backed_off() -> None:
+    # A healthy receiver at its cap: its calls end while others wait for a slot (even failing
+    # ones count as ending: they are counted themselves), so its busy refusals are not failures.
+    clock = Clock()
+    gate = destinations(clock, cap=2, failures=2)
     with gate.slot(HOST), gate.slot(HOST):
-        for _ in range(3):
+        for failed in (False, False, True):
+            gate.record(HOST, failed=failed)  # a call ended (the fake clock: within the wait)
             with pytest.raises(Refused) as busy:
                 go(gate, HOST)
             assert busy.value.reason == "busy"
-            gate.record(HOST, failed=False)  # one of the held calls answered
     go(gate, HOST)
+    clock.now += 1  # nothing ended since: the waits count again
+    with gate.slot(HOST), gate.slot(HOST):
+        for reason in ("busy", "circuit_open"):
+            with pytest.raises(Refused) as refused:
+                go(gate, HOST)
+            assert refused.value.reason == reason
 
 
 def test_a_success_between_failures_starts_the_count_again() -> None:

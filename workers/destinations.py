@@ -11,10 +11,10 @@ destination, one receiver that hangs would soon hold all of them. So, in each wo
   open the destination's circuit for ``SCHEDULER_BREAKER_OPEN_S``: its deliveries fail at once,
   with that time left as their Retry-After, instead of hammering a receiver that is down; then one
   trial delivery goes out (half-open) and its outcome closes the circuit or opens it again.
-  A delivery refused for want of a slot counts as such a failure too: a destination that holds
-  all its slots through ``SCHEDULER_DESTINATION_WAIT_S`` with none answered (calls that hang
-  until their time-out) is backed off at once, not only when its first calls time out; a
-  healthy receiver at its cap answers meanwhile, and an answer starts the count again.
+  A delivery refused for want of a slot, when no call to its destination ended while it waited,
+  counts as such a failure too: a destination whose calls all hang until their time-out is
+  backed off within a few waits, not only once its first calls time out; a healthy receiver at
+  its cap keeps ending calls meanwhile, and is not.
 
 Both are counted in metrics (``shared.metrics``). The state is shared between the threads of
 Celery's threads pool under locks; the webhooks pool's calls, made on its delivery loop, wait
@@ -55,6 +55,7 @@ class _State:
     open_until: float = 0.0  # monotonic seconds; 0 = closed
     trial_out: bool = False  # half-open: one trial delivery is out, the others wait for it
     in_flight: int = 0
+    last_end: float = 0.0  # monotonic seconds: when a call that went out last ended
     lock: threading.Lock = field(default_factory=threading.Lock)
     loop_slots: asyncio.Semaphore | None = None  # the same cap, for the delivery loop's calls
 
@@ -126,10 +127,11 @@ class Destinations:
 
     def _busy(self, destination: Destination, state: _State) -> Refused:
         """A delivery that waited its time for a slot and got none: refused, and counted as a
-        failure in a row (no call to the destination answered in all that time)."""
+        failure in a row if no call to the destination ended in all that time."""
         metrics.record_refused("busy")
         with state.lock:
-            self._count_failure(state)
+            if state.last_end <= self._clock() - self.wait_s:
+                self._count_failure(state)
         return Refused(
             "busy",
             f"{_name(destination)} already has {self.max_in_flight} deliveries in flight "
@@ -155,6 +157,7 @@ class Destinations:
         state = self._state(destination)
         with state.lock:
             state.trial_out = False
+            state.last_end = self._clock()
             if not failed:
                 state.failures, state.open_until = 0, 0.0
                 return
