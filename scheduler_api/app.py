@@ -68,6 +68,7 @@ def create_app(config: Config | None = None) -> Flask:
         config.key_prefix,
         timeout_s=config.redis_timeout_s,
         outbox=config.broker_is_apart,
+        partitions=config.partitions,
     )
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config

@@ -90,7 +90,9 @@ def check_before_serving(config: Config) -> None:
     and exit 2 (``scheduler_cli``), not a traceback from each worker and gunicorn's exit 3. The
     key file, when there is none yet, is also written once, before the workers race to."""
     load_secret_key(config)
-    store = Store.from_url(resolve_redis_url(config), config.key_prefix)
+    store = Store.from_url(
+        resolve_redis_url(config), config.key_prefix, partitions=config.partitions
+    )
     try:
         store.check_redis_is_safe()
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shared import metrics, misfire
@@ -70,17 +71,36 @@ REPUBLISH_BATCH = 200
 
 
 class Dispatcher:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        partitions: Callable[[], Sequence[int]] | None = None,
+    ) -> None:
         self.store = store
         self.config = config
-        self._batch = min(FIRST_BATCH, config.beat_batch)
+        # The partitions this beat ticks now (scheduler_beat.partitions); default: all of them.
+        self.partitions = partitions or (lambda: range(store.partitions))
+        self._batches: dict[int, int] = {}
 
     def tick(self, now_ms: int) -> TickResult:
+        """One tick of every partition this beat holds (one, unless SCHEDULER_PARTITIONS > 1)."""
+        results = [self.tick_partition(now_ms, p) for p in self.partitions()]
+        return TickResult(
+            claimed=sum(r.claimed for r in results),
+            published=sum(r.published for r in results),
+            lost=sum(r.lost for r in results),
+            next_wake_ms=_earliest(*(r.next_wake_ms for r in results)),
+            batch_full=any(r.batch_full for r in results),
+            republished=sum(r.republished for r in results),
+        )
+
+    def tick_partition(self, now_ms: int, partition: int = 0) -> TickResult:
         token = new_token()
-        limit = self._batch
-        claim = self.store.claim(now_ms, self.config.beat_lease_ms, limit, token)
+        limit = self._batches.get(partition, min(FIRST_BATCH, self.config.beat_batch))
+        claim = self.store.claim(now_ms, self.config.beat_lease_ms, limit, token, partition)
         full = len(claim.entries) >= limit
-        self._batch = min(limit * 2, self.config.beat_batch) if full else FIRST_BATCH
+        self._batches[partition] = min(limit * 2, self.config.beat_batch) if full else FIRST_BATCH
         if claim.entries and self.config.beat_pause_after_claim_ms:
             time.sleep(self.config.beat_pause_after_claim_ms / 1000)
         plans = [self._plan(entry, now_ms, f"{token}.{n}") for n, entry in enumerate(claim.entries)]
@@ -90,12 +110,13 @@ class Dispatcher:
             now_ms=now_ms,
             republish_after_ms=self._bound_ms,
             batch_size=self.config.delivery_batch,
+            partition=partition,
         )
         committed = [(p, s) for p, s in zip(plans, statuses, strict=True) if s.committed]
         self._record_skips(committed, now_ms)
         sent = [p for p, s in committed if s == CommitStatus.COMMITTED]
         _record_metrics(sent, [p for p, _ in committed])
-        republished, republish_ms, more = self._republish(claim, now_ms)
+        republished, republish_ms, more = self._republish(claim, now_ms, partition)
         published = sum(1 for p in sent if p.commit.queue)
         if published:  # what this tick recorded falls due then, unless begun before
             republish_ms = _earliest(republish_ms, now_ms + self._bound_ms)
@@ -112,12 +133,14 @@ class Dispatcher:
     def _bound_ms(self) -> int:
         return self.config.republish_after_ms
 
-    def _republish(self, claim: ClaimResult, now_ms: int) -> tuple[int, int | None, bool]:
+    def _republish(
+        self, claim: ClaimResult, now_ms: int, partition: int
+    ) -> tuple[int, int | None, bool]:
         """Publish again what no worker began in time, if the claim saw a deadline pass:
         (copies published, the ledger's next deadline, whether more may be overdue)."""
         if claim.republish_ms is None or claim.republish_ms > now_ms:
             return 0, claim.republish_ms, False
-        result = self.store.republish_overdue(now_ms, REPUBLISH_BATCH, self._bound_ms)
+        result = self.store.republish_overdue(now_ms, REPUBLISH_BATCH, self._bound_ms, partition)
         copies = 0
         for entry in result.entries:
             if entry.outcome == RepublishOutcome.REPUBLISHED:

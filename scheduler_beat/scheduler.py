@@ -22,6 +22,7 @@ import redis
 from celery.beat import Scheduler
 
 from scheduler_beat.dispatch import Dispatcher
+from scheduler_beat.partitions import PartitionLeases
 from shared.broker.publishers import publisher_for
 from shared.broker.relay import Relay
 from shared.config import Config
@@ -56,15 +57,25 @@ class RedisScheduler(Scheduler):
             self.config.key_prefix,
             timeout_s=self.config.redis_timeout_s,
             outbox=self.config.broker_is_apart,
+            partitions=self.config.partitions,
         )
         self.store.check_redis_is_safe()
         self.store.load_scripts()
-        self.dispatcher = Dispatcher(self.store, self.config)
         self._wake = WakeWatcher(self.store)
+        # P > 1: this beat's share of the partitions, by leases (scheduler_beat.partitions);
+        # a partition it gains is ticked at once.
+        self.leases = PartitionLeases(
+            self.store, self.config.partition_lease_ms, on_gain=self._wake.poke
+        )
+        self.leases.start()
+        self.dispatcher = Dispatcher(self.store, self.config, self.leases.owned)
         self.relay: Relay | None = None
         if self.config.broker_is_apart:  # see shared.broker.relay: why the beat relays
             self.relay = Relay(
-                self.store, publisher_for(self.config), self.config.relay_pause_before_trim_ms
+                self.store,
+                publisher_for(self.config),
+                self.config.relay_pause_before_trim_ms,
+                partitions=self.leases.owned,
             )
             self.relay.start()
 
@@ -74,7 +85,10 @@ class RedisScheduler(Scheduler):
 
     @property
     def info(self) -> str:
-        return f"redis store, lease {self.config.beat_lease_ms} ms, batch {self.config.beat_batch}"
+        return (
+            f"redis store, lease {self.config.beat_lease_ms} ms, batch {self.config.beat_batch}, "
+            f"{self.config.partitions} partition(s)"
+        )
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         self._wake.reset()  # announcements from here on are newer than what the claim sees
@@ -116,6 +130,9 @@ class RedisScheduler(Scheduler):
         relay: Relay | None = getattr(self, "relay", None)
         if relay is not None:
             relay.stop()
+        leases: PartitionLeases | None = getattr(self, "leases", None)
+        if leases is not None:
+            leases.stop()
         super().close()
 
 
@@ -143,6 +160,10 @@ class WakeWatcher:
                     return
                 self._changed.clear()
             self._changed.wait(remaining)
+
+    def poke(self) -> None:
+        """Wake the beat now (it gained partitions to tick)."""
+        self._on_announce(0)
 
     def _on_announce(self, announced: int) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ def open_store(config: Config) -> Store:
         config.key_prefix,
         timeout_s=config.redis_timeout_s,
         outbox=config.broker_is_apart,
+        partitions=config.partitions,
     )
 
 

@@ -309,7 +309,9 @@ def run_dev(
         server = None if config.redis_url else embedded_redis.start(config)
         try:
             url = server.url if server else config.redis_url
-            Store.from_url(url, config.key_prefix).check_redis_is_safe()
+            Store.from_url(
+                url, config.key_prefix, partitions=config.partitions
+            ).check_redis_is_safe()
             write(f"scheduler dev: redis ready ({redis_origin(config, server)})", sys.stdout)
             env = {**os.environ, "REDIS_URL": url, "PYTHONUNBUFFERED": "1"}
             specs = specs or service_children(probes=service_probes(config, url))

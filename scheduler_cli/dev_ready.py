@@ -28,7 +28,9 @@ PING_TIMEOUT_S = 0.3  # a worker that is up answers in milliseconds
 def service_probes(config: Config, redis_url: str) -> dict[str, Probe]:
     """A probe for each child of ``service_children``, by name."""
     host = f"http://{browsable_host(config)}"
-    store = Store.from_url(redis_url, config.key_prefix, timeout_s=1.0)
+    store = Store.from_url(
+        redis_url, config.key_prefix, timeout_s=1.0, partitions=config.partitions
+    )
     control = Celery("scheduler-dev", broker=redis_url)  # pings only: no task, no settings
     probes = {
         "api": http_ok(f"{host}:{config.api_port}/healthz"),

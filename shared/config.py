@@ -31,6 +31,10 @@ RATE_LIMIT_SETTINGS = (
 )
 
 
+MAX_PARTITIONS = 1024
+MIN_PARTITION_LEASE_MS = 300
+
+
 @dataclass(frozen=True)
 class Config:
     # Redis: the store and the Celery broker. Empty = start an embedded redis-server (dev/run/test).
@@ -95,6 +99,13 @@ class Config:
     # Testing only: hold claims this long before committing, so crash tests can SIGKILL a beat
     # between claim and publish. Leave at 0.
     beat_pause_after_claim_ms: int = 0
+    # The store's partitions (README "Partitions"): each schedule lives in one, picked by a hash
+    # of its id; 1 = one partition, the layout of every earlier release. Fixed for the life of a
+    # deployment: the store records it at first start and refuses another.
+    partitions: int = 1
+    # With partitions > 1, each beat holds a share of them by leases this long, renewed at a
+    # third of it; a dead beat's partitions are taken over within one lease.
+    partition_lease_ms: int = 5000
 
     # Workers.
     http_connect_timeout_s: float = 5.0
@@ -279,6 +290,19 @@ class Config:
                 "SCHEDULER_ATTEMPT_TIME_LIMIT_S x 1.25 + 1)"
             )
         self._validate_redis_waits()
+        self._validate_partitions()
+
+    def _validate_partitions(self) -> None:
+        if not 1 <= self.partitions <= MAX_PARTITIONS:
+            raise ConfigError(
+                f"SCHEDULER_PARTITIONS={self.partitions}: must be 1-{MAX_PARTITIONS} (1: one "
+                "Redis as before; more: one per Redis Cluster shard or so)"
+            )
+        if self.partition_lease_ms < MIN_PARTITION_LEASE_MS:
+            raise ConfigError(
+                f"SCHEDULER_PARTITION_LEASE_MS={self.partition_lease_ms}: must be at least "
+                f"{MIN_PARTITION_LEASE_MS} (a beat renews its leases at a third of it)"
+            )
 
     def _validate_redis_waits(self) -> None:
         if self.redis_timeout_s <= 0:

@@ -95,7 +95,8 @@ def test_a_scheduled_job_fire_creates_one_queued_instance(
     # the same fire delivered again creates no second instance
     fire = execution_id(sid, due)
     again = new_execution(store.get_schedule(sid), fire, due, due)
-    store.publish("jobs", build_message("workers.jobs.spawn", fire, "jobs", [again.to_message()]))
+    message = build_message("workers.jobs.spawn", fire, "jobs", [again.to_message()])
+    store.publish("jobs", message, route=fire)
     # consumed and acknowledged (kombu keeps a message in "unacked" until its task has run)
     wait_until(
         lambda: store.redis.llen("jobs") == 0 and store.redis.hlen("unacked") == 0,

@@ -308,9 +308,10 @@ def test_jobs_deep_malformed_and_undecodable_messages_leave_another_tenants_job_
     )
     spawn = "workers.jobs.spawn"
     malformed_id = f"{deep.id}x:{start}"
-    store.publish("jobs", build_message(spawn, malformed_id, "jobs", [{"account": a["appkey"]}]))
+    message = build_message(spawn, malformed_id, "jobs", [{"account": a["appkey"]}])
+    store.publish("jobs", message, route=malformed_id)
     garbage_id = f"{deep.id}y:{start}"
-    store.publish("jobs", raw_message(spawn, garbage_id, "jobs", b"\xff not json"))
+    store.publish("jobs", raw_message(spawn, garbage_id, "jobs", b"\xff not json"), garbage_id)
 
     new = beacon_jobs.NewJob(name="b", user="u", schedule=True, cron={"min": "*"})
     scheduled = beacon_jobs.create_job(store, config, {"appkey": b["appkey"]}, new, now_ms=now_ms())

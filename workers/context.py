@@ -30,6 +30,7 @@ def store() -> Store:
             timeout_s=config.redis_timeout_s,
             outage_retry_s=config.worker_outage_wait_s,
             outbox=config.broker_is_apart,
+            partitions=config.partitions,
         )
     return _store
 

@@ -52,5 +52,5 @@ def expire_lease(check: dict[str, Any]) -> str:
         log.info("job %s: %s lease ran out: %s", check.get("job"), check.get("kind"), outcome)
     # The beat recorded the check in the ledger when it published it (a lost check would leave
     # its job held forever); it is enforced (idempotent: a copy finds it STALE), so settle it.
-    store().settle(check["id"])
+    store().settle(check["id"], route=check["account"])
     return outcome

@@ -136,7 +136,7 @@ def set_schedule_active(
     schedules.replace_schedule(store, config, replace(current, enabled=active), now_ms=now_ms)
     store.set_job_field(appkey, job_id, "schedule_active", "1" if active else "0")
     entry = {"event": "schedule_active", "time": now_ms // 1000, "active": active}
-    store.publish(POOL, event_message(appkey, job_id, [entry]))
+    store.publish(POOL, event_message(appkey, job_id, [entry]), route=appkey)
     return get_job(store, account, job_id)
 
 

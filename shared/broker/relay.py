@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -32,14 +33,22 @@ MAX_RETRY_S = 5.0
 class Relay:
     """``start()`` it with the beat, ``nudge()`` it after a commit, ``stop()`` it on shutdown."""
 
-    def __init__(self, store: Store, publisher: Publisher, pause_before_trim_ms: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        pause_before_trim_ms: int = 0,
+        partitions: Callable[[], Sequence[int]] = lambda: (0,),
+    ) -> None:
         self.store = store
         self.publisher = publisher
         self.token = new_token()
         self.pause_before_trim_ms = pause_before_trim_ms
+        # The outboxes relayed: those of the partitions the beat holds (SCHEDULER_PARTITIONS).
+        self.partitions = partitions
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._confirmed: dict[str, int] = {}
+        self._confirmed: dict[int, dict[str, int]] = {}  # per partition, from the last hand
         self._thread = threading.Thread(target=self._run, name="relay", daemon=True)
 
     def start(self) -> None:
@@ -58,18 +67,24 @@ class Relay:
         if self._thread.is_alive():  # stuck on the broker: the lease runs out by itself
             return
         try:
-            if self._confirmed:
-                self.store.relay_hand(self.token, LEASE_MS, 0, self._confirmed)
-            self.store.release_relay(self.token)
+            for partition, confirmed in self._confirmed.items():
+                self.store.relay_hand(self.token, LEASE_MS, 0, confirmed, partition)
+            for partition in self.partitions():
+                self.store.release_relay(self.token, partition)
         except redis.RedisError as exc:  # nothing lost: the batch is published again
             log.warning("relay: could not trim at shutdown (%s)", exc)
         self.publisher.close()
 
     def step(self) -> int:
-        """One round: trim what the broker confirmed last round, take the next hand, publish it
-        and wait for the broker's confirms. Returns how many messages went out."""
-        hand = self.store.relay_hand(self.token, LEASE_MS, MOST_PER_HAND, self._confirmed)
-        self._confirmed = {}
+        """One round over the partitions held: trim what the broker confirmed last round, take
+        the next hand, publish it and wait for the broker's confirms. Returns how many messages
+        went out."""
+        return sum(self.step_partition(p) for p in self.partitions())
+
+    def step_partition(self, partition: int = 0) -> int:
+        """One round of one partition's outbox (see ``step``)."""
+        confirmed = self._confirmed.pop(partition, {})
+        hand = self.store.relay_hand(self.token, LEASE_MS, MOST_PER_HAND, confirmed, partition)
         if hand is None:  # another beat relays
             return 0
         batches = {queue: messages for queue, messages in hand.items() if messages}
@@ -81,8 +96,8 @@ class Relay:
         if self.pause_before_trim_ms:  # testing only (SCHEDULER_RELAY_PAUSE_BEFORE_TRIM_MS)
             log.info("relay: holding %d ms before trimming", self.pause_before_trim_ms)
             time.sleep(self.pause_before_trim_ms / 1000)
-        self._confirmed = {queue: len(messages) for queue, messages in batches.items()}
-        metrics.record_relayed(self._confirmed)
+        self._confirmed[partition] = {queue: len(messages) for queue, messages in batches.items()}
+        metrics.record_relayed(self._confirmed[partition])
         return count
 
     def _run(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from shared.store.accounts import AccountVerbs
 from shared.store.base import DEFAULT_TIMEOUT_S, OUTAGE_ERRORS, connect, dumps, new_token
+from shared.store.beats import BeatVerbs
 from shared.store.definitions import decode_definition
 from shared.store.executions import ExecutionVerbs, Finish, Verdict
 from shared.store.gauges import GaugeVerbs, StoreGauges
@@ -76,6 +77,7 @@ class Store(
     NativeVerbs,
     OutboxVerbs,
     RateLimitVerbs,
+    BeatVerbs,
 ):
     """Symmetric verbs over the key schema. Holds no state besides the client and the scripts."""
 
@@ -88,8 +90,12 @@ class Store(
         timeout_s: float = DEFAULT_TIMEOUT_S,
         outage_retry_s: float = 0.0,
         outbox: bool = False,
+        partitions: int = 1,
     ) -> Store:
         """The store on ``url`` (see ``base.connect``); ``outage_retry_s``: how long the
         writes a worker must not lose wait for an unreachable Redis (``patiently``);
-        ``outbox``: the broker is apart (``Config.broker_is_apart``), publish to the outbox."""
-        return cls(connect(url, timeout_s), prefix, outage_retry_s, outbox=outbox)
+        ``outbox``: the broker is apart (``Config.broker_is_apart``), publish to the outbox;
+        ``partitions``: SCHEDULER_PARTITIONS (see ``shared.store.partitions``)."""
+        return cls(
+            connect(url, timeout_s), prefix, outage_retry_s, outbox=outbox, partitions=partitions
+        )

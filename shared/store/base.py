@@ -7,15 +7,16 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.errors import UnsafeRedisConfig
+from shared.errors import ConfigError, UnsafeRedisConfig
 from shared.store.keys import Keys
+from shared.store.partitions import partition_of
 from shared.store.scripts import Scripts
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,56 @@ class StoreBase:
         outage_retry_s: float = 0.0,
         *,
         outbox: bool = False,
+        partitions: int = 1,
     ) -> None:
         # A client made with decode_responses=True (Store.from_url): its replies are str where
         # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
         self.redis = client
         # outbox: the broker is apart, so publishers write to the store's outbox (Keys).
-        self.keys = Keys(prefix, outbox=outbox)
+        # One key schema per partition (see shared.store.partitions); ``keys`` is partition 0's,
+        # which also names the keys that belong to no partition (accounts, sessions, ...).
+        self.partitions = partitions
+        self.partition_keys = [Keys(prefix, str(p), outbox=outbox) for p in range(partitions)]
+        self.keys = self.partition_keys[0]
         self.outage_retry_s = outage_retry_s
         self._scripts = Scripts(client)
+
+    def keys_for(self, ident: str) -> Keys:
+        """The keys of the partition that holds ``ident``: a schedule, an execution (routed by
+        its schedule) or an account (its home partition)."""
+        return self.partition_keys[partition_of(ident, self.partitions)]
+
+    def partition_for(self, ident: str) -> int:
+        return partition_of(ident, self.partitions)
+
+    def per_partition(
+        self, idents: Sequence[str], call: Callable[[Any, Keys, list[str]], Any]
+    ) -> list[Any]:
+        """One reply per id of ``idents``, in their order: ``call(pipe, keys, ids)`` queues one
+        command per partition that holds some of them (answering one reply per id, as HMGET
+        does), all sent in one round trip."""
+        groups: dict[int, list[int]] = {}
+        for n, ident in enumerate(idents):
+            groups.setdefault(self.partition_for(ident), []).append(n)
+        pipe = self.redis.pipeline(transaction=False)
+        for p, positions in groups.items():
+            call(pipe, self.partition_keys[p], [idents[n] for n in positions])
+        replies: list[Any] = [None] * len(idents)
+        for positions, answer in zip(groups.values(), pipe.execute(), strict=True):
+            for n, reply in zip(positions, answer, strict=True):
+                replies[n] = reply
+        return replies
+
+    def merged_index(
+        self, call: Callable[[Any, Keys], Any], newest_first: bool = False
+    ) -> list[tuple[str, float]]:
+        """The (member, score) rows that ``call(pipe, keys)`` reads from each partition's copy
+        of one index, merged by score (one round trip, one command per partition)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for k in self.partition_keys:
+            call(pipe, k)
+        rows = [(str(m), float(score)) for answer in pipe.execute() for m, score in answer]
+        return sorted(rows, key=lambda row: row[1], reverse=newest_first)
 
     def patiently(self, call: Callable[[], T]) -> T:
         """``call()``, tried again while Redis is unreachable, for up to ``outage_retry_s``
@@ -133,4 +176,27 @@ class StoreBase:
             raise UnsafeRedisConfig(
                 f"Redis maxmemory-policy is {policy!r}: it may evict schedules. Set it to "
                 "'noeviction' (CONFIG SET maxmemory-policy noeviction, and in redis.conf)."
+            )
+        self.check_partitions()
+
+    def check_partitions(self) -> None:
+        """Record the partition count at first start; refuse to run with another one (the
+        data would be looked for in the wrong partitions). Data stored before the count was
+        recorded was stored in one partition."""
+        key = self.keys.partition_count()
+        stored = cast(str | None, self.redis.get(key))
+        if stored is None:
+            before = self.redis.exists(self.keys.definitions(), self.keys.due())
+            stored = "1" if before else str(self.partitions)
+            self.redis.set(key, stored, nx=True)
+            stored = (
+                cast(str | None, self.redis.get(key)) or stored
+            )  # another process may have been first
+        if int(stored) != self.partitions:
+            raise ConfigError(
+                f"SCHEDULER_PARTITIONS={self.partitions}, but this Redis holds data in "
+                f"{int(stored)} partition(s) (key {key!r}): set SCHEDULER_PARTITIONS={stored}. "
+                "The count can't change on a running deployment (each schedule's keys live in "
+                "the partition its id hashes to); to change it, move the schedules with "
+                "`scheduler restore` from backups into an empty Redis."
             )

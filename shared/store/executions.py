@@ -15,6 +15,7 @@ from shared.store.base import (
     StoreBase,
     dumps,
 )
+from shared.store.keys import Keys
 
 ACCOUNT_RUNS_CAP = 200  # run records kept per account for the dashboard's "recent runs"
 # How long a buffered fire released by a finish may wait unbegun before the ledger publishes it
@@ -119,7 +120,7 @@ class ExecutionVerbs(StoreBase):
         lease_ms: int,
         delivery_tag: str,
     ) -> tuple[list[str], list[str | int]]:
-        k = self.keys
+        k = self.keys_for(execution_id)
         keys = [k.execution(execution_id), k.published(), k.published_messages()]
         args: list[str | int] = [
             execution_id,
@@ -192,7 +193,7 @@ class ExecutionVerbs(StoreBase):
         record, outcome, payload = finish.record, finish.outcome, finish.payload
         if outcome not in ("done", "retry", "dead"):
             raise ValueError(f"unknown outcome {outcome!r}")
-        k = self.keys
+        k = self.keys_for(record.id)
         keys = [
             k.execution(record.id),
             k.history(record.schedule),
@@ -200,7 +201,7 @@ class ExecutionVerbs(StoreBase):
             k.retry_payloads(),
             k.dead_letters(),
             k.dead_index(),
-            self._dead_index_of((payload or {}).get("execution", {})),
+            self._dead_index_of(k, (payload or {}).get("execution", {})),
             k.account_runs(finish.account),
             k.published(),
             k.published_messages(),
@@ -228,30 +229,46 @@ class ExecutionVerbs(StoreBase):
         return keys, args
 
     def execution_state(self, execution_id: str) -> str | None:
-        return cast(str | None, self.redis.get(self.keys.execution(execution_id)))
+        key = self.keys_for(execution_id).execution(execution_id)
+        return cast(str | None, self.redis.get(key))
 
     def history(self, schedule_id: str, limit: int = 100) -> list[RunRecord]:
-        raws = self.redis.lrange(self.keys.history(schedule_id), 0, limit - 1)
+        raws = self.redis.lrange(self.keys_for(schedule_id).history(schedule_id), 0, limit - 1)
         return [RunRecord.from_dict(json.loads(raw)) for raw in raws]
 
     def account_runs(self, account: str, limit: int = ACCOUNT_RUNS_CAP) -> list[RunRecord]:
-        """The account's latest run records, newest first, across all its schedules."""
-        raws = self.redis.lrange(self.keys.account_runs(account), 0, limit - 1)
-        return [RunRecord.from_dict(json.loads(raw)) for raw in raws]
+        """The account's latest run records, newest first, across all its schedules: each
+        partition keeps its own list; P > 1 merges them by when each run ended (one trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for k in self.partition_keys:
+            pipe.lrange(k.account_runs(account), 0, limit - 1)
+        records = [RunRecord.from_dict(json.loads(raw)) for raws in pipe.execute() for raw in raws]
+        if self.partitions > 1:
+            records.sort(key=lambda r: r.finished_ms or r.claimed_ms or 0, reverse=True)
+        return records[:limit]
 
     def dead_letters(
         self, offset: int = 0, count: int = 100, owner: tuple[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        """Dead letters, newest first: all of them, or one (account, dialect)'s."""
-        index = self.keys.account_dead_index(*owner) if owner else self.keys.dead_index()
-        ids = cast(list[str], self.redis.zrevrange(index, offset, offset + count - 1))
+        """Dead letters, newest first: all of them, or one (account, dialect)'s. P > 1: the
+        first offset + count of each partition's index merged, then their letters (two trips)."""
+        rows = self.merged_index(
+            lambda pipe, k: pipe.zrevrange(
+                k.account_dead_index(*owner) if owner else k.dead_index(),
+                0,
+                offset + count - 1,
+                withscores=True,
+            ),  # fmt: skip
+            newest_first=True,
+        )
+        ids = [member for member, _ in rows[offset : offset + count]]
         if not ids:
             return []
-        raws = self.redis.hmget(self.keys.dead_letters(), ids)
+        raws = self.per_partition(ids, lambda pipe, k, some: pipe.hmget(k.dead_letters(), some))
         return [json.loads(raw) for raw in raws if raw]
 
     def redrive(self, execution_id: str, now_ms: int, retry: dict[str, Any]) -> bool:
-        k = self.keys
+        k = self.keys_for(execution_id)
         return bool(
             self._scripts["redrive"](
                 keys=[
@@ -260,42 +277,48 @@ class ExecutionVerbs(StoreBase):
                     k.retries(),
                     k.retry_payloads(),
                     k.execution(execution_id),
-                    self._dead_index_of(retry.get("execution", {})),
+                    self._dead_index_of(k, retry.get("execution", {})),
                 ],
                 args=[execution_id, now_ms, dumps(retry), k.wake_channel()],
             )
         )
 
-    def _dead_index_of(self, execution: dict[str, Any]) -> str:
-        return self.keys.account_dead_index(
-            execution.get("account", ""), execution.get("dialect", "")
-        )
+    @staticmethod
+    def _dead_index_of(k: Keys, execution: dict[str, Any]) -> str:
+        return k.account_dead_index(execution.get("account", ""), execution.get("dialect", ""))
 
     def schedule_executions(self, items: list[tuple[str, int, dict[str, Any]]]) -> None:
         """Queue executions to be published at given instants, as retries are: each item is
-        (execution id, at ms, retry payload); the beat publishes each when it falls due."""
+        (execution id, at ms, retry payload); the beat publishes each when it falls due. One
+        transaction per partition they fall in."""
         if not items:
             return
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(self.keys.retries(), {exec_id: at_ms for exec_id, at_ms, _ in items})
-        pipe.hset(
-            self.keys.retry_payloads(),
-            mapping={exec_id: dumps(payload) for exec_id, _, payload in items},
-        )
-        pipe.publish(self.keys.wake_channel(), min(at_ms for _, at_ms, _ in items))
-        pipe.execute()
+        by_partition: dict[int, list[tuple[str, int, dict[str, Any]]]] = {}
+        for item in items:
+            by_partition.setdefault(self.partition_for(item[0]), []).append(item)
+        for p, some in by_partition.items():  # one partition (one schedule's runs) as a rule
+            k = self.partition_keys[p]
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.zadd(k.retries(), {exec_id: at_ms for exec_id, at_ms, _ in some})
+            pipe.hset(
+                k.retry_payloads(),
+                mapping={exec_id: dumps(payload) for exec_id, _, payload in some},
+            )
+            pipe.publish(self.keys.wake_channel(), min(at_ms for _, at_ms, _ in some))
+            pipe.execute()
 
     def delete_dead_letter(self, execution_id: str) -> bool:
         """Drop a dead letter for good (from every index); False if there was none."""
         letter = self.dead_letter(execution_id)
         if letter is None:
             return False
+        k = self.keys_for(execution_id)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(self.keys.dead_letters(), execution_id)
-        pipe.zrem(self.keys.dead_index(), execution_id)
-        pipe.zrem(self._dead_index_of(letter.get("execution", {})), execution_id)
+        pipe.hdel(k.dead_letters(), execution_id)
+        pipe.zrem(k.dead_index(), execution_id)
+        pipe.zrem(self._dead_index_of(k, letter.get("execution", {})), execution_id)
         return bool(pipe.execute()[0])
 
     def dead_letter(self, execution_id: str) -> dict[str, Any] | None:
-        raw = self.redis.hget(self.keys.dead_letters(), execution_id)
+        raw = self.redis.hget(self.keys_for(execution_id).dead_letters(), execution_id)
         return json.loads(raw) if raw else None

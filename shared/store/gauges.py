@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from shared.contract import POOLS
 from shared.store.base import StoreBase
+from shared.store.keys import Keys
 
 
 @dataclass(frozen=True)
@@ -24,24 +25,42 @@ class GaugeVerbs(StoreBase):
     """Reads for operators' gauges."""
 
     def gauges(self) -> StoreGauges:
-        """Every gauge in one pipelined round trip (a scrape must stay cheap)."""
-        k = self.keys
+        """Every gauge in one pipelined round trip (a scrape must stay cheap): the partitions'
+        counts summed, the latest beat tick of any."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hlen(k.definitions())
-        pipe.zcard(k.due())
-        pipe.zcard(k.retries())
-        pipe.zcard(k.dead_index())
-        pipe.zcard(k.published())
-        pipe.get(k.beat_heartbeat())
-        for pool in POOLS:
-            pipe.llen(k.publish_target(pool))
-        stored, due, retries, dead, published, beat, *depths = pipe.execute()
-        return StoreGauges(
-            stored=int(stored),
-            due=int(due),
-            retries=int(retries),
-            dead=int(dead),
-            published=int(published),
-            beat_ms=int(beat) if beat else None,
-            queue_depths={pool: int(n) for pool, n in zip(POOLS, depths, strict=True)},
+        queues = list(
+            dict.fromkeys(k.publish_target(p) for k in self.partition_keys for p in POOLS)
         )
+        for k in self.partition_keys:
+            pipe.hlen(k.definitions())
+            pipe.zcard(k.due())
+            pipe.zcard(k.retries())
+            pipe.zcard(k.dead_index())
+            pipe.zcard(k.published())
+            pipe.get(k.beat_heartbeat())
+        for queue in queues:  # kombu's queues are shared by the partitions; outboxes are not
+            pipe.llen(queue)
+        replies = pipe.execute()
+        per = [replies[n : n + 6] for n in range(0, 6 * self.partitions, 6)]
+        lengths = dict(zip(queues, replies[6 * self.partitions :], strict=True))
+        depths: dict[str, int] = {
+            pool: sum(lengths.get(k.publish_target(pool), 0) for k in self._distinct_targets(pool))
+            for pool in POOLS
+        }
+        beats = [int(row[5]) for row in per if row[5]]
+        return StoreGauges(
+            stored=sum(int(row[0]) for row in per),
+            due=sum(int(row[1]) for row in per),
+            retries=sum(int(row[2]) for row in per),
+            dead=sum(int(row[3]) for row in per),
+            published=sum(int(row[4]) for row in per),
+            beat_ms=max(beats) if beats else None,
+            queue_depths=depths,
+        )
+
+    def _distinct_targets(self, pool: str) -> list[Keys]:
+        """One key schema per distinct place ``pool``'s messages are published to."""
+        seen: dict[str, Keys] = {}
+        for k in self.partition_keys:
+            seen.setdefault(k.publish_target(pool), k)
+        return list(seen.values())

@@ -47,7 +47,7 @@ class JobVerbs(StoreBase):
     """Verbs of /api/jobs."""
 
     def next_job_id(self, account: str) -> int:
-        return int(self.redis.incr(self.keys.job_seq(account)))
+        return int(self.redis.incr(self.keys_for(account).job_seq(account)))
 
     def create_job(
         self,
@@ -63,7 +63,7 @@ class JobVerbs(StoreBase):
     ) -> int:
         """Store a job (``fields`` as its hash), queued at ``queue_at_s`` unless None. With
         ``dedupe`` (an execution id) a second call returns the first call's job id instead."""
-        k = self.keys
+        k = self.keys_for(account)
         flat: list[str] = [part for pair in fields.items() for part in pair]
         return int(
             self._scripts["job_create"](
@@ -87,30 +87,32 @@ class JobVerbs(StoreBase):
 
     def get_job(self, account: str, job_id: int) -> dict[str, str]:
         """The account's job's hash (empty when the account has no such job)."""
-        return cast(dict[str, str], self.redis.hgetall(self.keys.job(account, job_id)))
+        return cast(dict[str, str], self.redis.hgetall(self.keys_for(account).job(account, job_id)))
 
     def get_jobs(self, account: str, job_ids: Sequence[int]) -> list[dict[str, str]]:
         pipe = self.redis.pipeline(transaction=False)
         for job_id in job_ids:
-            pipe.hgetall(self.keys.job(account, job_id))
+            pipe.hgetall(self.keys_for(account).job(account, job_id))
         return pipe.execute() if job_ids else []
 
     def job_ids(self, account: str) -> list[int]:
-        ids = cast(list[str], self.redis.zrange(self.keys.job_index(account), 0, -1))
+        ids = cast(list[str], self.redis.zrange(self.keys_for(account).job_index(account), 0, -1))
         return [int(i) for i in ids]
 
     def queued_job_ids(self, account: str, beacon: str) -> list[int]:
         """The beacon's queued jobs, earliest ``q_time`` first."""
-        queue = cast(list[str], self.redis.zrange(self.keys.job_queue(account, beacon), 0, -1))
+        queue = cast(
+            list[str], self.redis.zrange(self.keys_for(account).job_queue(account, beacon), 0, -1)
+        )
         return [int(i) for i in queue]
 
     def forget_job_ids(self, account: str, job_ids: Sequence[int]) -> None:
         """Drop expired jobs from the account's index."""
         if job_ids:
-            self.redis.zrem(self.keys.job_index(account), *job_ids)
+            self.redis.zrem(self.keys_for(account).job_index(account), *job_ids)
 
     def set_job_field(self, account: str, job_id: int, name: str, value: str) -> None:
-        self.redis.hset(self.keys.job(account, job_id), name, value)
+        self.redis.hset(self.keys_for(account).job(account, job_id), name, value)
 
     def pickup_job(
         self,
@@ -123,7 +125,7 @@ class JobVerbs(StoreBase):
     ) -> Transition:
         """Queued -> picked_up (see job_pickup.lua); ``lease`` is (member, deadline ms, check
         JSON), put in the retry index so the beat hands the check to the jobs pool in time."""
-        k = self.keys
+        k = self.keys_for(account)
         member, deadline, check = lease or ("", 0, "")
         reply = self._scripts["job_pickup"](
             keys=[
@@ -141,7 +143,7 @@ class JobVerbs(StoreBase):
         self, job_id: int, account: str, now_s: int, lease: tuple[str, int, str] | None, event: str
     ) -> Transition:
         """Picked_up -> started, the pickup lease replaced by a run lease (see job_start.lua)."""
-        k = self.keys
+        k = self.keys_for(account)
         member, deadline, check = lease or ("", 0, "")
         reply = self._scripts["job_start"](
             keys=[
@@ -158,7 +160,7 @@ class JobVerbs(StoreBase):
         self, job_id: int, account: str, now_s: int, results: str, event: str, retention_s: int
     ) -> Transition:
         """Started -> finished with its results (see job_finish.lua)."""
-        k = self.keys
+        k = self.keys_for(account)
         reply = self._scripts["job_finish"](
             keys=[
                 k.job(account, job_id),
@@ -171,7 +173,7 @@ class JobVerbs(StoreBase):
         return Transition.read(reply)
 
     def set_job_task(self, job_id: int, account: str, cur_task: int, event: str) -> Transition:
-        k = self.keys
+        k = self.keys_for(account)
         reply = self._scripts["job_task"](
             keys=[k.job(account, job_id), k.publish_target(Pool.JOBS)],
             args=[account, cur_task, event],
@@ -191,7 +193,7 @@ class JobVerbs(StoreBase):
     ) -> LeaseOutcome:
         """Enforce a lease that ran out (see job_expire.lua and ``LeaseOutcome``). ``entries``
         are the history entries for the requeued and the failed case."""
-        k = self.keys
+        k = self.keys_for(account)
         reply = self._scripts["job_expire"](
             keys=[
                 k.job(account, job_id),
@@ -212,7 +214,7 @@ class JobVerbs(StoreBase):
         retention_s: int,
     ) -> bool:
         """Write one event's entries to the job's history, unless that event was written."""
-        k = self.keys
+        k = self.keys_for(account)
         return bool(
             self._scripts["job_history"](
                 keys=[k.job_history(account, job_id), k.job_seen(account, job_id)],
@@ -222,5 +224,5 @@ class JobVerbs(StoreBase):
 
     def job_history(self, account: str, job_id: int) -> list[dict[str, Any]]:
         """The job's history, oldest first."""
-        raws = self.redis.lrange(self.keys.job_history(account, job_id), 0, -1)
+        raws = self.redis.lrange(self.keys_for(account).job_history(account, job_id), 0, -1)
         return [json.loads(raw) for raw in raws]

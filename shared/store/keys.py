@@ -17,7 +17,8 @@ key (``Keys`` method)   type    contents                                        
 ``run_counts``          HASH    schedule id -> fires dispatched                  never
 ``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
 ``account_index(a, d)`` ZSET   schedule id -> created ms (strictly increasing),  never
-                                per account+dialect: creation order
+                                per account+dialect: creation order (P > 1: x P,
+                                unique across partitions: ``put_schedule.lua``)
 ``history(s)``          LIST    run record JSON, newest first, capped            retention
 ``retired(s)``          STRING  a purged (done) schedule's JSON: who owns history retention
 ``account_runs(a)``     LIST    run record JSON of all an account's schedules,    retention
@@ -47,6 +48,11 @@ key (``Keys`` method)   type    contents                                        
                                 first: written where the queue would be
 ``relay_lease``         STRING  the token of the beat relaying the outbox now    its lease (ms)
 ``beat_heartbeat``      STRING  last tick (ms), set by ``claim.lua``             60 s
+``partition_count``     STRING  SCHEDULER_PARTITIONS, recorded at first start    never
+``partition_owner``     STRING  the token of the beat holding this partition     its lease (ms)
+                                (P > 1: ``partition_lease.lua``)
+``beats``               ZSET    beat token -> lease expiry (ms): the live beats   never (pruned)
+                                that share the partitions
 ``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
 ``push_devices(a)``     HASH    registration id -> device JSON (zone, tags)      never
 ``push_msg_ids(s)``     HASH    "<due ms>:<batch>" -> gateway msg_id             retention
@@ -72,7 +78,8 @@ it, ``LIMITER/<what>/<who>/<amount>/<multiples>/<granularity>``, after it, and e
 window; ``rate_limits.lua`` checks and counts one request's counters at once (see
 scheduler_api/ratelimit.py).
 
-Every engine key carries the hash tag ``{<partition>}`` (one partition today), so each script
+Every engine key carries the hash tag ``{<partition>}`` of its partition (``SCHEDULER_PARTITIONS``,
+P; a schedule's by a hash of its id, see ``shared.store.partitions``), so each script
 touches one Redis Cluster slot; Celery's queue lists (kombu's, named after the queue) are the one
 exception, written by ``commit.lua`` in the same atomic step as the schedule's advance. With a
 broker apart, ``publish_target(q)`` is the partition's ``outbox(q)`` instead, so every script
@@ -189,6 +196,18 @@ class Keys:
     def idempotency(self, account: str, key_digest: str) -> str:
         """The first answer to an account's POST with one Idempotency-Key (by its digest)."""
         return f"{self.prefix}:idempotency:{account}:{key_digest}"
+
+    def partition_count(self) -> str:
+        """The partition count the data was stored with (``StoreBase.check_partitions``)."""
+        return f"{self.prefix}:partitions"
+
+    def partition_owner(self) -> str:
+        """Which beat claims this partition now (P > 1), expiring with its lease."""
+        return f"{self.base}:owner"
+
+    def beats(self) -> str:
+        """The live beats, each with its lease's end: how many share the partitions."""
+        return f"{self.prefix}:beats"
 
     def beat_heartbeat(self) -> str:
         return f"{self.base}:beat_heartbeat"

@@ -50,18 +50,24 @@ class RepublishResult:
 class LedgerVerbs(StoreBase):
     """Record, re-publish and settle published messages."""
 
-    def publish_recorded(self, ledger_id: str, queue: str, message: str, deadline_ms: int) -> None:
+    def publish_recorded(
+        self, ledger_id: str, queue: str, message: str, deadline_ms: int, route: str = ""
+    ) -> None:
         """Put a ready-made Celery message on a pool's queue and record it in the ledger, due to
-        be begun by ``deadline_ms``, in one atomic step."""
-        k = self.keys
+        be begun by ``deadline_ms``, in one atomic step, in the partition of ``route`` (default:
+        the ledger id's, an execution's schedule)."""
+        k = self.keys_for(route or ledger_id)
         self._scripts["publish"](
             keys=[k.publish_target(queue), k.published(), k.published_messages()],
             args=[ledger_id, message, deadline_ms],
         )
 
-    def republish_overdue(self, now_ms: int, limit: int, bound_ms: int) -> RepublishResult:
-        """Publish again (at most ``limit``) entries whose deadline has passed by ``now_ms``."""
-        k = self.keys
+    def republish_overdue(
+        self, now_ms: int, limit: int, bound_ms: int, partition: int = 0
+    ) -> RepublishResult:
+        """Publish again (at most ``limit``) entries of ``partition``'s ledger whose deadline
+        has passed by ``now_ms``."""
+        k = self.partition_keys[partition]
         raw = self._scripts["republish"](
             keys=[k.published(), k.published_messages(), *(k.publish_target(p) for p in POOLS)],
             args=[now_ms, limit, bound_ms, bound_ms * MAX_BACKOFF_BOUNDS, QUEUE_SCAN_DEPTH],
@@ -79,25 +85,30 @@ class LedgerVerbs(StoreBase):
         first = int(raw[0])
         return RepublishResult(None if first < 0 else first, entries)
 
-    def settle(self, ledger_id: str) -> None:
+    def settle(self, ledger_id: str, route: str = "") -> None:
         """Take a message that is not an execution (a lease check, a job event) out of the
-        ledger once its task ran (an execution leaves it with its run record)."""
-        k = self.keys
+        ledger once its task ran (an execution leaves it with its run record); ``route`` as
+        it was published (a job's lease check: its account)."""
+        k = self.keys_for(route or ledger_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.zrem(k.published(), ledger_id)
         pipe.hdel(k.published_messages(), ledger_id)
         pipe.execute()
 
-    def ledger_deadline(self, ledger_id: str) -> int | None:
-        score = self.redis.zscore(self.keys.published(), ledger_id)
+    def ledger_deadline(self, ledger_id: str, route: str = "") -> int | None:
+        score = self.redis.zscore(self.keys_for(route or ledger_id).published(), ledger_id)
         return None if score is None else int(score)
 
     def ledger_size(self) -> int:
-        return self.redis.zcard(self.keys.published())
+        pipe = self.redis.pipeline(transaction=False)
+        for k in self.partition_keys:
+            pipe.zcard(k.published())
+        return sum(int(n) for n in pipe.execute())
 
     def ledger_message(self, ledger_id: str) -> tuple[int, str, str] | None:
         """(copies published, queue, the last message published) of one entry."""
-        raw = cast(str | None, self.redis.hget(self.keys.published_messages(), ledger_id))
+        key = self.keys_for(ledger_id).published_messages()
+        raw = cast(str | None, self.redis.hget(key, ledger_id))
         if raw is None:
             return None
         copies, queue, message = raw.split("|", 2)

@@ -19,12 +19,18 @@ class OutboxVerbs(StoreBase):
     """The relay's side of the outbox."""
 
     def relay_hand(
-        self, token: str, lease_ms: int, most: int, confirmed: Mapping[str, int]
+        self,
+        token: str,
+        lease_ms: int,
+        most: int,
+        confirmed: Mapping[str, int],
+        partition: int = 0,
     ) -> dict[str, list[str]] | None:
         """Trim each pool's ``confirmed[pool]`` oldest messages (the broker confirmed them from
-        the last hand), renew the relay lease for ``token`` and hand the ``most`` oldest of each
-        outbox, oldest first. None while another beat's lease holds."""
-        k = self.keys
+        the last hand) of ``partition``'s outbox, renew its relay lease for ``token`` and hand
+        the ``most`` oldest of each outbox, oldest first. None while another beat's lease
+        holds."""
+        k = self.partition_keys[partition]
         raw = self._scripts["relay"](
             keys=[k.relay_lease(), *(k.outbox(pool) for pool in POOLS)],
             args=[token, lease_ms, most, *(confirmed.get(pool, 0) for pool in POOLS)],
@@ -34,16 +40,20 @@ class OutboxVerbs(StoreBase):
         hands = cast(list[list[str]], raw[1:])
         return {pool: list(reversed(hand)) for pool, hand in zip(POOLS, hands, strict=True)}
 
-    def release_relay(self, token: str) -> None:
+    def release_relay(self, token: str, partition: int = 0) -> None:
         """Give the lease up at shutdown (only if it is still ours), so another beat relays
         at once instead of after the lease."""
-        key = self.keys.relay_lease()
+        key = self.partition_keys[partition].relay_lease()
         if self.redis.get(key) == token:
             self.redis.delete(key)  # a race with expiry only lets another relay a bit sooner
 
     def outbox_depths(self) -> dict[str, int]:
-        """Messages waiting for the relay, per pool."""
+        """Messages waiting for the relay, per pool (all partitions)."""
         pipe = self.redis.pipeline(transaction=False)
-        for pool in POOLS:
-            pipe.llen(self.keys.outbox(pool))
-        return {pool: int(n) for pool, n in zip(POOLS, pipe.execute(), strict=True)}
+        for k in self.partition_keys:
+            for pool in POOLS:
+                pipe.llen(k.outbox(pool))
+        depths: dict[str, int] = dict.fromkeys(POOLS, 0)
+        for n, depth in enumerate(pipe.execute()):
+            depths[POOLS[n % len(POOLS)]] += int(depth)
+        return depths

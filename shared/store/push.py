@@ -16,7 +16,9 @@ class PushVerbs(StoreBase):
     """Verbs of /v4/schedules and /v4/devices."""
 
     def put_device(self, account: str, registration_id: str, device: dict[str, Any]) -> None:
-        self.redis.hset(self.keys.push_devices(account), registration_id, dumps(device))
+        self.redis.hset(
+            self.keys_for(account).push_devices(account), registration_id, dumps(device)
+        )
 
     def get_devices(
         self, account: str, registration_ids: Sequence[str]
@@ -24,29 +26,35 @@ class PushVerbs(StoreBase):
         """The registered devices among ``registration_ids`` (None where unknown), in order."""
         if not registration_ids:
             return []
-        raws = self.redis.hmget(self.keys.push_devices(account), list(registration_ids))
+        raws = self.redis.hmget(
+            self.keys_for(account).push_devices(account), list(registration_ids)
+        )
         return [json.loads(raw) if raw else None for raw in raws]
 
     def all_devices(self, account: str) -> dict[str, dict[str, Any]]:
-        raws = cast(dict[str, str], self.redis.hgetall(self.keys.push_devices(account)))
+        raws = cast(
+            dict[str, str], self.redis.hgetall(self.keys_for(account).push_devices(account))
+        )
         return {rid: json.loads(raw) for rid, raw in raws.items()}
 
     def delete_device(self, account: str, registration_id: str) -> bool:
-        return bool(self.redis.hdel(self.keys.push_devices(account), registration_id))
+        return bool(self.redis.hdel(self.keys_for(account).push_devices(account), registration_id))
 
     def add_push_msg_id(self, schedule_id: str, part: str, msg_id: str, retention_s: int) -> None:
         """Record the msg_id of one push (``part`` = "<due ms>:<batch>"); kept as long as runs."""
-        key = self.keys.push_msg_ids(schedule_id)
+        key = self.keys_for(schedule_id).push_msg_ids(schedule_id)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(key, part, msg_id)
         pipe.expire(key, max(1, retention_s))
         pipe.execute()
 
     def push_msg_ids(self, schedule_id: str) -> dict[str, str]:
-        return cast(dict[str, str], self.redis.hgetall(self.keys.push_msg_ids(schedule_id)))
+        return cast(
+            dict[str, str], self.redis.hgetall(self.keys_for(schedule_id).push_msg_ids(schedule_id))
+        )
 
     def forget_push_msg_ids(self, schedule_id: str) -> None:
-        self.redis.delete(self.keys.push_msg_ids(schedule_id))
+        self.redis.delete(self.keys_for(schedule_id).push_msg_ids(schedule_id))
 
     def put_push_credentials(self, appkey: str, sealed: str) -> None:
         """An account's push gateway credentials, sealed (encrypted) by ``shared.push``."""

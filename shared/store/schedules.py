@@ -14,8 +14,9 @@ from shared.contract import POOLS
 from shared.errors import QuotaExceeded
 from shared.messages import batch_envelope
 from shared.model import Schedule
-from shared.store.base import StoreBase
 from shared.store.definitions import decode_definition, encode_definition
+from shared.store.keys import Keys
+from shared.store.listing import ListingVerbs
 
 HEARTBEAT_TTL_S = 60
 OVER_QUOTA = -1  # put_schedule.lua's answer when a new schedule would pass the account's quota
@@ -93,7 +94,7 @@ class WakeWatch:
         self._pubsub.close()
 
 
-class ScheduleVerbs(StoreBase):
+class ScheduleVerbs(ListingVerbs):
     """Definitions, the due index and the beat's claim/commit."""
 
     def put_schedule(
@@ -102,9 +103,12 @@ class ScheduleVerbs(StoreBase):
         """Create or replace a schedule; ``next_ms`` None keeps it out of the due index.
 
         ``new`` resets its run counter (a fresh definition). Raises QuotaExceeded when a new
-        schedule would take the account past ``quota`` (0 = no limit).
+        schedule would take the account past ``quota`` (0 = no limit). With P > 1 partitions
+        the account's schedules in the others are counted first (one more round trip): two
+        creates racing in two partitions may both pass the last free place.
         """
-        keys, args = self._put_call(schedule, next_ms, quota, new)
+        elsewhere = self._held_elsewhere(schedule) if quota and self.partitions > 1 else 0
+        keys, args = self._put_call(schedule, next_ms, quota, new, elsewhere)
         version = self._scripts["put_schedule"](keys=keys, args=args)
         if version == OVER_QUOTA:
             raise QuotaExceeded(
@@ -126,10 +130,9 @@ class ScheduleVerbs(StoreBase):
         pipe.execute()
 
     def _put_call(
-        self, schedule: Schedule, next_ms: int | None, quota: int, new: bool
+        self, schedule: Schedule, next_ms: int | None, quota: int, new: bool, elsewhere: int = 0
     ) -> tuple[list[str], list[Any]]:
         """KEYS and ARGV of ``put_schedule.lua`` for one schedule."""
-        k = self.keys
         keys = self._definition_keys(schedule)
         args = [
             schedule.id,
@@ -137,14 +140,17 @@ class ScheduleVerbs(StoreBase):
             -1 if next_ms is None else next_ms,
             schedule.created_ms,
             quota,
-            k.wake_channel(),
+            self.keys.wake_channel(),
             1 if new else 0,
+            elsewhere,
+            self.partition_for(schedule.id),
+            self.partitions,
         ]
         return keys, args
 
     def _definition_keys(self, schedule: Schedule) -> list[str]:
         """The KEYS that ``put_schedule.lua`` and ``delete_schedule.lua`` share, in their order."""
-        k = self.keys
+        k = self.keys_for(schedule.id)
         return [
             k.definitions(),
             k.versions(),
@@ -154,17 +160,22 @@ class ScheduleVerbs(StoreBase):
         ]
 
     def get_schedule(self, schedule_id: str) -> Schedule | None:
-        raw = cast(str | None, self.redis.hget(self.keys.definitions(), schedule_id))
+        definitions = self.keys_for(schedule_id).definitions()
+        raw = cast(str | None, self.redis.hget(definitions, schedule_id))
         return decode_definition(schedule_id, raw) if raw else None
 
     def retired_schedule(self, schedule_id: str) -> Schedule | None:
-        raw = cast(str | None, self.redis.get(self.keys.retired(schedule_id)))
+        raw = cast(str | None, self.redis.get(self.keys_for(schedule_id).retired(schedule_id)))
         return decode_definition(schedule_id, raw) if raw else None
 
     def get_schedules(self, schedule_ids: Sequence[str]) -> list[Schedule]:
+        """The stored ones of ``schedule_ids``, in their order: one round trip, an HMGET per
+        partition that holds some."""
         if not schedule_ids:
             return []
-        raws = cast(list[str | None], self.redis.hmget(self.keys.definitions(), list(schedule_ids)))
+        raws = self.per_partition(
+            schedule_ids, lambda pipe, k, ids: pipe.hmget(k.definitions(), ids)
+        )
         return [
             decode_definition(schedule_id, raw)
             for schedule_id, raw in zip(schedule_ids, raws, strict=True)
@@ -172,41 +183,19 @@ class ScheduleVerbs(StoreBase):
         ]
 
     def delete_schedule(self, schedule: Schedule) -> bool:
-        k = self.keys
+        k = self.keys_for(schedule.id)
         overlap = [k.overlap_running(), k.overlap_buffer(schedule.id)]
         deleted = self._scripts["delete_schedule"](
             keys=[*self._definition_keys(schedule), *overlap], args=[schedule.id]
         )
         return bool(deleted)
 
-    def list_schedule_ids(
-        self, account: str, dialect: str, offset: int = 0, count: int = 50
-    ) -> list[str]:
-        """An account's schedule ids of one dialect, in creation order (paged; count -1 = all)."""
-        stop = -1 if count < 0 else offset + count - 1
-        index = self.keys.account_index(account, dialect)
-        return cast(list[str], self.redis.zrange(index, offset, stop))
-
-    def page_schedule_ids(
-        self, account: str, dialect: str, after_ms: int | None, count: int
-    ) -> list[tuple[str, int]]:
-        """Up to ``count`` (id, created ms) of one dialect's schedules created after ``after_ms``
-        (None: from the first), oldest first: creation instants are strictly increasing per
-        index, so the last one read is a stable cursor."""
-        index = self.keys.account_index(account, dialect)
-        low = "-inf" if after_ms is None else f"({after_ms}"
-        rows = self.redis.zrangebyscore(index, low, "+inf", start=0, num=count, withscores=True)
-        return [(str(member), int(score)) for member, score in cast(list[Any], rows)]
-
-    def count_schedules(self, account: str, dialect: str) -> int:
-        return self.redis.zcard(self.keys.account_index(account, dialect))
-
     def next_fire_ms(self, schedule_id: str) -> int | None:
-        score = self.redis.zscore(self.keys.due(), schedule_id)
+        score = self.redis.zscore(self.keys_for(schedule_id).due(), schedule_id)
         return None if score is None else int(score)
 
     def run_count(self, schedule_id: str) -> int:
-        return int(self.redis.hget(self.keys.run_counts(), schedule_id) or 0)
+        return int(self.redis.hget(self.keys_for(schedule_id).run_counts(), schedule_id) or 0)
 
     def fire_facts(self, schedule_ids: Sequence[str]) -> list[tuple[int | None, int]]:
         """(next fire or None, fires so far) of each schedule, in one round trip: what a
@@ -215,9 +204,11 @@ class ScheduleVerbs(StoreBase):
             return []
         pipe = self.redis.pipeline(transaction=False)
         for schedule_id in schedule_ids:
-            pipe.zscore(self.keys.due(), schedule_id)
-        pipe.hmget(self.keys.run_counts(), list(schedule_ids))
-        *scores, counts = pipe.execute()
+            pipe.zscore(self.keys_for(schedule_id).due(), schedule_id)
+        for schedule_id in schedule_ids:
+            pipe.hget(self.keys_for(schedule_id).run_counts(), schedule_id)
+        replies = pipe.execute()
+        scores, counts = replies[: len(schedule_ids)], replies[len(schedule_ids) :]
         return [
             (None if score is None else int(score), int(count or 0))
             for score, count in zip(scores, counts, strict=True)
@@ -225,8 +216,10 @@ class ScheduleVerbs(StoreBase):
 
     # --- beat -----------------------------------------------------------------------------
 
-    def claim(self, now_ms: int, lease_ms: int, limit: int, token: str) -> ClaimResult:
-        k = self.keys
+    def claim(
+        self, now_ms: int, lease_ms: int, limit: int, token: str, partition: int = 0
+    ) -> ClaimResult:
+        k = self.partition_keys[partition]
         raw = self._scripts["claim"](
             keys=[
                 k.due(),
@@ -268,11 +261,13 @@ class ScheduleVerbs(StoreBase):
         now_ms: int,
         republish_after_ms: int,
         batch_size: int = 1,
+        partition: int = 0,
     ) -> list[CommitStatus]:
-        """Publish and advance claimed entries, recording each published message that has a
-        ``ledger_id`` with the deadline ``now_ms + republish_after_ms``; one status per commit
-        (see commit.lua). Commits with a ``batch`` go out ``batch_size`` to a message."""
-        k = self.keys
+        """Publish and advance entries claimed from ``partition``, recording each published
+        message that has a ``ledger_id`` with the deadline ``now_ms + republish_after_ms``; one
+        status per commit (see commit.lua). Commits with a ``batch`` go out ``batch_size`` to a
+        message."""
+        k = self.partition_keys[partition]
         keys = [
             k.due(),
             k.leases(),
@@ -296,7 +291,7 @@ class ScheduleVerbs(StoreBase):
         for pool in POOLS:
             position(k.publish_target(pool))
         commits = list(commits)
-        envelopes, envelope_of = self._envelopes(token, commits, batch_size, position)
+        envelopes, envelope_of = self._envelopes(token, commits, batch_size, position, k)
         args: list[Any] = [token, now_ms, republish_after_ms, len(envelopes) // 3, *envelopes]
         for n, c in enumerate(commits):
             args += [
@@ -324,6 +319,7 @@ class ScheduleVerbs(StoreBase):
         commits: list[Commit],
         batch_size: int,
         position: Callable[[str], int],
+        k: Keys,
     ) -> tuple[list[Any], dict[int, int]]:
         """The batch envelopes of a commit (flat triples for commit.lua), and each batched
         commit's envelope number: the commits for one queue and task, ``batch_size`` at most
@@ -339,7 +335,7 @@ class ScheduleVerbs(StoreBase):
                 number, members = len(envelopes) // 3 + 1, 0
                 task_id = f"{token}.b{number}"
                 head, tail = batch_envelope(c.batch_task, task_id, c.queue, batch_size, task_id)
-                envelopes += [position(self.keys.publish_target(c.queue)), head, tail]
+                envelopes += [position(k.publish_target(c.queue)), head, tail]
             open_by_task[(c.queue, c.batch_task)] = (number, members + 1)
             envelope_of[n] = number
         return envelopes, envelope_of
@@ -370,5 +366,10 @@ class ScheduleVerbs(StoreBase):
         return WakeWatch(pubsub, thread)
 
     def last_beat_ms(self) -> int | None:
-        raw = self.redis.get(self.keys.beat_heartbeat())
-        return int(raw) if raw else None
+        """The latest tick of any beat in any partition (each claim sets its partition's)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for k in self.partition_keys:
+            pipe.get(k.beat_heartbeat())
+        raws = pipe.execute()
+        ticks = [int(raw) for raw in raws if raw]
+        return max(ticks) if ticks else None

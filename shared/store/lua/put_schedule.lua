@@ -7,11 +7,16 @@
 -- KEYS[4] account index  ZSET  schedule id -> creation order, one per account and dialect: the
 --                              created ms, raised to 1 past the newest entry when needed, so
 --                              schedules created within one ms (or on API hosts with skewed
---                              clocks) still list in the order they were created
+--                              clocks) still list in the order they were created; with P
+--                              partitions, the created ms x P, raised to the next value equal
+--                              to ARGV[9] modulo P: unique across the account's P indexes
+--                              (one cursor for them all), in creation order to the ms
 -- KEYS[5] run_counts     HASH  schedule id -> fires dispatched so far
 -- ARGV[1] schedule id   ARGV[2] definition JSON   ARGV[3] next fire ms (-1 = none: paused/done)
 -- ARGV[4] created ms    ARGV[5] most schedules per account (0 = no limit)
 -- ARGV[6] wake channel  ARGV[7] 1 = reset the run counter (a new definition), 0 = keep it
+-- ARGV[8] the account's schedules of this dialect in the other partitions (0 with P = 1)
+-- ARGV[9] this partition   ARGV[10] P, the partition count
 --
 -- Returns the new version, or -1 when a new schedule would exceed the account's quota.
 -- A beat waiting on the wake channel learns the new next fire and wakes early if it is sooner.
@@ -22,17 +27,20 @@ local function version_of(value, sid)
 end
 
 local sid, next_ms, quota = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
+local elsewhere = tonumber(ARGV[8] or '0')
+local partition, partitions = tonumber(ARGV[9] or '0'), tonumber(ARGV[10] or '1')
 local current = redis.call('HGET', KEYS[1], sid)
-if not current and quota > 0 and redis.call('ZCARD', KEYS[4]) >= quota then
+if not current and quota > 0 and redis.call('ZCARD', KEYS[4]) + elsewhere >= quota then
   return -1
 end
 local version = current and tonumber(version_of(current, sid)) + 1 or 1
 redis.call('HSET', KEYS[1], sid, version .. '|' .. ARGV[2])
 redis.call('HDEL', KEYS[2], sid)
 if not redis.call('ZSCORE', KEYS[4], sid) then
-  local order = tonumber(ARGV[4])
+  local order = tonumber(ARGV[4]) * partitions
   local newest = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
   if newest[2] and tonumber(newest[2]) >= order then order = tonumber(newest[2]) + 1 end
+  if partitions > 1 then order = order + (partition - order) % partitions end
   redis.call('ZADD', KEYS[4], order, sid)
 end
 if ARGV[7] == '1' then redis.call('HDEL', KEYS[5], sid) end

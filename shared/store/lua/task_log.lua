@@ -6,9 +6,12 @@
 -- KEYS[3] task last run  HASH    schedule id -> start of its last run (ms)
 -- ARGV[1] entry JSON   ARGV[2] entries kept   ARGV[3] retention (s)   ARGV[4] schedule id
 -- ARGV[5] start of a run (ms), or "" when the entry is not a run's start
+-- ARGV[6] this partition   ARGV[7] P, the partition count: each partition keeps the account's
+--         sequence apart and issues seq x P + partition, so ids stay unique per account and
+--         grow down each task's list (with P = 1: the sequence itself)
 --
 -- Returns the new log id. Id and position are taken in one step, so ids grow down the list.
-local id = redis.call('INCR', KEYS[2])
+local id = redis.call('INCR', KEYS[2]) * tonumber(ARGV[7] or '1') + tonumber(ARGV[6] or '0')
 redis.call('LPUSH', KEYS[1], id .. '|' .. ARGV[1])
 redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
