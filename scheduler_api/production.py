@@ -20,6 +20,8 @@ redacted), not a handler of its own.
 
 from __future__ import annotations
 
+import selectors
+import time
 from typing import Any
 
 from flask import Flask
@@ -37,6 +39,10 @@ from shared.redis_url import resolve_redis_url
 from shared.store import Store
 
 GRACEFUL_TIMEOUT_S = 30  # requests in flight may finish this long after SIGTERM (as deploy/)
+# How long a worker whose threads are all taken leaves new connections to the others (see
+# ApiThreadWorker): long enough for an idle worker to be scheduled on a loaded machine, short
+# enough that a connection waiting out the pause with every worker busy hardly notices.
+ACCEPT_PAUSE_S = 0.05
 
 
 def gunicorn_settings(config: Config) -> dict[str, Any]:
@@ -113,13 +119,86 @@ class _Answers414(Worker):
 
 
 class ApiThreadWorker(_Answers414, ThreadWorker):
-    """gunicorn's gthread worker, answering 414 to a long request line, and closing a kept-alive
-    connection whose request body was left unread. (The sync worker closes every connection.)"""
+    """gunicorn's gthread worker, answering 414 to a long request line, closing a kept-alive
+    connection whose request body was left unread (the sync worker closes every connection),
+    and leaving new connections to the other workers while its threads are all taken.
+
+    Why the last: every worker waits on the one listening socket, and the busiest one is the
+    likeliest to be running when a connection arrives, so one worker took every kept-alive
+    connection and the API ran on one core (bench/README.md, ``api.py``). So, when there are
+    other workers, one with at least as many active connections as threads (being served, or
+    accepted and not yet served; idle kept-alive ones do not count) stops accepting for up to
+    ``ACCEPT_PAUSE_S``, and an idle worker takes the next connection meanwhile. The pause is
+    bounded, so with every worker busy a connection waits at most that long more; it ends early
+    when one of the worker's connections closes (clients that do not keep connections alive are
+    then not held back). A kept-alive connection between two requests does not end it: that
+    short lull came at every request, before another worker had even woken up."""
+
+    poller: selectors.BaseSelector
+    _lock: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.accept_pause_until = 0.0  # monotonic
+        self.connections_at_pause = 0
+        self.paused_listeners: list[tuple[Any, Any]] = []  # (socket, gunicorn's acceptor)
+
+    def run(self) -> None:
+        self.poller.close()  # none registered yet: gunicorn's run() registers the listeners
+        self.poller = _PausingSelector(self)
+        super().run()
+
+    def accept(self, server: Any, listener: Any) -> None:
+        super().accept(server, listener)
+        if self.paused_listeners or self.cfg.workers < 2:
+            return  # already paused (another listener's accept in the same round), or alone
+        if self.active_connections() >= self.cfg.threads:
+            self.pause_accepts()
+
+    def active_connections(self) -> int:
+        return int(self.nr_conns) - len(self._keep)  # _keep: the idle kept-alive ones
+
+    def pause_accepts(self) -> None:
+        with self._lock:
+            for sock in self.sockets:
+                key = self.poller.unregister(sock)
+                self.paused_listeners.append((sock, key.data))
+        self.accept_pause_until = time.monotonic() + ACCEPT_PAUSE_S
+        self.connections_at_pause = self.nr_conns
+
+    def resume_accepts_if_due(self) -> float | None:
+        """Accept again once the pause is over or a connection closed; the seconds the pause
+        has left (the most the worker's loop may wait), or None when not paused."""
+        if not self.paused_listeners:
+            return None
+        left = self.accept_pause_until - time.monotonic()
+        if left > 0 and self.nr_conns >= self.connections_at_pause:
+            return left
+        with self._lock:
+            for sock, acceptor in self.paused_listeners:
+                self.poller.register(sock, selectors.EVENT_READ, acceptor)
+            self.paused_listeners.clear()
+        return None
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         asked = req.should_close  # consulted once the answer is written
         req.should_close = lambda: asked() or body_left(req)
         return bool(super().handle_request(req, conn))
+
+
+class _PausingSelector(selectors.DefaultSelector):
+    """The gthread worker's poller, ending an accept pause when due: its loop waits on this
+    (up to a second at a time), so that wait is cut to what the pause has left."""
+
+    def __init__(self, worker: ApiThreadWorker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        left = self.worker.resume_accepts_if_due()
+        if left is not None:
+            timeout = left if timeout is None else min(timeout, left)
+        return super().select(timeout)
 
 
 def body_left(req: Any) -> bool:
