@@ -117,6 +117,8 @@ def api_server(
     process.port = port  # type: ignore[attr-defined]
     try:
         wait_healthy(process, port)
+        if setup.server == "gunicorn":
+            wait_workers_idle(process, Config.from_env(env).api_workers)
         yield process
     finally:
         process.terminate()
@@ -132,6 +134,36 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"scheduler api not answering on port {port} after {START_TIMEOUT_S} s")
+
+
+def wait_workers_idle(process: subprocess.Popen[bytes], workers: int) -> None:
+    """Wait until each of gunicorn's ``workers`` has been seen waiting for connections.
+
+    gunicorn's workers each build the app after the fork, so /healthz answers as soon as the
+    first is up; a run started then found only that one accepting, and its kept-alive
+    connections stayed there (every row at one concurrency on one core). Seen by the kernel's
+    wait channel (``/proc/PID/wchan``: ``do_epoll_wait`` in the worker's loop); at most
+    ``START_TIMEOUT_S``, and where wchan says nothing (``0``) it is not waited for."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        pids = http_load.children(process.pid)
+        for pid in pids:
+            channel = wait_channel(pid)
+            if "epoll" in channel or channel in ("", "0"):
+                seen.add(pid)
+        if len(pids) >= workers and seen.issuperset(pids):
+            return
+        time.sleep(0.01)
+    say(f"  (not every worker seen idle after {START_TIMEOUT_S} s: measuring anyway)")
+
+
+def wait_channel(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/wchan") as wchan:
+            return wchan.read().strip()
+    except OSError:
+        return ""  # gone, or not readable here
 
 
 def healthy(port: int) -> bool:
@@ -187,10 +219,12 @@ def one_run(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     loadavg = os.getloadavg()[0]
-    cpu_before = http_load.cpu_seconds(process.pid)
+    cpu_before = http_load.cpu_seconds_by_pid(process.pid)
     port: int = process.port  # type: ignore[attr-defined]
     load = http_load.run(port, lambda: request, concurrency, args.duration, args.warmup)
-    server_cpu_s = http_load.cpu_seconds(process.pid) - cpu_before
+    cpu_after = http_load.cpu_seconds_by_pid(process.pid)
+    cpu_by_pid = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
+    server_cpu_s = sum(cpu_by_pid.values())
     if set(load.statuses) != {200}:
         raise RuntimeError(f"{name} at {concurrency}: answers {load.statuses}")
     answered = load.answered()
@@ -203,13 +237,15 @@ def one_run(
         "server_cpu_us_per_create": round(1e6 * server_cpu_s / answered),
         "client_cpu_us_per_create": round(1e6 * load.client_cpu_s / answered),
         "connections": load.connections_opened,
+        "busiest_process_cpu_share": round(max(cpu_by_pid.values()) / server_cpu_s, 2),
         "loadavg_before": round(loadavg, 2),
         "answered_200": answered,
     }
     say(
         f"  {name:<24} c={concurrency:<3} {row['creates_per_s']:>6} creates/s  "
         f"p50 {row['p50_ms']:>6} ms  p99 {row['p99_ms']:>7} ms  "
-        f"server CPU {row['server_cpu_us_per_create']} µs/create  "
+        f"server CPU {row['server_cpu_us_per_create']} µs/create "
+        f"({round(100 * row['busiest_process_cpu_share'])}% in one process)  "
         f"(client {row['client_cpu_us_per_create']} µs, load avg before {row['loadavg_before']})"
     )
     return row

@@ -119,16 +119,26 @@ async def _answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 def cpu_seconds(root_pid: int) -> float:
     """User + system CPU seconds of ``root_pid`` and its children so far (Linux /proc)."""
+    return sum(cpu_seconds_by_pid(root_pid).values())
+
+
+def cpu_seconds_by_pid(root_pid: int) -> dict[int, float]:
+    """User + system CPU seconds so far of ``root_pid`` and of each of its children."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    by_pid = {}
     for pid in _family(root_pid):
         try:
             with open(f"/proc/{pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue  # gone meanwhile
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
-    return total / ticks
+        by_pid[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (14, 15)
+    return by_pid
+
+
+def children(root_pid: int) -> list[int]:
+    """The processes below ``root_pid`` (a server's workers)."""
+    return _family(root_pid)[1:]
 
 
 def _family(root_pid: int) -> list[int]:
