@@ -2,6 +2,7 @@
 
     python bench/beat_dispatch.py --schedules 100000 --due 10000 --compare-redbeat --idle-scaling
     python bench/beat_dispatch.py --overlap skip    # allow_all, then the same fires under skip
+    python bench/beat_dispatch.py --partitions 1,4,16 --beats 1,3   # + beat processes sharing P
 
 Every figure comes from real parts: a real redis-server (``REDIS_URL``, or an embedded one started
 in a temp dir with appendonly off), real ``Dispatcher.tick`` calls (one claim.lua call, message
@@ -37,6 +38,7 @@ from measure import (
     verify_executions,
     wait_clear_of_boundary,
 )
+from partition_dispatch import run_partitions
 from redbeat_baseline import (
     run_redbeat,
 )
@@ -196,10 +198,22 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
         help="dispatch the same fires again under this overlap policy (each publishes and "
         "becomes its schedule's running execution): its cost beside allow_all's",
     )
+    parser.add_argument(
+        "--partitions",
+        type=counts,
+        help="comma-separated partition counts: dispatch rate of beat processes at each (and the "
+        "hand-over time of a SIGKILLed beat's partitions at the largest)",
+    )
+    parser.add_argument("--beats", type=counts, default=[1], help="beat processes (1; e.g. 1,3)")
+    parser.add_argument("--lease-ms", type=int, default=5000, help="SCHEDULER_PARTITION_LEASE_MS")
     args = parser.parse_args(None if argv is None else list(argv))
     if not 0 < args.due <= args.schedules:
         parser.error("need 0 < --due <= --schedules")
     return args
+
+
+def counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
 
 
 def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -226,6 +240,16 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         out["overlap"] = {"policy": args.overlap, **governed}
         out["overlap_dispatch_ratio"] = round(governed["dispatch_per_s"] / out["dispatch_per_s"], 3)
         say(f"overlap {args.overlap}/allow_all: dispatch rate x{out['overlap_dispatch_ratio']}")
+    if args.partitions:
+        out["partitions"] = run_partitions(
+            url,
+            lambda store, n, due: load_ours(client, store, n, due),
+            n,
+            due,
+            args.partitions,
+            args.beats,
+            args.lease_ms,
+        )
     if args.idle_scaling:
         say("idle scaling (nothing due):")
         out["idle_tick_ms_by_n"] = idle_scaling(client, url, config)
