@@ -178,3 +178,31 @@ def test_data_of_an_earlier_release_counts_as_one_partition(config: Config) -> N
     with pytest.raises(ConfigError, match="set SCHEDULER_PARTITIONS=1"):
         four.check_partitions()
     one.check_partitions()
+
+
+def test_a_relay_moves_the_outboxes_of_the_partitions_it_holds(
+    clean_redis: str, broker_redis_url: str
+) -> None:
+    from shared.broker.redis_broker import RedisPublisher
+    from shared.broker.relay import Relay
+    from shared.messages import build_message
+
+    store = Store.from_url(clean_redis, outbox=True, partitions=P)
+    broker = Store.from_url(broker_redis_url).redis
+    broker.flushdb()
+    ids = spread_ids(12)
+    for sid in ids:  # each message lands in its schedule's partition's outbox
+        exec_id = execution_id(sid, T0)
+        message = build_message("workers.webhooks.deliver", exec_id, "webhooks", [{"id": exec_id}])
+        store.publish_recorded(exec_id, "webhooks", message, T0 + 10_000)
+    held = [0, 2]
+    relay = Relay(store, RedisPublisher(broker_redis_url, 5.0), partitions=lambda: held)
+    mine = [sid for sid in ids if partition_of(sid, P) in held]
+    assert relay.step() == len(mine)
+    relay.step()  # trims what the broker confirmed
+    assert store.outbox_depths()["webhooks"] == len(ids) - len(mine)
+    held[:] = [1, 3]  # the partitions this beat holds now (a rebalance)
+    assert relay.step() == len(ids) - len(mine)
+    relay.stop()
+    assert store.outbox_depths()["webhooks"] == 0
+    assert broker.llen("webhooks") == len(ids)

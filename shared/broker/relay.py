@@ -79,7 +79,10 @@ class Relay:
         """One round over the partitions held: trim what the broker confirmed last round, take
         the next hand, publish it and wait for the broker's confirms. Returns how many messages
         went out."""
-        return sum(self.step_partition(p) for p in self.partitions())
+        held = list(self.partitions())
+        for gone in set(self._confirmed) - set(held):  # given up since: trim what it published
+            self.store.relay_hand(self.token, LEASE_MS, 0, self._confirmed.pop(gone), gone)
+        return sum(self.step_partition(p) for p in held)
 
     def step_partition(self, partition: int = 0) -> int:
         """One round of one partition's outbox (see ``step``)."""

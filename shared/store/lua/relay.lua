@@ -26,6 +26,8 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local out = {1}
 local most = tonumber(ARGV[3])
 for i = 2, #KEYS do
-  out[i] = redis.call('LRANGE', KEYS[i], -most, -1)
+  -- most = 0 (a last trim at shutdown): hand nothing (LRANGE of -0 is an error, raised after
+  -- the trims above were written, which stopped a stop's trims at the first partition)
+  out[i] = most > 0 and redis.call('LRANGE', KEYS[i], -most, -1) or {}
 end
 return out
