@@ -33,14 +33,15 @@ RUN_TIMEOUT_S = 600.0
 
 
 def beat_process(url: str, partitions: int, lease_ms: int, go: Any, out: Any) -> None:
-    """One beat: hold a share of the partitions, wait for ``go``, tick until nothing is due in
-    what it holds and every fire went out; then report its CPU seconds."""
+    """One beat: hold a share of the partitions, say it is ready, wait for ``go``, tick until
+    nothing is due in what it holds and every fire went out; then report its CPU seconds."""
     config = Config.from_env({}, redis_url=url, partitions=partitions, partition_lease_ms=lease_ms)
     store = Store.from_url(url, config.key_prefix, partitions=partitions)
     store.load_scripts()
     leases = PartitionLeases(store, lease_ms)
     leases.start()
     dispatcher = Dispatcher(store, config, leases.owned)
+    out.put("ready")
     go.wait()
     cpu = time.process_time()
     while True:
@@ -51,6 +52,16 @@ def beat_process(url: str, partitions: int, lease_ms: int, go: Any, out: Any) ->
             time.sleep(0.002)
     out.put(time.process_time() - cpu)
     leases.stop()
+
+
+def start_all(procs: list[Any], out: Any) -> None:
+    """Start the beat processes and wait until each is ready to tick (imports done, scripts
+    loaded): their start-up is not part of the figures."""
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        if out.get(timeout=SPLIT_TIMEOUT_S) != "ready":
+            raise SystemExit("FAIL: a beat process did not start")
 
 
 def redis_cpu_s(client: redis.Redis) -> float:
@@ -85,8 +96,7 @@ def run_point(
         ctx.Process(target=beat_process, args=(url, partitions, lease_ms, go, out))
         for _ in range(beats)
     ]
-    for proc in procs:
-        proc.start()
+    start_all(procs, out)
     wait_split(store, beats)
     load_avg = os.getloadavg()[0]
     redis_before = redis_cpu_s(client)
@@ -133,8 +143,7 @@ def handover(url: str, partitions: int, lease_ms: int) -> dict[str, Any]:
         ctx.Process(target=beat_process, args=(url, partitions, lease_ms, go, out))
         for _ in range(2)
     ]
-    for proc in procs:
-        proc.start()
+    start_all(procs, out)
     wait_split(store, 2)
     go.set()
     time.sleep(lease_ms / 1000)  # both renewing, ticking an empty store
