@@ -1,14 +1,15 @@
 """The webhooks pool's HTTP client: callbacks as coroutines on the process's delivery loop.
 
-The same rules as ``workers.http`` (which the push pool and task classes use), on aiohttp:
+The same rules as ``workers.http`` (which the push pool and task classes use), on the delivery
+loop, its HTTP/1.1 exchanges those of ``workers.h1``:
 
 - one reading, pinned: ``shared.netguard`` reads the URL once and resolves its host once (a
   lookup runs on the loop's executor, so a slow DNS answer delays only its own callback); the
-  request goes to exactly the addresses that passed, its URL rebuilt from that reading with the
-  pinned IP as host and checked again as aiohttp will read it. The name travels in ``Host`` and,
-  for https, as ``server_hostname``: SNI and certificate verification are against the name the
-  user gave, and it is part of aiohttp's connection key, so a connection verified for one name
-  is never reused for another on the same IP;
+  connection goes to exactly the addresses that passed (numeric: no second lookup), and the
+  request line carries the reading's path and query. The name travels in ``Host`` and, for
+  https, as the TLS server name: SNI and certificate verification are against the name the user
+  gave, and it is part of the connection's key, so a connection verified for one name is never
+  reused for another on the same IP;
 - connect and read timeouts, and ``SCHEDULER_ATTEMPT_TIME_LIMIT_S`` on the whole call (a
   receiver trickling one byte a second is cut there); a schedule's ``retry.timeout_s`` bounds
   all three (``CallLimits``);
@@ -21,35 +22,24 @@ The same rules as ``workers.http`` (which the push pool and task classes use), o
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from dataclasses import dataclass, replace
-
-import aiohttp
-import yarl
+from dataclasses import dataclass
 
 from shared.config import Config
 from shared.netguard import IPAddress, Target, Unresolvable, UnsafeTarget, check_target, read_url
+from workers import h1
 from workers.destinations import Destinations, Refused
-from workers.http import CallLimits, answered, call_limits, is_ip
+from workers.http import CallLimits, answered, call_limits
 from workers.runner import Outcome
 
+Session = h1.Pool
 
-def new_session(config: Config) -> aiohttp.ClientSession:
-    """The session of one delivery loop (create it on that loop): up to
-    ``SCHEDULER_DELIVERY_IN_FLIGHT`` connections in all, kept alive between calls."""
-    connector = aiohttp.TCPConnector(
-        limit=config.delivery_in_flight,
-        limit_per_host=config.destination_max_in_flight,
-        enable_cleanup_closed=True,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar(),  # one tenant's cookies never reach another's call
-        auto_decompress=False,  # a small compressed answer must not grow into a large one
-        trust_env=False,
-        skip_auto_headers=("User-Agent",),
-    )
+
+def new_session(config: Config) -> Session:
+    """The kept-alive connections of one delivery loop (use them on that loop): at most
+    ``SCHEDULER_DESTINATION_MAX_IN_FLIGHT`` idle per destination address. Connections in use
+    are bounded by the calls in flight (``SCHEDULER_DELIVERY_IN_FLIGHT``), one each."""
+    return h1.Pool(idle_per_key=config.destination_max_in_flight)
 
 
 @dataclass(frozen=True)
@@ -68,7 +58,7 @@ async def post(
     url: str,
     body: bytes,
     headers: dict[str, str],
-    session: aiohttp.ClientSession,
+    session: Session,
     destinations: Destinations | None = None,
     *,
     method: str = "POST",
@@ -103,28 +93,29 @@ async def _checked(url: str, allowlist: tuple[str, ...] | list[str]) -> Target:
     return await asyncio.get_running_loop().run_in_executor(None, check_target, url, allowlist)
 
 
-async def _post_checked(call: Call, target: Target, session: aiohttp.ClientSession) -> Outcome:
-    headers = {
-        k: v for k, v in call.headers.items() if k.lower() not in ("host", "accept-encoding")
-    }
-    headers["Host"] = target.url.host_header
-    headers["Accept-Encoding"] = "identity"
-    call = replace(call, headers=headers)
+async def _post_checked(call: Call, target: Target, session: Session) -> Outcome:
+    headers = {k: v for k, v in call.headers.items() if k.lower() != "accept-encoding"}
+    headers["Accept-Encoding"] = "identity"  # an answer is read as sent, never decompressed
+    if not any(k.lower() == "accept" for k in headers):
+        headers["Accept"] = "*/*"
     limit = call.limits.total_s
     started = time.monotonic()
     try:
+        request = h1.request_bytes(
+            call.method, target.url.request_uri, target.url.host_header, headers, call.body
+        )
         async with asyncio.timeout(limit):
-            return await _first_that_connects(call, target, session, started)
+            return await _first_that_connects(call, request, target, session, started)
     except TimeoutError:
         return Outcome(ok=False, retryable=True, error=f"the attempt ran past {limit:g} s")
-    except (UnsafeTarget, ValueError) as exc:  # ValueError: a header aiohttp refuses to send
+    except ValueError as exc:  # a method, header or path that would split the request
         return Outcome(ok=False, retryable=False, error=str(exc))
-    except (aiohttp.ClientError, OSError) as exc:
+    except (h1.ConnectFailed, h1.ReadTimedOut, h1.Disconnected, h1.BadAnswer, OSError) as exc:
         return Outcome(ok=False, retryable=True, error=_failure(exc, call.limits))
 
 
 async def _first_that_connects(
-    call: Call, target: Target, session: aiohttp.ClientSession, started: float
+    call: Call, request: bytes, target: Target, session: Session, started: float
 ) -> Outcome:
     """Send to each address in the resolver's order, moving on only when no connection could be
     made (nothing was sent, so no double delivery): a dual-stack host with broken IPv6 still
@@ -132,75 +123,39 @@ async def _first_that_connects(
     *others, last = target.addresses
     for address in others:
         try:
-            return await _send(call, target, address, session, started)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+            return await _send(call, request, target, address, session, started)
+        except h1.ConnectFailed:
             continue
-    return await _send(call, target, last, session, started)
+    return await _send(call, request, target, last, session, started)
 
 
 async def _send(
     call: Call,
+    request: bytes,
     target: Target,
     address: IPAddress,
-    session: aiohttp.ClientSession,
+    session: Session,
     started: float,
 ) -> Outcome:
-    url = _pinned_url(target, address)
-    name = target.url.host
-    timeout = _timeouts(call.limits.connect_s, call.limits.read_s)
-    async with session.request(
-        call.method,
-        url,
-        data=call.body,
-        headers=call.headers,
-        allow_redirects=False,
-        timeout=timeout,
-        server_hostname=name if target.url.scheme == "https" and not is_ip(name) else None,
-    ) as response:
-        excerpt = await _read_capped(response, call.body_cap)
-        latency_ms = int((time.monotonic() - started) * 1000)
-        return answered(response.status, latency_ms, excerpt, response.headers.get("Retry-After"))
+    url = target.url
+    key = (url.scheme, str(address), url.port, url.host)
+    limits = call.limits
+    answer = await session.exchange(key, request, limits.connect_s, limits.read_s, call.body_cap)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    excerpt = answer.body.decode("utf-8", errors="replace")  # enough to debug, never a bomb
+    return answered(answer.status, latency_ms, excerpt, answer.retry_after)
 
 
-@functools.lru_cache(maxsize=64)
-def _timeouts(connect_s: float, read_s: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
-
-
-def _failure(exc: aiohttp.ClientError | OSError, limits: CallLimits) -> str:
+def _failure(exc: Exception, limits: CallLimits) -> str:
     """What went wrong, in the words ``workers.http`` uses for the same failures."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, h1.ConnectTimedOut):
         return f"ConnectTimeout: no connection within {limits.connect_s:g} s"
-    if isinstance(exc, aiohttp.SocketTimeoutError):
+    if isinstance(exc, h1.ReadTimedOut):
         return f"ReadTimeout: no data for {limits.read_s:g} s"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"ConnectionError: cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "ConnectionError: the receiver closed the connection without a whole answer"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"ConnectionError: the answer was cut short ({exc})"
+    if isinstance(exc, h1.ConnectFailed) and str(exc).startswith("SSLError"):
+        return str(exc)
+    if isinstance(exc, h1.ConnectFailed):
+        return f"ConnectionError: cannot connect to {exc}"
+    if isinstance(exc, (h1.Disconnected, h1.BadAnswer)):
+        return f"ConnectionError: {exc}"
     return f"ConnectionError: {type(exc).__name__}: {exc}"
-
-
-def _pinned_url(target: Target, address: IPAddress) -> yarl.URL:
-    """The URL aiohttp is given, read as aiohttp reads it: it goes to the pinned address and
-    port, and nowhere else."""
-    url = yarl.URL(target.url.url_at(address), encoded=True)
-    # url_at writes the address as str() does: any other spelling is a reading of its own
-    if (url.raw_host or "").strip("[]") != str(address) or url.port != target.url.port:
-        raise UnsafeTarget(
-            f"url: the request would go to {url.raw_host}:{url.port}, "
-            f"not to the checked {address}:{target.url.port}"
-        )
-    return url
-
-
-async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> str:
-    """At most ``cap`` bytes of the body, decoded leniently: enough to debug, never a bomb."""
-    data = b""
-    while len(data) < cap:
-        chunk = await response.content.read(cap - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", errors="replace")

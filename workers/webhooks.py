@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from shared.accounts import active_webhook_secrets
 from shared.celery_app import app
 from shared.contract import TaskName
@@ -28,7 +26,7 @@ from workers.http import call_limits
 from workers.runner import Outcome
 from workers.signing import signature_headers
 
-_sessions: dict[int, aiohttp.ClientSession] = {}  # by process: one per delivery loop
+_sessions: dict[int, aio_http.Session] = {}  # by process: one per delivery loop
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ def _signature(execution: Execution, account: Account, body: bytes) -> dict[str,
     return signature_headers(secrets, execution.id, now // 1000, body)
 
 
-def _session() -> aiohttp.ClientSession:
+def _session() -> aio_http.Session:
     """This process's session (made on the delivery loop, where it is used)."""
     session = _sessions.get(os.getpid())
     if session is None:
