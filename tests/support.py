@@ -22,6 +22,7 @@ import redis
 
 from scheduler_api.serving import CappedHead, capped_server
 from shared.config import Config
+from shared.store import Store
 from shared.timing import now_ms
 
 T = TypeVar("T")
@@ -83,6 +84,13 @@ def queued_messages(redis_url: str, queue: str) -> list[dict[str, Any]]:
     """The Celery messages waiting in ``queue`` (kombu's Redis list), oldest first."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     return [json.loads(raw) for raw in reversed(client.lrange(queue, 0, -1))]
+
+
+def published_messages(store: Store, queue: str) -> list[dict[str, Any]]:
+    """The Celery messages ``store`` published for ``queue``, oldest first: kombu's list of it,
+    or the store's outbox of it when the broker is apart (a cluster's always is)."""
+    raws = store.redis.lrange(store.keys.publish_target(queue), 0, -1)
+    return [json.loads(raw) for raw in reversed(raws)]
 
 
 def queued_task_ids(redis_url: str, queue: str) -> list[str]:

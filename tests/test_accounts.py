@@ -20,6 +20,7 @@ from shared.store import Store
 
 pytestmark = pytest.mark.timeout(30)
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 KEY = b"k" * 32
 NOW = 1_700_000_000_000  # accounts read no clock: the caller says when it is
 

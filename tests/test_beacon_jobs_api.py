@@ -20,9 +20,12 @@ from shared.config import Config
 from shared.execution import new_execution
 from shared.store import Store
 from shared.timing import next_schedule_fire
-from tests.support import now_ms, queued_messages
+from tests.support import now_ms, published_messages
 
 Api = tuple[FlaskClient, dict[str, str]]
+
+
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 
 
 def post(api: Api, path: str, **params: Any) -> Any:
@@ -75,15 +78,13 @@ def test_user_id_wins_over_user_guid(local_api: Api) -> None:
     assert create(local_api, name="b", user_guid="g-1")["user"] == "g-1"
 
 
-def test_q_queues_now_or_at_q_time_and_announces_to_the_pool(
-    local_api: Api, clean_redis: str
-) -> None:
+def test_q_queues_now_or_at_q_time_and_announces_to_the_pool(local_api: Api, store: Store) -> None:
     now_job = create(local_api, name="now", q="1")
     assert now_job["status"] == "queued"
     assert abs(now_job["q_time"] - now_job["add_time"]) <= 1
     later = create(local_api, name="later", q="true", q_time="4102444800")
     assert (later["status"], later["q_time"]) == ("queued", 4102444800)
-    events = [m for m in queued_messages(clean_redis, "jobs")]
+    events = published_messages(store, "jobs")
     assert {m["headers"]["task"] for m in events} == {"workers.jobs.event"}
     assert len(events) == 2
 

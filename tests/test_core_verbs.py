@@ -15,15 +15,20 @@ from shared.errors import NoFutureFire, NotFound
 from shared.store import Store
 from tests.factories import every, once, webhook_schedule
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 T0 = 1_800_000_000_000
 MIN = 60_000
 
 
 @pytest.fixture
-def config(clean_redis: str, tmp_path: Path) -> Config:
+def config(clean_redis: str, store_settings: dict[str, str], tmp_path: Path) -> Config:
     """Callbacks to 127.0.0.1 allowed (the factories' URL)."""
     return Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), target_allowlist=("127.0.0.0/8",)
+        {},
+        redis_url=clean_redis,
+        data_dir=str(tmp_path),
+        target_allowlist=("127.0.0.0/8",),
+        **store_settings,
     )
 
 

@@ -6,8 +6,8 @@ pages still render under their Content-Security-Policy."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from pathlib import Path
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
@@ -18,17 +18,15 @@ from scheduler_api.app import create_app
 from shared.accounts import create_account, digest, load_secret_key
 from shared.config import Config
 from shared.store import Store
-from tests.support import UNLIMITED, now_ms
+from tests.support import now_ms
 from tests.test_dashboard import csrf_of, login_form, sign_in
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 SESSION_COOKIE = "session"
 
 
-def app_with(clean_redis: str, tmp_path: Path, **settings: object) -> Flask:
-    config = Config.from_env(
-        {}, redis_url=clean_redis, data_dir=str(tmp_path), **{**UNLIMITED, **settings}
-    )
-    return create_app(config)
+def app_with(config: Config, **settings: object) -> Flask:
+    return create_app(dataclasses.replace(config, **settings))
 
 
 def cookie_of(client: FlaskClient) -> str:
@@ -128,10 +126,8 @@ def sign_in_answer(client: FlaskClient, creds: dict[str, str], **request: object
     return client.post("/dashboard/login", data=form, **request)  # type: ignore[arg-type]
 
 
-def test_cookie_flags_and_secure_behind_https(
-    clean_redis: str, tmp_path: Path, store: Store
-) -> None:
-    app = app_with(clean_redis, tmp_path)
+def test_cookie_flags_and_secure_behind_https(config: Config, store: Store) -> None:
+    app = app_with(config)
     creds = create_account(
         store,
         "acme",
@@ -150,7 +146,7 @@ def test_cookie_flags_and_secure_behind_https(
     forwarded = {"X-Forwarded-Proto": "https"}
     spoofed = set_cookie_header(sign_in_answer(app.test_client(), creds, headers=forwarded))
     assert "Secure" not in spoofed
-    proxied = app_with(clean_redis, tmp_path, proxy_count=1)
+    proxied = app_with(config, proxy_count=1)
     behind = set_cookie_header(sign_in_answer(proxied.test_client(), creds, headers=forwarded))
     assert "Secure" in behind
 

@@ -17,6 +17,7 @@ from shared.store import Commit, RepublishOutcome, Store
 from shared.store.ledger import MAX_BACKOFF_BOUNDS, QUEUE_SCAN_DEPTH
 from tests.factories import once, webhook_schedule
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 T0 = 1_800_000_000_000  # a fixed "now" in ms
 BOUND = 10_000  # ms a published execution may wait unbegun
 LEASE = 60_000  # ms a begun attempt holds its execution
@@ -71,9 +72,9 @@ def sweep(store: Store, now: int, limit: int = 100) -> list[tuple[str, str, int]
 
 def test_commit_records_what_it_publishes_in_the_same_step(store: Store) -> None:
     body = published(store)
-    assert store.redis.lrange("webhooks", 0, -1) == [body]
+    assert store.redis.lrange(store.keys.publish_target("webhooks"), 0, -1) == [body]
     assert store.ledger_deadline("s1:1") == T0 + BOUND
-    assert store.ledger_message("s1:1") == (0, "webhooks", body)
+    assert store.ledger_message("s1:1") == (0, store.keys.publish_target("webhooks"), body)
     assert store.claim(T0, 1000, 10, "b").republish_ms == T0 + BOUND
 
 
@@ -108,7 +109,11 @@ def test_a_run_now_is_recorded_like_a_fire(store: Store) -> None:
     config = Config.from_env({}, republish_after_s=3)
     exec_id = schedules.run_now(store, config, schedule, T0)
     assert store.ledger_deadline(exec_id) == T0 + 3000
-    assert store.ledger_message(exec_id) == (0, "webhooks", store.redis.lindex("webhooks", 0))
+    assert store.ledger_message(exec_id) == (
+        0,
+        store.keys.publish_target("webhooks"),
+        store.redis.lindex(store.keys.publish_target("webhooks"), 0),
+    )
 
 
 def test_two_runs_now_asked_in_one_millisecond_are_two_executions(store: Store) -> None:
@@ -116,7 +121,7 @@ def test_two_runs_now_asked_in_one_millisecond_are_two_executions(store: Store) 
     config = Config.from_env({})
     first, second = (schedules.run_now(store, config, schedule, T0) for _ in range(2))
     assert first != second and first.startswith(f"{schedule.id}:run-{T0}-")
-    assert store.ledger_size() == 2 and store.redis.llen("webhooks") == 2
+    assert store.ledger_size() == 2 and store.redis.llen(store.keys.publish_target("webhooks")) == 2
 
 
 # --- begin: a lost delivery or a copy ------------------------------------------------------------
@@ -140,7 +145,7 @@ def test_the_same_message_back_is_a_lost_delivery_and_counted(store: Store) -> N
 
 def test_a_copy_after_the_lease_ran_out_is_a_lost_delivery(store: Store) -> None:
     published(store)
-    store.redis.delete("webhooks")  # the worker took it...
+    store.redis.delete(store.keys.publish_target("webhooks"))  # the worker took it...
     assert begin(store, "t.0", T0 + 1) == "run"
     assert store.ledger_deadline("s1:1") == T0 + 1 + LEASE  # ... and holds it this long
     assert sweep(store, T0 + LEASE) == []
@@ -168,36 +173,40 @@ def test_an_overdue_message_gone_from_its_queue_is_published_again_with_a_new_ta
 ) -> None:
     published(store)
     assert sweep(store, T0 + BOUND - 1) == []  # not overdue yet
-    store.redis.delete("webhooks")  # popped by a worker that died before it began
+    store.redis.delete(
+        store.keys.publish_target("webhooks")
+    )  # popped by a worker that died before it began
     assert sweep(store, T0 + BOUND) == [("s1:1", RepublishOutcome.REPUBLISHED, 1)]
-    [copy] = store.redis.lrange("webhooks", 0, -1)
+    [copy] = store.redis.lrange(store.keys.publish_target("webhooks"), 0, -1)
     assert tag_of(copy) == "t.0~1"
     assert json.loads(copy)["body"] == json.loads(message("s1:1", "t.0"))["body"]
-    assert store.ledger_message("s1:1") == (1, "webhooks", copy)
+    assert store.ledger_message("s1:1") == (1, store.keys.publish_target("webhooks"), copy)
 
 
 def test_copies_back_off_so_a_vanishing_message_does_not_flood_its_queue(store: Store) -> None:
     published(store)
     now, waits = T0 + BOUND, []
     for _ in range(8):
-        store.redis.delete("webhooks")
+        store.redis.delete(store.keys.publish_target("webhooks"))
         assert [o for _, o, _ in sweep(store, now)] == [RepublishOutcome.REPUBLISHED]
         deadline = store.ledger_deadline("s1:1")
         assert deadline is not None
         waits.append(deadline - now)
         now = deadline
     assert waits == [BOUND * 2**n for n in range(6)] + [BOUND * MAX_BACKOFF_BOUNDS] * 2
-    assert tag_of(store.redis.lindex("webhooks", 0)) == "t.0~8"
+    assert tag_of(store.redis.lindex(store.keys.publish_target("webhooks"), 0)) == "t.0~8"
 
 
 def test_a_message_still_in_its_queue_is_not_copied(store: Store) -> None:
     published(store)
     assert sweep(store, T0 + BOUND) == [("s1:1", RepublishOutcome.QUEUED, 0)]
-    assert store.redis.llen("webhooks") == 1
+    assert store.redis.llen(store.keys.publish_target("webhooks")) == 1
     assert store.ledger_deadline("s1:1") == T0 + 2 * BOUND
     # behind a backlog deeper than the sweep looks: most likely still queued, not copied
-    store.redis.delete("webhooks")
-    store.redis.lpush("webhooks", *(f"other-{n}" for n in range(QUEUE_SCAN_DEPTH + 1)))
+    store.redis.delete(store.keys.publish_target("webhooks"))
+    store.redis.lpush(
+        store.keys.publish_target("webhooks"), *(f"other-{n}" for n in range(QUEUE_SCAN_DEPTH + 1))
+    )
     assert sweep(store, T0 + 2 * BOUND) == [("s1:1", RepublishOutcome.QUEUED, 0)]
     assert store.ledger_deadline("s1:1") == T0 + 4 * BOUND  # a bound per QUEUE_SCAN_DEPTH queued
 
@@ -216,10 +225,11 @@ def test_beats_sweeping_at_once_publish_each_overdue_message_once(
     store: Store, clean_redis: str
 ) -> None:
     pipe = store.redis.pipeline()
+    queue = store.keys.publish_target("webhooks")
     for n in range(300):
         exec_id = f"s{n}:1"
         pipe.zadd(store.keys.published(), {exec_id: T0})
-        pipe.hset(store.keys.published_messages(), exec_id, f"0|webhooks|{message(exec_id, 't')}")
+        pipe.hset(store.keys.published_messages(), exec_id, f"0|{queue}|{message(exec_id, 't')}")
     pipe.execute()
     beats = [Store.from_url(clean_redis) for _ in range(4)]
     taken: list[list[tuple[str, str, int]]] = [[] for _ in beats]
@@ -235,7 +245,7 @@ def test_beats_sweeping_at_once_publish_each_overdue_message_once(
         thread.join(timeout=30)
     ids = [entry[0] for entries in taken for entry in entries]
     assert sorted(ids) == sorted(f"s{n}:1" for n in range(300))  # each taken exactly once
-    assert store.redis.llen("webhooks") == 300
+    assert store.redis.llen(store.keys.publish_target("webhooks")) == 300
 
 
 # --- the beat's tick ----------------------------------------------------------------------------
@@ -250,8 +260,8 @@ def test_a_tick_sweeps_only_once_a_deadline_passed_and_wakes_for_the_next(store:
     exec_id = execution_id(schedule.id, T0)
     assert (first.published, first.next_wake_ms) == (1, T0 + BOUND)
     assert store.ledger_deadline(exec_id) == T0 + BOUND
-    store.redis.delete("webhooks")
+    store.redis.delete(store.keys.publish_target("webhooks"))
     assert dispatcher.tick(T0 + BOUND - 1).republished == 0
     again = dispatcher.tick(T0 + BOUND)
     assert (again.republished, again.next_wake_ms) == (1, T0 + 2 * BOUND)
-    assert store.redis.llen("webhooks") == 1
+    assert store.redis.llen(store.keys.publish_target("webhooks")) == 1

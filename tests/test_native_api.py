@@ -18,6 +18,7 @@ from shared.timing import parse_iso8601 as parse_iso
 from tests.support import now_ms
 
 Client = tuple[FlaskClient, dict[str, str]]
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 PROBLEM = "application/problem+json"
 HOOK = {"webhook": {"url": "http://127.0.0.1:9/hook", "body": {"hello": "world"}}}
 

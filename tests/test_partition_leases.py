@@ -12,6 +12,7 @@ from scheduler_beat.partitions import PartitionLeases, share_of
 from shared.config import Config
 from shared.store import Store
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 LEASE_MS = 800
 
 

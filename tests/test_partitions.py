@@ -15,6 +15,7 @@ from shared.store import Finish, Keys, Store
 from shared.store.partitions import partition_of
 from tests.factories import once, webhook_schedule
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 T0 = 1_800_000_000_000
 P = 4
 

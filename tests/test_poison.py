@@ -16,6 +16,7 @@ from shared.store import Store
 from workers.gate import identity, shape_problem
 from workers.runner import Outcome, run_execution
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 RUN_AT = {"now_ms": 1_800_000_000_000, "lease_ms": 60_000}  # a worker's clock, attempt lease
 
 

@@ -25,6 +25,9 @@ from tests.support import basic
 # --- zone_type 2 and the device registry --------------------------------------------------------
 
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
+
+
 def test_device_registry_put_get_delete(local_api: tuple[FlaskClient, dict[str, str]]) -> None:
     api, creds = local_api
     put = api.put(

@@ -11,6 +11,7 @@ from shared.model import RunRecord
 from shared.store import Commit, Store, decode_definition
 from tests.factories import once, webhook_schedule
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 T0 = 1_800_000_000_000  # a fixed "now" in ms
 AT = {"now_ms": T0, "republish_after_ms": 10_000}  # a commit's clock and ledger bound
 RUN_AT = {"now_ms": T0, "lease_ms": 60_000}  # a worker's clock and attempt lease
@@ -60,14 +61,14 @@ def test_an_expired_lease_is_reclaimed_with_its_original_due(store: Store) -> No
     commit = Commit(schedule.id, None, "webhooks", "m1")
     assert store.commit("dead-beat", [commit], **AT) == [0]
     assert store.commit("b", [Commit(schedule.id, None, "webhooks", "m2")], **AT) == [1]
-    assert store.redis.lrange("webhooks", 0, -1) == ["m2"]
+    assert store.redis.lrange(store.keys.publish_target("webhooks"), 0, -1) == ["m2"]
 
 
 def test_commit_publishes_and_advances(store: Store) -> None:
     schedule = put_due(store, T0)
     store.claim(T0, 1000, 10, "a")
     assert store.commit("a", [Commit(schedule.id, T0 + 60_000, "webhooks", "msg")], **AT) == [1]
-    assert store.redis.lrange("webhooks", 0, -1) == ["msg"]
+    assert store.redis.lrange(store.keys.publish_target("webhooks"), 0, -1) == ["msg"]
     assert store.next_fire_ms(schedule.id) == T0 + 60_000
     assert store.run_count(schedule.id) == 1
     assert store.redis.zcard(store.keys.leases()) == 0
@@ -107,7 +108,7 @@ def test_delete_during_claim_publishes_nothing(store: Store) -> None:
     store.claim(T0, 1000, 10, "a")
     assert store.delete_schedule(schedule)
     assert store.commit("a", [Commit(schedule.id, T0 + 1, "webhooks", "m")], **AT) == [2]
-    assert store.redis.llen("webhooks") == 0
+    assert store.redis.llen(store.keys.publish_target("webhooks")) == 0
     assert store.next_fire_ms(schedule.id) is None
 
 
@@ -257,9 +258,10 @@ def test_an_unreadable_definition_does_not_block_the_other_fires(store: Store, c
     store.redis.hset(store.keys.definitions(), bad.id, '{"id": "broken"}')
     result = Dispatcher(store, config).tick(T0)
     assert (result.claimed, result.published) == (2, 1)
-    assert [json.loads(m)["headers"]["id"] for m in store.redis.lrange("webhooks", 0, -1)] == [
-        f"{good.id}:{T0}"
-    ]
+    assert [
+        json.loads(m)["headers"]["id"]
+        for m in store.redis.lrange(store.keys.publish_target("webhooks"), 0, -1)
+    ] == [f"{good.id}:{T0}"]
     assert store.next_fire_ms(bad.id) is None
 
 

@@ -12,6 +12,7 @@ from shared.store import Commit, Store
 from shared.store.definitions import decode_definition, definition_dict, encode_definition
 from tests.factories import cron, webhook_schedule
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 T0 = 1_700_000_000_000
 AT = {"now_ms": T0, "republish_after_ms": 60_000}
 

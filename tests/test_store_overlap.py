@@ -14,6 +14,7 @@ from shared.model import OverlapPolicy, RunRecord, Schedule
 from shared.store import Commit, CommitStatus, Finish, Store
 from tests.factories import every, webhook_schedule
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 T0 = 1_800_000_000_000
 SECOND = 1000
 BOUND_MS = 10_000  # the ledger's bound for a released fire
@@ -70,7 +71,7 @@ def finish(
 
 def queued(store: Store) -> list[str]:
     """The webhooks queue's messages, oldest first."""
-    return list(reversed(store.redis.lrange("webhooks", 0, -1)))
+    return list(reversed(store.redis.lrange(store.keys.publish_target("webhooks"), 0, -1)))
 
 
 def running(store: Store, schedule: Schedule) -> str | None:
@@ -134,7 +135,7 @@ def test_buffer_one_keeps_one_fire_waiting_and_skips_the_rest(store: Store) -> N
     ledger = store.redis.zscore(store.keys.published(), exec_id(schedule, 1))
     assert ledger == T0 + 100 * SECOND + BOUND_MS
     entry = store.redis.hget(store.keys.published_messages(), exec_id(schedule, 1))
-    assert entry == "0|webhooks|msg-1"
+    assert entry == f"0|{store.keys.publish_target('webhooks')}|msg-1"
     assert fire(store, schedule, 4) == CommitStatus.BUFFERED  # the buffer has room again
     finish(store, schedule, 1)
     finish(store, schedule, 4)
@@ -218,7 +219,7 @@ def test_the_beat_records_a_fire_it_skipped_for_overlap_with_its_reason(
     )
     assert skipped.error is not None and "buffer full" in skipped.error
     finish(store, schedule, 0)
-    released = json.loads(store.redis.lrange("webhooks", 0, 0)[0])
+    released = json.loads(store.redis.lrange(store.keys.publish_target("webhooks"), 0, 0)[0])
     assert released["headers"]["id"] == exec_id(schedule, 1)  # a whole Celery message
 
 

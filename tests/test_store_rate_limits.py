@@ -7,6 +7,8 @@ from shared.accounts import create_account, digest
 from shared.store import Counter, Group, Store
 from tests.support import now_ms
 
+ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
+
 
 def counter(name: str, limit: int = 3, window_s: int = 60) -> Counter:
     return Counter(name, limit, window_s)

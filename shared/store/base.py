@@ -12,8 +12,10 @@ from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from shared.config import is_cluster_url
 from shared.errors import ConfigError, UnsafeRedisConfig
 from shared.store.keys import Keys
 from shared.store.partitions import partition_of
@@ -25,8 +27,14 @@ T = TypeVar("T")
 SAFE_EVICTION_POLICIES = ("noeviction",)
 DEFAULT_TIMEOUT_S = 10.0  # shared.config's redis_timeout_s default
 # Redis unreachable: down, restarting, or loading its data (BusyLoadingError is a
-# ConnectionError). Anything else (a script error, a wrong type) is not worth waiting for.
-OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# ConnectionError); on a cluster, a shard failing over (its slots down, or moving: TRYAGAIN).
+# Anything else (a script error, a wrong type) is not worth waiting for.
+OUTAGE_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
 FIRST_RETRY_DELAY_S = 0.05
 MAX_RETRY_DELAY_S = 1.0
 
@@ -40,15 +48,26 @@ def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
     dead, and the first command on one fails; the retry runs it on a new connection. No more
     than that here: an API request answers 503 while Redis is down, it does not wait; what
     must wait (a worker's attempt) asks ``StoreBase.patiently``.
+
+    ``redis+cluster://host:port`` (any node): redis-py's cluster client, with the same
+    settings; it routes each command (and each script, by its keys) to the master of its slot,
+    and follows the cluster's map when a master fails over.
     """
-    return redis.Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
-        socket_keepalive=True,
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-    )
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "socket_keepalive": True,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    }
+    if is_cluster_url(url):
+        # The cluster client is not a redis.Redis, but offers the same commands the verbs use.
+        return cast(redis.Redis, RedisCluster.from_url(url.replace("+cluster", "", 1), **options))
+    return redis.Redis.from_url(url, **options)
+
+
+def is_cluster(client: redis.Redis) -> bool:
+    return isinstance(client, RedisCluster)
 
 
 def dumps(data: Any) -> str:
@@ -75,11 +94,16 @@ class StoreBase:
         # A client made with decode_responses=True (Store.from_url): its replies are str where
         # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
         self.redis = client
-        # outbox: the broker is apart, so publishers write to the store's outbox (Keys).
+        # outbox: the broker is apart, so publishers write to the store's outbox (Keys); a
+        # cluster is never the broker (Config refuses it), and its keys carry hash tags.
         # One key schema per partition (see shared.store.partitions); ``keys`` is partition 0's,
         # which also names the keys that belong to no partition (accounts, sessions, ...).
+        cluster = is_cluster(client)
         self.partitions = partitions
-        self.partition_keys = [Keys(prefix, str(p), outbox=outbox) for p in range(partitions)]
+        self.partition_keys = [
+            Keys(prefix, str(p), outbox=outbox or cluster, cluster=cluster)
+            for p in range(partitions)
+        ]
         self.keys = self.partition_keys[0]
         self.outage_retry_s = outage_retry_s
         self._scripts = Scripts(client)
@@ -171,10 +195,16 @@ class StoreBase:
     def check_redis_is_safe(self) -> None:
         """Refuse to run on a Redis that may evict keys: a lost due entry is a lost fire."""
         # INFO, not CONFIG GET: managed Redis services often disable CONFIG but all answer INFO.
-        policy = self.redis.info("memory").get("maxmemory_policy", "")
-        if policy not in SAFE_EVICTION_POLICIES:
+        # On a cluster, every node's (a replica is a master after a failover).
+        if is_cluster(self.redis):
+            answers = self.redis.info("memory", target_nodes=RedisCluster.ALL_NODES)
+            policies = {answer.get("maxmemory_policy", "") for answer in answers.values()}
+        else:
+            policies = {self.redis.info("memory").get("maxmemory_policy", "")}
+        unsafe = sorted(policies - set(SAFE_EVICTION_POLICIES))
+        if unsafe:
             raise UnsafeRedisConfig(
-                f"Redis maxmemory-policy is {policy!r}: it may evict schedules. Set it to "
+                f"Redis maxmemory-policy is {unsafe[0]!r}: it may evict schedules. Set it to "
                 "'noeviction' (CONFIG SET maxmemory-policy noeviction, and in redis.conf)."
             )
         self.check_partitions()

@@ -304,8 +304,10 @@ class ExecutionVerbs(StoreBase):
                 k.retry_payloads(),
                 mapping={exec_id: dumps(payload) for exec_id, _, payload in some},
             )
-            pipe.publish(self.keys.wake_channel(), min(at_ms for _, at_ms, _ in some))
             pipe.execute()
+            # After, not in, the MULTI: a cluster refuses PUBLISH there (a channel is no key).
+            # The wake is only a hint: a beat not woken finds the entries on its next tick.
+            self.redis.publish(self.keys.wake_channel(), min(at_ms for _, at_ms, _ in some))
 
     def delete_dead_letter(self, execution_id: str) -> bool:
         """Drop a dead letter for good (from every index); False if there was none."""

@@ -85,6 +85,15 @@ exception, written by ``commit.lua`` in the same atomic step as the schedule's a
 broker apart, ``publish_target(q)`` is the partition's ``outbox(q)`` instead, so every script
 that publishes writes there (same step, same slot) and the relay moves it to the broker.
 
+On Redis Cluster (``REDIS_URL=redis+cluster://``) the broker is always apart, so no script
+touches a queue, and the keys outside the engine (``accounts``, ``account_keys``, ``api_keys``,
+``idempotency``, the rate-limit counters, ``dashboard_session``, ``push_credentials``,
+``partition_count``, ``beats``, the wake channel) go under the tag ``{global}``
+(``sched:{global}:accounts``): each script and MULTI then touches one slot. On one Redis they
+keep their untagged names (``sched:accounts``), so data stored before reads as it is: no
+migration. Moving a running store from one Redis onto a cluster has
+no command yet (an account's schedules move with its backup and ``scheduler restore``).
+
 The beat's idle tick is one ``claim.lua`` call: ``ZRANGEBYSCORE`` on the due index costs O(log N)
 and the script also answers when the next thing is due.
 """
@@ -95,9 +104,19 @@ from __future__ import annotations
 class Keys:
     """The key schema. One method per key; see the table in this module's docstring."""
 
-    def __init__(self, prefix: str = "sched", partition: str = "0", outbox: bool = False) -> None:
+    def __init__(
+        self,
+        prefix: str = "sched",
+        partition: str = "0",
+        outbox: bool = False,
+        cluster: bool = False,
+    ) -> None:
         self.base = f"{prefix}:{{{partition}}}"
         self.prefix = prefix
+        # The keys outside the engine: on a cluster, under one tag of their own (rate_limits.lua
+        # reads accounts with the counters; accounts and key digests change in one MULTI); on
+        # one Redis, untagged, the names they always had (stored data reads as before).
+        self.global_base = f"{prefix}:{{global}}" if cluster else prefix
         self.outbox_on = outbox
 
     def publish_target(self, queue: str) -> str:
@@ -184,22 +203,22 @@ class Keys:
         return f"{self.base}:dead:{account}:{dialect}"
 
     def accounts(self) -> str:
-        return f"{self.prefix}:accounts"
+        return f"{self.global_base}:accounts"
 
     def account_keys(self) -> str:
-        return f"{self.prefix}:account_keys"
+        return f"{self.global_base}:account_keys"
 
     def api_keys(self, account: str) -> str:
         """An account's named API keys (the native API's Bearer credentials), stored hashed."""
-        return f"{self.prefix}:api_keys:{account}"
+        return f"{self.global_base}:api_keys:{account}"
 
     def idempotency(self, account: str, key_digest: str) -> str:
         """The first answer to an account's POST with one Idempotency-Key (by its digest)."""
-        return f"{self.prefix}:idempotency:{account}:{key_digest}"
+        return f"{self.global_base}:idempotency:{account}:{key_digest}"
 
     def partition_count(self) -> str:
         """The partition count the data was stored with (``StoreBase.check_partitions``)."""
-        return f"{self.prefix}:partitions"
+        return f"{self.global_base}:partitions"
 
     def partition_owner(self) -> str:
         """Which beat claims this partition now (P > 1), expiring with its lease."""
@@ -207,13 +226,13 @@ class Keys:
 
     def beats(self) -> str:
         """The live beats, each with its lease's end: how many share the partitions."""
-        return f"{self.prefix}:beats"
+        return f"{self.global_base}:beats"
 
     def beat_heartbeat(self) -> str:
         return f"{self.base}:beat_heartbeat"
 
     def wake_channel(self) -> str:
-        return f"{self.prefix}:wake"
+        return f"{self.global_base}:wake"
 
     # --- push schedules (/v4/schedules) ---------------------------------------------------
 
@@ -226,7 +245,7 @@ class Keys:
         return f"{self.base}:push:msg_ids:{schedule_id}"
 
     def push_credentials(self) -> str:
-        return f"{self.prefix}:push_credentials"
+        return f"{self.global_base}:push_credentials"
 
     # --- task scheduler (/api/v1/api.php) -------------------------------------------------
 
@@ -280,16 +299,16 @@ class Keys:
         return f"{self.base}:jobs:spawned:{execution_id}"
 
     def rate_limits(self) -> str:
-        """Prefix of the API's rate-limit window counters (no hash tag: they are not engine
-        keys; ``rate_limits.lua`` touches several at once, so Redis Cluster would need one)."""
-        return f"{self.prefix}:ratelimit"
+        """Prefix of the API's rate-limit window counters (not engine keys; on a cluster under
+        the tag of ``accounts``, since ``rate_limits.lua`` touches both at once)."""
+        return f"{self.global_base}:ratelimit"
 
     # --- dashboard ------------------------------------------------------------------------
 
     def dashboard_session(self, token_digest: str) -> str:
         """A signed-in dashboard session, by the SHA-256 of its cookie's token (so the store
         holds no token a browser could replay)."""
-        return f"{self.prefix}:dashboard_session:{token_digest}"
+        return f"{self.global_base}:dashboard_session:{token_digest}"
 
     @staticmethod
     def queue(name: str) -> str:

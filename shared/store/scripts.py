@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -25,7 +26,12 @@ class Scripts:
 
     def load(self) -> None:
         """Load every script now (one pipelined round trip), so the first real call does not
-        pay a NOSCRIPT miss and resend its arguments (the beat's first fire would wait on it)."""
+        pay a NOSCRIPT miss and resend its arguments (the beat's first fire would wait on it).
+        On a cluster, one SCRIPT LOAD each, which the client sends to every master."""
+        if isinstance(self._client, RedisCluster):
+            for script in self._by_name.values():
+                self._client.script_load(script.script)
+            return
         pipe = self._client.pipeline(transaction=False)
         for script in self._by_name.values():
             pipe.script_load(script.script)

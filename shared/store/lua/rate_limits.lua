@@ -13,7 +13,7 @@
 -- Otherwise {0, account, count, ttl, count, ttl, ...}: the account JSON if the credentials are
 -- right (else ''), then each charged counter of the group that applies after its increment.
 -- Counted counters are incremented like charged ones, their counts not returned (failures).
--- The counters share no hash tag: on Redis Cluster they would need one (they are not engine keys).
+-- On Redis Cluster the counters and KEYS[1] share one hash tag ({global}, see keys.py).
 local checks, pass_counts, pass_charges = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local fail_counts = tonumber(ARGV[4])
 for i = 1, checks do
