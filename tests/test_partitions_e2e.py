@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from scheduler_api.app import create_app
@@ -144,3 +145,31 @@ def test_a_beat_with_another_partition_count_is_refused(
     beat = processes.beat(partitions=4)
     assert beat.wait(timeout=60) != 0
     assert "SCHEDULER_PARTITIONS=4, but this Redis holds data in 1 partition(s)" in processes.logs()
+
+
+def test_two_beats_relay_the_outboxes_of_their_partitions_to_a_broker_apart(
+    clean_redis: str,
+    tmp_path: Path,
+    processes: ProcessGroup,
+    receiver: HttpReceiver,
+    broker_redis_url: str,
+) -> None:
+    redis.Redis.from_url(broker_redis_url).flushdb()
+    api, creds, _ = api_on(clean_redis, tmp_path, 4, broker_url=broker_redis_url)
+    store = Store.from_url(clean_redis, outbox=True, partitions=4)
+    settings = {"partitions": 4, "partition_lease_ms": 2000, "broker_url": broker_redis_url}
+    processes.beat(**settings)
+    processes.beat(**settings)
+    processes.worker("webhooks", **settings)
+    assert wait_until(lambda: owners_split(store, 2), what="two beats holding 2 each") == [2, 2]
+    at = now_ms() + 2000
+    for n in range(24):
+        assert make(api, creds, receiver, n, at + 50 * n).status_code == 201
+    wait_until(lambda: len(hits_per_path(receiver)) == 24, timeout_s=90, what="every callback")
+    wait_until(
+        lambda: store.ledger_size() == 0 and not any(store.outbox_depths().values()),
+        what="the ledger and every partition's outbox empty",
+    )
+    seen = now_ms()
+    wait_until(lambda: (store.last_beat_ms() or 0) > seen + 1500, what="more ticks")
+    assert hits_per_path(receiver) == Counter({f"/p{n}": 1 for n in range(24)})
