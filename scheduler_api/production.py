@@ -20,6 +20,7 @@ redacted), not a handler of its own.
 
 from __future__ import annotations
 
+import select
 import selectors
 import time
 from typing import Any
@@ -43,6 +44,10 @@ GRACEFUL_TIMEOUT_S = 30  # requests in flight may finish this long after SIGTERM
 # ApiThreadWorker): long enough for an idle worker to be scheduled on a loaded machine, short
 # enough that a connection waiting out the pause with every worker busy hardly notices.
 ACCEPT_PAUSE_S = 0.05
+# How long a thread waits for a kept-alive connection's next request before handing it back to
+# the worker's loop (see ApiThreadWorker.next_request_soon), and how often it looks up meanwhile.
+LINGER_S = 0.005
+LINGER_SLICE_S = 0.001
 
 
 def gunicorn_settings(config: Config) -> dict[str, Any]:
@@ -121,7 +126,8 @@ class _Answers414(Worker):
 class ApiThreadWorker(_Answers414, ThreadWorker):
     """gunicorn's gthread worker, answering 414 to a long request line, closing a kept-alive
     connection whose request body was left unread (the sync worker closes every connection),
-    and leaving new connections to the other workers while its threads are all taken.
+    serving a connection's next request in the same thread when it comes at once, and leaving
+    new connections to the other workers while its threads are all taken.
 
     Why the last: every worker waits on the one listening socket, and the busiest one is the
     likeliest to be running when a connection arrives, so one worker took every kept-alive
@@ -179,6 +185,33 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
                 self.poller.register(sock, selectors.EVENT_READ, acceptor)
             self.paused_listeners.clear()
         return None
+
+    def handle(self, conn: Any) -> tuple[bool, Any]:
+        """Serve ``conn``'s requests while they come soon one after another (see
+        ``next_request_soon``); then hand the connection back to gunicorn's loop, as it is."""
+        while True:
+            keepalive, conn = super().handle(conn)
+            if not (keepalive and self.next_request_soon(conn)):
+                return keepalive, conn
+
+    def next_request_soon(self, conn: Any) -> bool:
+        """Whether ``conn``'s next request arrived within ``LINGER_S``, waited for in this thread
+        while the worker has a thread for each of its connections.
+
+        gunicorn's loop otherwise takes a kept-alive connection back after every answer (its
+        poller, a thread-pool job, callbacks, ~100 µs of CPU a request here) even when the client
+        sends its next request a fraction of a millisecond later. The wait is looked at again
+        every ``LINGER_SLICE_S``: once another connection needs a thread, it ends."""
+        poller = select.poll()
+        poller.register(conn.sock, select.POLLIN)
+        deadline = time.monotonic() + LINGER_S
+        while self.alive and self.nr_conns <= self.cfg.threads:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if poller.poll(1000 * min(left, LINGER_SLICE_S)):
+                return True
+        return False
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         asked = req.should_close  # consulted once the answer is written

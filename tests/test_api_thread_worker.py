@@ -1,11 +1,13 @@
-"""``scheduler api``'s gthread worker leaves new connections to the other workers while its
-threads are all taken (scheduler_api.production.ApiThreadWorker), and never stops accepting for
-longer than its pause.
+"""``scheduler api``'s gthread worker (scheduler_api.production.ApiThreadWorker) leaves new
+connections to the other workers while its threads are all taken, never stops accepting for
+longer than its pause, and serves a kept-alive connection's next request in the same thread when
+it comes at once, but not while another connection waits for a thread.
 
 Each worker here is the real gunicorn worker class running its real loop (``run()``) in a thread
 on a real listening socket, serving a small WSGI app; only the process around it (signals, the
-arbiter) is left out. The pause is set long (a minute) where a test shows what ends it early,
-and short where it shows that the pause ends by itself, so nothing here races the clock.
+arbiter) is left out. The pause and the linger are set long (a minute) where a test shows what
+ends them early, and short where it shows that they end by themselves, so nothing here races
+the clock.
 """
 
 from __future__ import annotations
@@ -192,3 +194,64 @@ def test_the_loop_waits_no_longer_than_the_pause_has_left(
     assert worker.poller.get_key(listener).data == "acceptor"  # registered again, as it was
     worker.poller.close()
     worker.tmp.close()
+
+
+def counting_dispatches(worker: ApiThreadWorker) -> list[int]:
+    """Count the connections gunicorn's loop hands to a thread (one per request, without the
+    linger)."""
+    dispatched: list[int] = []
+    enqueue = worker.enqueue_req
+
+    def counted(conn: Any) -> None:
+        dispatched.append(1)
+        enqueue(conn)
+
+    worker.enqueue_req = counted  # type: ignore[method-assign]
+    return dispatched
+
+
+@pytest.mark.timeout(60)
+def test_a_kept_alive_connections_next_request_is_served_by_the_same_thread(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(production, "LINGER_S", 60.0)
+    with running_worker(listener) as worker:
+        dispatched = counting_dispatches(worker)
+        with connect(listener) as sock:
+            for _ in range(5):
+                assert ask(sock) == b"HTTP/1.1 200 OK"
+            assert len(dispatched) == 1  # the other four: no round through gunicorn's loop
+        # The client closes: the thread sees it at once, gunicorn closes its end.
+        wait_until(lambda: worker.nr_conns == 0, timeout_s=20, what="connection closed")
+
+
+@pytest.mark.timeout(60)
+def test_the_linger_ends_when_another_connection_needs_a_thread(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(production, "LINGER_S", 60.0)
+    monkeypatch.setattr(production, "ACCEPT_PAUSE_S", 0.0)  # accepting regardless
+    with running_worker(listener) as worker:
+        lingering = [connect(listener) for _ in range(THREADS)]
+        for sock in lingering:  # each thread now waits for its connection's next request
+            assert ask(sock) == b"HTTP/1.1 200 OK"
+        dispatched = counting_dispatches(worker)
+        with connect(listener) as late:  # one more connection than threads
+            assert ask(late) == b"HTTP/1.1 200 OK"  # not a minute later
+        for sock in lingering:  # handed back to gunicorn's loop, and still kept alive
+            assert ask(sock) == b"HTTP/1.1 200 OK"
+        assert len(dispatched) >= 1 + THREADS
+    for sock in lingering:
+        sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_linger_ends_by_itself(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(production, "LINGER_S", 0.05)
+    with running_worker(listener) as worker, connect(listener) as sock:
+        assert ask(sock) == b"HTTP/1.1 200 OK"
+        # Back on gunicorn's keep-alive list, a thread free again.
+        wait_until(lambda: len(worker._keep) == 1, timeout_s=20, what="handed back")
+        assert ask(sock) == b"HTTP/1.1 200 OK"
