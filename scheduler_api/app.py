@@ -69,6 +69,8 @@ def create_app(config: Config | None = None) -> Flask:
         timeout_s=config.redis_timeout_s,
         outbox=config.broker_is_apart,
         partitions=config.partitions,
+        wait_replicas=config.redis_wait_replicas,
+        wait_timeout_ms=config.redis_wait_timeout_ms,
     )
     store.check_redis_is_safe()
     app.extensions["scheduler.config"] = config

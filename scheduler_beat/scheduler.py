@@ -58,6 +58,8 @@ class RedisScheduler(Scheduler):
             timeout_s=self.config.redis_timeout_s,
             outbox=self.config.broker_is_apart,
             partitions=self.config.partitions,
+            wait_replicas=self.config.redis_wait_replicas,
+            wait_timeout_ms=self.config.redis_wait_timeout_ms,
         )
         self.store.check_redis_is_safe()
         self.store.load_scripts()

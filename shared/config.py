@@ -52,6 +52,11 @@ class Config:
     # see worker_outage_wait_s) before it gives the message back to the broker; the API
     # answers 503 at once.
     redis_outage_retry_s: float = 20.0
+    # Durability across a failover (README "Redis Cluster"): after the beat's commit and a
+    # worker's begin and finish of an attempt, wait (WAIT) until this many replicas of the
+    # master written have the write, at most SCHEDULER_REDIS_WAIT_TIMEOUT_MS. 0 = no wait.
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 1000
     # The Celery broker. Empty (or REDIS_URL itself) = the store's own Redis: the beat's commit
     # publishes and advances in one atomic step. Another Redis (redis://) or RabbitMQ (amqp://):
     # publishers write to an outbox in the store and the beats' relay publishes from it
@@ -317,6 +322,10 @@ class Config:
             raise ConfigError("SCHEDULER_REDIS_TIMEOUT_S must be > 0")
         if self.redis_outage_retry_s < 0:
             raise ConfigError("SCHEDULER_REDIS_OUTAGE_RETRY_S must be 0 or more")
+        if self.redis_wait_replicas < 0:
+            raise ConfigError("SCHEDULER_REDIS_WAIT_REPLICAS must be 0 (no wait) or more")
+        if self.redis_wait_timeout_ms <= 0:
+            raise ConfigError("SCHEDULER_REDIS_WAIT_TIMEOUT_MS must be > 0 (milliseconds)")
 
     def _validate_rate_limits(self) -> None:
         for name in RATE_LIMIT_SETTINGS:

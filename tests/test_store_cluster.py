@@ -154,3 +154,19 @@ def test_a_node_that_may_evict_is_refused(
     finally:
         replica.client().config_set("maxmemory-policy", "noeviction")
     cluster_store.check_redis_is_safe()
+
+
+def test_a_commit_waits_for_the_replica_when_asked(
+    redis_cluster: RedisClusterForTests, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_cluster.flush()
+    durable = Store.from_url(redis_cluster.url, wait_replicas=1, wait_timeout_ms=10_000)
+    schedule = webhook_schedule(every(MIN, T0), account="a")
+    durable.put_schedule(schedule, T0)
+    assert durable.replicated(durable.keys.due(), durable.keys.accounts()) == 1
+    # Two replicas asked of masters that have one: the wait ends at its timeout, and says so.
+    greedy = Store.from_url(redis_cluster.url, wait_replicas=2, wait_timeout_ms=50)
+    assert greedy.replicated(greedy.keys.due()) == 1
+    assert "1 of 2 replicas acknowledged within 50 ms" in caplog.text
+    assert greedy.replicated(greedy.keys.due()) == 0  # not waited on again for a while
+    assert Store.from_url(redis_cluster.url).replicated(durable.keys.due()) == 0  # off

@@ -31,6 +31,8 @@ def store() -> Store:
             outage_retry_s=config.worker_outage_wait_s,
             outbox=config.broker_is_apart,
             partitions=config.partitions,
+            wait_replicas=config.redis_wait_replicas,
+            wait_timeout_ms=config.redis_wait_timeout_ms,
         )
     return _store
 

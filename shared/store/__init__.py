@@ -91,11 +91,20 @@ class Store(
         outage_retry_s: float = 0.0,
         outbox: bool = False,
         partitions: int = 1,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> Store:
         """The store on ``url`` (see ``base.connect``); ``outage_retry_s``: how long the
         writes a worker must not lose wait for an unreachable Redis (``patiently``);
         ``outbox``: the broker is apart (``Config.broker_is_apart``), publish to the outbox;
-        ``partitions``: SCHEDULER_PARTITIONS (see ``shared.store.partitions``)."""
+        ``partitions``: SCHEDULER_PARTITIONS (see ``shared.store.partitions``);
+        ``wait_replicas``, ``wait_timeout_ms``: see ``StoreBase.replicated``."""
         return cls(
-            connect(url, timeout_s), prefix, outage_retry_s, outbox=outbox, partitions=partitions
+            connect(url, timeout_s),
+            prefix,
+            outage_retry_s,
+            outbox=outbox,
+            partitions=partitions,
+            wait_replicas=wait_replicas,
+            wait_timeout_ms=wait_timeout_ms,
         )

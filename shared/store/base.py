@@ -34,9 +34,11 @@ OUTAGE_ERRORS = (
     redis.TimeoutError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
+    redis.exceptions.MovedError,  # asked of a master whose slot a replica took over
 )
 FIRST_RETRY_DELAY_S = 0.05
 MAX_RETRY_DELAY_S = 1.0
+SHORT_OF_REPLICAS_PAUSE_S = 10.0
 
 
 def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
@@ -90,6 +92,8 @@ class StoreBase:
         *,
         outbox: bool = False,
         partitions: int = 1,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         # A client made with decode_responses=True (Store.from_url): its replies are str where
         # redis-py's annotations say bytes | str, so the verbs cast() replies to what they are.
@@ -106,6 +110,10 @@ class StoreBase:
         ]
         self.keys = self.partition_keys[0]
         self.outage_retry_s = outage_retry_s
+        # SCHEDULER_REDIS_WAIT_REPLICAS / _TIMEOUT_MS (see ``replicated``).
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
+        self._short_until: dict[str, float] = {}  # replication mark -> monotonic time
         self._scripts = Scripts(client)
 
     def keys_for(self, ident: str) -> Keys:
@@ -164,23 +172,79 @@ class StoreBase:
             time.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
-    def pipelined(self, build: Callable[[Any], None]) -> list[Any]:
+    def durably(self, call: Callable[[], T], *near: str) -> T:
+        """``call()`` then ``replicated(*near)``, the two waiting out an outage together
+        (``patiently``): a master lost before its replicas had the write runs it again on the
+        replica that took over."""
+
+        def then_replicated() -> T:
+            result = call()
+            self.replicated(*near)
+            return result
+
+        return self.patiently(then_replicated)
+
+    def replicated(self, *near: str) -> int:
+        """After writes a failover must not lose: wait until ``wait_replicas`` replicas of the
+        master of each key ``near`` have everything it was written so far (Redis's WAIT), for
+        at most ``wait_timeout_ms``; fewer in that time is logged, not raised (the write stands
+        on the master, as without the setting). Nothing when ``wait_replicas`` is 0. Returns
+        the fewest replicas that acknowledged, of the masters waited on."""
+        if self.wait_replicas <= 0:
+            return 0
+        fewest = self.wait_replicas
+        for mark in dict.fromkeys(self.keys.replication_mark(key) for key in near):
+            if time.monotonic() < self._short_until.get(mark, 0.0):
+                fewest = 0  # short of replicas a moment ago: not waited on (see below)
+                continue
+            # WAIT counts what its own connection wrote, so one write of ours goes first on the
+            # same connection: a master's replication offset only grows, so it covers every
+            # write made there before, by any client.
+            pipe = self._master_of(mark).pipeline(transaction=False)
+            pipe.set(mark, "1", px=60_000)
+            pipe.wait(self.wait_replicas, self.wait_timeout_ms)
+            acknowledged = pipe.execute()[1]
+            if acknowledged < self.wait_replicas:
+                # A master that lost its replica (it died, or was just promoted in its place)
+                # would cost every write the whole timeout: it is not waited on for a while.
+                self._short_until[mark] = time.monotonic() + SHORT_OF_REPLICAS_PAUSE_S
+                log.warning(
+                    "%d of %d replicas acknowledged within %d ms (%s): a failover now may lose "
+                    "the last writes; not waiting on this master for %g s", acknowledged,
+                    self.wait_replicas, self.wait_timeout_ms, mark, SHORT_OF_REPLICAS_PAUSE_S,
+                )  # fmt: skip
+            fewest = min(fewest, acknowledged)
+        return fewest
+
+    def _master_of(self, key: str) -> redis.Redis:
+        """A client of the one master holding ``key`` (on one Redis: the client itself)."""
+        if is_cluster(self.redis):
+            cluster = cast(RedisCluster, self.redis)
+            node = cluster.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            return cluster.get_redis_connection(node)
+        return self.redis
+
+    def pipelined(self, build: Callable[[Any], None], replicate: Sequence[str] = ()) -> list[Any]:
         """The replies of the commands ``build(pipe)`` queues, sent in one round trip (no
         transaction: each script is atomic on its own). Scripts are queued as
         ``pipe.evalsha(self.sha("name"), ...)``; after a Redis restart emptied the script cache,
         they are loaded and the whole pipeline sent again (none of it ran). Waits out an outage
-        (``patiently``), so every command queued must be safe to repeat."""
+        (``patiently``), so every command queued must be safe to repeat. Then ``replicated``
+        for the keys ``replicate`` (in the same wait: a failover before the replicas had the
+        writes sends them again, to the new master)."""
 
         def call() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
             build(pipe)
             try:
-                return pipe.execute()
+                replies = pipe.execute()
             except redis.exceptions.NoScriptError:
                 self._scripts.load()
                 pipe = self.redis.pipeline(transaction=False)
                 build(pipe)
-                return pipe.execute()
+                replies = pipe.execute()
+            self.replicated(*replicate)
+            return replies
 
         return self.patiently(call)
 

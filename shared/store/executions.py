@@ -76,7 +76,7 @@ class ExecutionVerbs(StoreBase):
             execution_id, attempt, retention_s, max_deliveries, now_ms, lease_ms, delivery_tag
         )
         begin = self._scripts["begin_execution"]
-        return Verdict(self.patiently(lambda: begin(keys=keys, args=args)))
+        return Verdict(self.durably(lambda: begin(keys=keys, args=args), keys[0]))
 
     def begin_executions(
         self,
@@ -104,7 +104,8 @@ class ExecutionVerbs(StoreBase):
             if named:
                 pipe.hmget(self.keys.accounts(), named)
 
-        replies = self.pipelined(build)
+        replicate = [self.keys_for(eid).execution(eid) for eid, _ in attempts]
+        replies = self.pipelined(build, replicate)
         verdicts = [Verdict(reply) for reply in replies[: len(attempts)]]
         raws = replies[len(attempts)] if named else []
         stored = {a: json.loads(raw) if raw else None for a, raw in zip(named, raws, strict=True)}
@@ -158,7 +159,7 @@ class ExecutionVerbs(StoreBase):
             retention_s, republish_after_ms,
         )  # fmt: skip
         finish = self._scripts["finish_execution"]
-        self.patiently(lambda: finish(keys=keys, args=args))
+        self.durably(lambda: finish(keys=keys, args=args), keys[0])
 
     def finish_executions(
         self,
@@ -180,7 +181,9 @@ class ExecutionVerbs(StoreBase):
                 pipe.evalsha(sha, len(keys), *keys, *args)
 
         if finishes:
-            self.pipelined(build)
+            self.pipelined(
+                build, [self.keys_for(f.record.id).execution(f.record.id) for f in finishes]
+            )
 
     def _finish_call(
         self,

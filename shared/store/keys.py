@@ -53,6 +53,7 @@ key (``Keys`` method)   type    contents                                        
                                 (P > 1: ``partition_lease.lua``)
 ``beats``               ZSET    beat token -> lease expiry (ms): the live beats   never (pruned)
                                 that share the partitions
+``replication_mark(k)`` STRING  written before a WAIT, in the slot of key k      60 s
 ``wake_channel``        pubsub  next fire (ms) of a schedule just written        -
 ``push_devices(a)``     HASH    registration id -> device JSON (zone, tags)      never
 ``push_msg_ids(s)``     HASH    "<due ms>:<batch>" -> gateway msg_id             retention
@@ -131,6 +132,14 @@ class Keys:
     def relay_lease(self) -> str:
         """The relaying beat's token, expiring with its lease (see ``relay.lua``)."""
         return f"{self.base}:relay_lease"
+
+    def replication_mark(self, near: str) -> str:
+        """A STRING in the slot of ``near`` (its hash tag), written just before a WAIT
+        (``StoreBase.replicated``): WAIT covers what its own connection wrote."""
+        start = near.find("{")
+        end = near.find("}", start)
+        tag = near[start : end + 1] if 0 <= start < end else ""
+        return f"{self.prefix}:{tag}:replicated"
 
     def due(self) -> str:
         return f"{self.base}:due"

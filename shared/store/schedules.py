@@ -110,6 +110,7 @@ class ScheduleVerbs(ListingVerbs):
         elsewhere = self._held_elsewhere(schedule) if quota and self.partitions > 1 else 0
         keys, args = self._put_call(schedule, next_ms, quota, new, elsewhere)
         version = self._scripts["put_schedule"](keys=keys, args=args)
+        self.replicated(keys[0])  # a schedule the API confirmed survives a failover
         if version == OVER_QUOTA:
             raise QuotaExceeded(
                 f"account {schedule.account} already has {quota} schedules", limit=quota
@@ -311,7 +312,9 @@ class ScheduleVerbs(ListingVerbs):
             ]
         if not commits:
             return []
-        return [CommitStatus(int(s)) for s in self._scripts["commit"](keys=keys, args=args)]
+        statuses = [CommitStatus(int(s)) for s in self._scripts["commit"](keys=keys, args=args)]
+        self.replicated(k.due())  # the fires' advance and ledger survive a failover
+        return statuses
 
     def _envelopes(
         self,
