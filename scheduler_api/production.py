@@ -14,6 +14,11 @@ connection is shared across a fork. The request caps are gunicorn's own flags, s
   after the answer: gunicorn would otherwise read and discard all of that body, however long,
   before the next request on the connection, holding a thread as long as the client sends.
 
+Two more, for speed (bench/README.md, ``api.py``): a worker whose threads are all taken leaves
+new connections to the other workers for a bounded pause (gunicorn's let the busiest worker take
+every kept-alive connection), and a thread serves its kept-alive connection's next request itself
+when it comes within a few milliseconds (``ApiThreadWorker``). deploy/ runs the same worker class.
+
 gunicorn's own log lines go through the process's handler (``shared.logs``: JSON or text, secrets
 redacted), not a handler of its own.
 """
@@ -145,6 +150,8 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.threads = int(self.cfg.threads)  # gunicorn's settings are slow to look up
+        self.alone = self.cfg.workers < 2
         self.accept_pause_until = 0.0  # monotonic
         self.connections_at_pause = 0
         self.paused_listeners: list[tuple[Any, Any]] = []  # (socket, gunicorn's acceptor)
@@ -156,9 +163,9 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
 
     def accept(self, server: Any, listener: Any) -> None:
         super().accept(server, listener)
-        if self.paused_listeners or self.cfg.workers < 2:
+        if self.paused_listeners or self.alone:
             return  # already paused (another listener's accept in the same round), or alone
-        if self.active_connections() >= self.cfg.threads:
+        if self.active_connections() >= self.threads:
             self.pause_accepts()
 
     def active_connections(self) -> int:
@@ -205,7 +212,7 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
         poller = select.poll()
         poller.register(conn.sock, select.POLLIN)
         deadline = time.monotonic() + LINGER_S
-        while self.alive and self.nr_conns <= self.cfg.threads:
+        while self.alive and self.nr_conns <= self.threads:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
