@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from redis.crc import key_slot
 
+from scheduler_api.app import create_app
+from shared.accounts import create_account
 from shared.config import Config
 from shared.errors import ConfigError, UnsafeRedisConfig
 from shared.store import Keys, LeaseOutcome, Store
 from tests.factories import every, webhook_schedule
-from tests.redis_cluster_support import RedisClusterForTests
+from tests.redis_cluster_support import RedisClusterForTests, start_cluster
+from tests.support import UNLIMITED, basic, now_ms, wait_until
 
 T0 = 1_800_000_000_000
 MIN = 60_000
@@ -170,3 +175,41 @@ def test_a_commit_waits_for_the_replica_when_asked(
     assert "1 of 2 replicas acknowledged within 50 ms" in caplog.text
     assert greedy.replicated(greedy.keys.due()) == 0  # not waited on again for a while
     assert Store.from_url(redis_cluster.url).replicated(durable.keys.due()) == 0  # off
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path) -> Iterator[RedisClusterForTests]:
+    """A cluster of its own, for a test that kills one of its masters."""
+    cluster = start_cluster(tmp_path / "cluster")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_the_api_answers_503_while_a_master_fails_over_then_serves_again(
+    own_cluster: RedisClusterForTests, broker_redis_url: str, tmp_path: Path
+) -> None:
+    config = Config.from_env(
+        {},
+        redis_url=own_cluster.url,
+        broker_url=broker_redis_url,
+        data_dir=str(tmp_path),
+        **UNLIMITED,
+    )
+    store = Store.from_url(own_cluster.url)
+    creds = create_account(store, "acme", secret_key=b"k" * 32, now_ms=now_ms())
+    api = create_app(config).test_client()
+    assert api.get("/v1/schedules", headers=basic(creds)).status_code == 200
+    victim = own_cluster.master_of(store.keys.accounts())  # every request reads its account
+    victim.kill()
+    answers = {api.get("/v1/schedules", headers=basic(creds)).status_code}  # the master is gone
+    own_cluster.wait_healthy()  # its replica took over
+    wait_until(
+        lambda: (
+            answers.add(api.get("/v1/schedules", headers=basic(creds)).status_code)
+            or 200 in answers
+        ),
+        what="served again",
+    )
+    assert answers == {503, 200}  # an outage while it lasts, never an error of ours
