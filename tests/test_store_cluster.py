@@ -146,6 +146,11 @@ def test_scripts_are_loaded_again_on_a_master_that_lost_them(
     )
     assert [verdict.value for verdict in verdicts] == ["run"]
     assert accounts == {"a": None}
+    for node in redis_cluster.masters():
+        node.client().script_flush()
+    more = [webhook_schedule(every(MIN, T0), account="b") for _ in range(20)]
+    cluster_store.put_schedules((one, T0) for one in more)  # a bulk write (restore) pipelines it
+    assert cluster_store.count_schedules("b", "test") == 20
 
 
 def test_a_node_that_may_evict_is_refused(

@@ -14,6 +14,7 @@ from shared.contract import POOLS
 from shared.errors import QuotaExceeded
 from shared.messages import batch_envelope
 from shared.model import Schedule
+from shared.store.base import is_cluster
 from shared.store.definitions import decode_definition, encode_definition
 from shared.store.keys import Keys
 from shared.store.listing import ListingVerbs
@@ -122,6 +123,8 @@ class ScheduleVerbs(ListingVerbs):
     ) -> None:
         """Bulk create (restore, benchmarks): the same script per schedule, pipelined by chunks."""
         script = self._scripts["put_schedule"]
+        if is_cluster(self.redis):  # its pipelines do not load a script they lack, as one's do
+            self.redis.script_load(script.script)
         pipe = self.redis.pipeline(transaction=False)
         for n, (schedule, next_ms) in enumerate(items, 1):
             keys, args = self._put_call(schedule, next_ms, quota=0, new=True)
