@@ -30,7 +30,7 @@ import http_load
 from shared.accounts import create_account
 from shared.config import Config
 from shared.contract import DialectName
-from shared.embedded_redis import free_port, start_redis_server
+from shared.embedded_redis import RedisServer, free_port, start_redis_server
 from shared.store import Store
 from shared.timing import now_ms
 
@@ -193,7 +193,7 @@ def create_request(creds: dict[str, str], when: str) -> bytes:
 
 
 def measure_setup(
-    setup: Setup, store: Store, redis_url: str, tmp: Path, args: argparse.Namespace
+    setup: Setup, store: Store, redis: RedisServer, tmp: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     creds = create_account(store, f"bench-{setup.name}", secret_key=b"k" * 32, now_ms=now_ms())
     when = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -201,8 +201,9 @@ def measure_setup(
     extra_env = {"SCHEDULER_SECRET_KEY": "k" * 32}
     if args.no_access_log:
         extra_env["SCHEDULER_API_ACCESS_LOG"] = "false"
-    with api_server(setup, redis_url, tmp, extra_env) as process:
-        rows = [one_run(setup.name, process, request, c, args) for c in args.concurrency]
+    redis_pid = redis.process.pid if redis.process else None
+    with api_server(setup, redis.url, tmp, extra_env) as process:
+        rows = [one_run(setup.name, process, redis_pid, request, c, args) for c in args.concurrency]
     created = sum(row.pop("answered_200") for row in rows)
     stored = store.count_schedules(creds["appkey"], DialectName.WEBHOOK_JOBS)
     say(f"  {setup.name}: {created} answered 200, {stored} jobs stored")
@@ -214,15 +215,18 @@ def measure_setup(
 def one_run(
     name: str,
     process: subprocess.Popen[bytes],
+    redis_pid: int | None,
     request: bytes,
     concurrency: int,
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     loadavg = os.getloadavg()[0]
+    redis_cpu_before = http_load.cpu_seconds(redis_pid) if redis_pid else 0.0
     cpu_before = http_load.cpu_seconds_by_pid(process.pid)
     port: int = process.port  # type: ignore[attr-defined]
     load = http_load.run(port, lambda: request, concurrency, args.duration, args.warmup)
     cpu_after = http_load.cpu_seconds_by_pid(process.pid)
+    redis_cpu_s = (http_load.cpu_seconds(redis_pid) if redis_pid else 0.0) - redis_cpu_before
     cpu_by_pid = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     server_cpu_s = sum(cpu_by_pid.values())
     if set(load.statuses) != {200}:
@@ -236,6 +240,7 @@ def one_run(
         "max_ms": round(load.percentile_ms(1.0), 1),
         "server_cpu_us_per_create": round(1e6 * server_cpu_s / answered),
         "client_cpu_us_per_create": round(1e6 * load.client_cpu_s / answered),
+        "redis_cpu_us_per_create": round(1e6 * redis_cpu_s / answered),
         "connections": load.connections_opened,
         "busiest_process_cpu_share": round(max(cpu_by_pid.values()) / server_cpu_s, 2),
         "loadavg_before": round(loadavg, 2),
@@ -246,7 +251,8 @@ def one_run(
         f"p50 {row['p50_ms']:>6} ms  p99 {row['p99_ms']:>7} ms  "
         f"server CPU {row['server_cpu_us_per_create']} µs/create "
         f"({round(100 * row['busiest_process_cpu_share'])}% in one process)  "
-        f"(client {row['client_cpu_us_per_create']} µs, load avg before {row['loadavg_before']})"
+        f"(client {row['client_cpu_us_per_create']} µs, redis {row['redis_cpu_us_per_create']} µs, "
+        f"load avg before {row['loadavg_before']})"
     )
     return row
 
@@ -298,7 +304,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             say(f"redis at {redis_server.url} (AOF on); load average {os.getloadavg()[0]:.2f}")
             for setup in setups(args):
                 say(f"{setup.name}:")
-                out[setup.name] = measure_setup(setup, store, redis_server.url, Path(tmp), args)
+                out[setup.name] = measure_setup(setup, store, redis_server, Path(tmp), args)
         finally:
             redis_server.stop()
     out["ratios"] = ratios(out)
