@@ -218,3 +218,20 @@ def test_the_api_answers_503_while_a_master_fails_over_then_serves_again(
         what="served again",
     )
     assert answers == {503, 200}  # an outage while it lasts, never an error of ours
+
+
+def test_only_the_part_a_master_without_its_scripts_failed_is_sent_again(
+    redis_cluster: RedisClusterForTests,
+) -> None:
+    """Executions on every master in one pipeline; one master lost its scripts: the others'
+    begins ran once (a second run would count a lost delivery: "rerun")."""
+    redis_cluster.flush()
+    spread = Store.from_url(redis_cluster.url, partitions=4)
+    spread.load_scripts()
+    ids = [f"sched-{n}:1" for n in range(8)]
+    assert {spread.partition_for(i) for i in ids} == {0, 1, 2, 3}
+    redis_cluster.master_of(spread.partition_keys[0].due()).client().script_flush()
+    verdicts, _ = spread.begin_executions(
+        [(i, 1) for i in ids], 60, 3, now_ms=T0, lease_ms=10_000, delivery_tag="t"
+    )
+    assert [verdict.value for verdict in verdicts] == ["run"] * len(ids)

@@ -39,6 +39,7 @@ OUTAGE_ERRORS = (
 FIRST_RETRY_DELAY_S = 0.05
 MAX_RETRY_DELAY_S = 1.0
 SHORT_OF_REPLICAS_PAUSE_S = 10.0
+NO_SCRIPT = redis.exceptions.NoScriptError
 
 
 def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
@@ -70,6 +71,23 @@ def connect(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> redis.Redis:
 
 def is_cluster(client: redis.Redis) -> bool:
     return isinstance(client, RedisCluster)
+
+
+class _Only:
+    """A pipeline that queues, of the commands asked of it, only those at ``positions``."""
+
+    def __init__(self, pipe: Any, positions: Sequence[int]) -> None:
+        self._pipe, self._positions, self._asked = pipe, set(positions), 0
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        command = getattr(self._pipe, name)
+
+        def queue(*args: Any, **kwargs: Any) -> None:
+            if self._asked in self._positions:
+                command(*args, **kwargs)
+            self._asked += 1
+
+        return queue
 
 
 def dumps(data: Any) -> str:
@@ -227,8 +245,9 @@ class StoreBase:
     def pipelined(self, build: Callable[[Any], None], replicate: Sequence[str] = ()) -> list[Any]:
         """The replies of the commands ``build(pipe)`` queues, sent in one round trip (no
         transaction: each script is atomic on its own). Scripts are queued as
-        ``pipe.evalsha(self.sha("name"), ...)``; after a Redis restart emptied the script cache,
-        they are loaded and the whole pipeline sent again (none of it ran). Waits out an outage
+        ``pipe.evalsha(self.sha("name"), ...)``; after a Redis restart (on a cluster: a replica
+        promoted) emptied a script cache, they are loaded and the commands that failed for it
+        sent again, only those (on a cluster the other masters ran theirs). Waits out an outage
         (``patiently``), so every command queued must be safe to repeat. Then ``replicated``
         for the keys ``replicate`` (in the same wait: a failover before the replicas had the
         writes sends them again, to the new master)."""
@@ -236,13 +255,17 @@ class StoreBase:
         def call() -> list[Any]:
             pipe = self.redis.pipeline(transaction=False)
             build(pipe)
-            try:
-                replies = pipe.execute()
-            except redis.exceptions.NoScriptError:
+            replies = pipe.execute(raise_on_error=False)
+            missing = [n for n, reply in enumerate(replies) if isinstance(reply, NO_SCRIPT)]
+            if missing:
                 self._scripts.load()
                 pipe = self.redis.pipeline(transaction=False)
-                build(pipe)
-                replies = pipe.execute()
+                build(_Only(pipe, missing))
+                for n, reply in zip(missing, pipe.execute(raise_on_error=False), strict=True):
+                    replies[n] = reply
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
             self.replicated(*replicate)
             return replies
 
