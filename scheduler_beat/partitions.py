@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 import redis
 
+from shared import metrics
 from shared.store import Store, new_token
 from shared.timing import now_ms
 
@@ -67,6 +68,7 @@ class PartitionLeases:
             return sorted(self._owned)
 
     def start(self) -> None:
+        metrics.record_partitions_held(len(self.owned()))
         if self.count > 1:
             self.rebalance()  # hold a share before the first tick
             self._thread.start()
@@ -84,6 +86,7 @@ class PartitionLeases:
             log.warning("beat: could not give up its partitions (%s)", exc)
         with self._lock:
             self._owned = frozenset()
+        metrics.record_partitions_held(0)
 
     def rebalance(self) -> None:
         """One round: renew what we hold, give up what is beyond our share, take free ones."""
@@ -103,6 +106,7 @@ class PartitionLeases:
             gained = set(held) - self._owned
             lost = self._owned - set(held)
             self._owned = frozenset(held)
+        metrics.record_partitions_held(len(held))
         if gained or lost:
             log.info(
                 "beat: partitions %s (of %d, %d beat(s) live)",

@@ -37,6 +37,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -92,6 +93,11 @@ class _Metrics:
             "scheduler_relayed",
             "Messages this beat's relay published to a broker apart and the broker confirmed",
             ["queue"],
+        )
+        self.partitions_held = Gauge(
+            "scheduler_beat_partitions_held",
+            "Partitions this beat claims from (SCHEDULER_PARTITIONS; its share, by leases)",
+            multiprocess_mode="livesum",
         )
         self.relay_failures = Counter(
             "scheduler_relay_failures",
@@ -167,6 +173,10 @@ def record_republished(queue: str) -> None:
 def record_relayed(counts: dict[str, int]) -> None:
     for queue, count in counts.items():
         _metrics().relayed.labels(queue).inc(count)
+
+
+def record_partitions_held(count: int) -> None:
+    _metrics().partitions_held.set(count)
 
 
 def record_relay_failure() -> None:

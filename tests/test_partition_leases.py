@@ -98,3 +98,14 @@ def test_one_partition_needs_no_lease(config: Config) -> None:
     assert store.partition_owners() == [None]
     for beat in beats:
         beat.stop()
+
+
+def test_a_beat_exports_how_many_partitions_it_holds(config: Config) -> None:
+    from prometheus_client import REGISTRY
+
+    store = store_of(config, 4)
+    beat = PartitionLeases(store, LEASE_MS, token="beat-m")
+    beat.start()
+    assert REGISTRY.get_sample_value("scheduler_beat_partitions_held") == 4
+    beat.stop()
+    assert REGISTRY.get_sample_value("scheduler_beat_partitions_held") == 0
