@@ -130,7 +130,10 @@ class Config:
     # after breaker_failures failures in a row (a wait for a slot in which no call ended counts) a
     # destination's circuit opens for breaker_open_s (its deliveries fail at once, retried
     # later), then one trial call decides.
-    delivery_in_flight: int = 500
+    # 1,000: a receiver that hangs holds up to destination_max_in_flight of it until its calls
+    # time out; at 500 that was two fifths, and the other destinations' fires waited for room
+    # (bench/README.md, "A receiver that hangs"). Threads are started only as messages need them.
+    delivery_in_flight: int = 1000
     destination_max_in_flight: int = 200
     destination_wait_s: float = 1.0
     breaker_failures: int = 5
