@@ -235,3 +235,25 @@ def test_only_the_part_a_master_without_its_scripts_failed_is_sent_again(
         [(i, 1) for i in ids], 60, 3, now_ms=T0, lease_ms=10_000, delivery_tag="t"
     )
     assert [verdict.value for verdict in verdicts] == ["run"] * len(ids)
+
+
+def test_the_wake_watch_moves_to_another_node_when_its_node_fails(
+    own_cluster: RedisClusterForTests,
+) -> None:
+    store = Store.from_url(own_cluster.url)
+    announced: list[int] = []
+    errors: list[BaseException] = []
+    watch = store.watch_wake(announced.append, errors.append)
+    try:
+        schedule = webhook_schedule(every(MIN, T0), account="a")
+
+        def heard(ms: int) -> bool:
+            store.put_schedule(schedule, ms)  # announced again until the watch hears it
+            return ms in announced
+
+        wait_until(lambda: heard(T0), what="an announcement")
+        own_cluster.kill_master_of(store.keys.wake_channel())  # the node it listens on first
+        wait_until(lambda: heard(T0 + 1), what="an announcement after the failover")
+        assert errors  # it noticed, and moved on
+    finally:
+        watch.close()

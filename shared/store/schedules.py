@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import Any, cast
 
 import redis
+from redis.cluster import RedisCluster
 
 from shared.contract import POOLS
 from shared.errors import QuotaExceeded
@@ -18,6 +19,7 @@ from shared.store.base import is_cluster
 from shared.store.definitions import decode_definition, encode_definition
 from shared.store.keys import Keys
 from shared.store.listing import ListingVerbs
+from shared.store.wake import ClusterWakeWatch
 
 HEARTBEAT_TTL_S = 60
 OVER_QUOTA = -1  # put_schedule.lua's answer when a new schedule would pass the account's quota
@@ -350,9 +352,10 @@ class ScheduleVerbs(ListingVerbs):
         self,
         on_announce: Callable[[int], None],
         on_error: Callable[[BaseException], None],
-    ) -> WakeWatch:
+    ) -> WakeWatch | ClusterWakeWatch:
         """Call ``on_announce(next fire ms)``, in a daemon thread, for every instant a writer
-        announces on the wake channel (see ``put_schedule.lua``); ``on_error`` when Redis goes
+        announces on the wake channel (see ``put_schedule.lua``; on a cluster ``wake``);
+        ``on_error`` when Redis goes
         away (the thread stays: it reconnects and resubscribes by itself)."""
 
         def on_message(message: dict[str, Any]) -> None:
@@ -362,6 +365,9 @@ class ScheduleVerbs(ListingVerbs):
                 return
             on_announce(announced)
 
+        if is_cluster(self.redis):
+            cluster = cast(RedisCluster, self.redis)
+            return ClusterWakeWatch(cluster, self.keys.wake_channel(), on_message, on_error)
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(**{self.keys.wake_channel(): on_message})
         thread = pubsub.run_in_thread(
