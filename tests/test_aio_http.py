@@ -273,12 +273,12 @@ def test_a_trickling_receiver_is_cut_at_the_attempt_limit() -> None:
     def trickle(conn: socket.socket) -> None:
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
         with contextlib.suppress(OSError):  # until the client hangs up
-            for _ in range(100):  # a byte every 0.2 s: never quiet for the read timeout
+            for _ in range(100):  # a byte every 0.2 s: never quiet for the read timeout (5 s)
                 time.sleep(0.2)
                 conn.sendall(b"x")
 
     with scripted(trickle) as server:
-        config = make_config(http_read_timeout_s=1.0, attempt_time_limit_s=2.0)
+        config = make_config(attempt_time_limit_s=2.0)  # its read timeout: 5 s
         started = time.monotonic()
         outcome = post(config, f"http://127.0.0.1:{server.port}/")
     assert outcome.error == "the attempt ran past 2 s" and outcome.retryable

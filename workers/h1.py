@@ -4,8 +4,9 @@
 moves the bytes: it connects to exactly the address it is given (no lookup: a numeric host),
 writes a request built from bytes, and reads the answer with httptools (llhttp, Node's C
 parser). Connections are kept alive per (scheme, address, port, TLS name): a connection
-verified for one name is never reused for another on the same address. aiohttp's request
-machinery did the same at several times the CPU per call (bench/README, ``delivery_cpu.py``).
+verified for one name is never reused for another on the same address. With it instead of
+aiohttp's request machinery, a fire costs the pool 0.14 ms of CPU in-process instead of 0.23 ms
+(bench/README.md, ``delivery_cpu.py``).
 
 What it never does: follow a redirect, decompress, keep cookies, read the environment (proxies,
 netrc), read more of a body than its cap (the connection is closed instead of drained).
