@@ -65,7 +65,9 @@ def dispatch_round(
 ) -> dict[str, float]:
     """Load ``due`` schedules due now, then tick until every fire is published."""
     flush()
-    config = Config.from_env({}, redis_url=url, broker_url=NO_BROKER, partitions=partitions)
+    config = Config.from_env(  # no worker takes the fires: no sweep publishes them again
+        {}, redis_url=url, broker_url=NO_BROKER, partitions=partitions, republish_after_s=3600
+    )
     store = Store.from_url(url, partitions=partitions, outbox=True)
     store.put_schedules(due_schedules(due, now_ms() - 1000))
     store.load_scripts()

@@ -72,6 +72,9 @@ def test_a_cluster_store_always_publishes_to_its_outbox(cluster_store: Store) ->
     assert cluster_store.keys.outbox_on
     cluster_store.publish("webhooks", "m", route="a")
     assert cluster_store.outbox_depths()["webhooks"] == 1
+    cluster_store.put_schedule(webhook_schedule(every(MIN, T0), account="a"), T0)
+    gauges = cluster_store.gauges()  # one pipeline over the masters (the metrics' scrape)
+    assert (gauges.stored, gauges.due, gauges.queue_depths["webhooks"]) == (1, 1, 1)
 
 
 def test_task_log_and_an_account_snapshot(cluster_store: Store) -> None:
