@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from shared.config import Config
-from tests.support import HttpReceiver
+from tests.support import HttpReceiver, wait_until
 from tests.test_pinned_http import (
     LOOPBACK,
     FakeDns,
@@ -198,6 +198,24 @@ def test_a_kept_alive_connection_carries_the_next_calls() -> None:
         assert all(o.ok for o in outcomes), outcomes
         assert [r.split(b" ")[1] for r in server.requests] == [b"/0", b"/1", b"/2"]
         assert server.connections == 1
+
+
+def test_a_connection_the_receiver_closed_while_idle_is_not_reused() -> None:
+    def answer_then_close(conn: socket.socket) -> None:
+        conn.sendall(OK)  # kept alive by its framing, then closed by the receiver
+
+    with scripted(answer_then_close) as server:
+        config = make_config()
+        session = aio_http.new_session(config)
+        url = f"http://127.0.0.1:{server.port}/"
+        assert call_with(session, config, url).ok
+        wait_until(
+            lambda: not any(c.usable for kept in session._idle.values() for c in kept),
+            what="the client to see the receiver's close",
+        )
+        outcome = call_with(session, config, url)
+        assert outcome.ok, outcome.error
+        assert server.connections == 2
 
 
 def test_an_answer_cut_at_the_cap_is_never_reused() -> None:

@@ -106,7 +106,7 @@ class Pool:
         now = asyncio.get_running_loop().time()
         while connections:
             connection = connections.pop()  # the most recently used: least likely timed out
-            if not connection.closed and now - connection.idle_since < self._idle_s:
+            if connection.usable and now - connection.idle_since < self._idle_s:
                 return connection
             connection.close()
         return None
@@ -149,7 +149,7 @@ class Pool:
         """Close the connections idle past ``idle_s`` (and forget closed ones)."""
         now = asyncio.get_running_loop().time()
         for key, connections in list(self._idle.items()):
-            fresh = [c for c in connections if not c.closed and now - c.idle_since < self._idle_s]
+            fresh = [c for c in connections if c.usable and now - c.idle_since < self._idle_s]
             for connection in connections:
                 if connection not in fresh:
                     connection.close()
@@ -199,6 +199,11 @@ class _Connection(asyncio.Protocol):
             if not (answer.done() and not answer.cancelled() and self.reusable):
                 self.reusable = False
                 self.close()  # cut short, failed or not to be kept: never reused
+
+    @property
+    def usable(self) -> bool:
+        """Open, and not closing (a close the peer began and asyncio has not yet reported)."""
+        return not self.closed and not (self._transport is None or self._transport.is_closing())
 
     def close(self) -> None:
         self.closed = True
