@@ -25,6 +25,8 @@ redacted), not a handler of its own.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import selectors
 import time
@@ -50,9 +52,8 @@ GRACEFUL_TIMEOUT_S = 30  # requests in flight may finish this long after SIGTERM
 # enough that a connection waiting out the pause with every worker busy hardly notices.
 ACCEPT_PAUSE_S = 0.05
 # How long a thread waits for a kept-alive connection's next request before handing it back to
-# the worker's loop (see ApiThreadWorker.next_request_soon), and how often it looks up meanwhile.
+# the worker's loop (see ApiThreadWorker.next_request_soon).
 LINGER_S = 0.005
-LINGER_SLICE_S = 0.001
 
 
 def gunicorn_settings(config: Config) -> dict[str, Any]:
@@ -155,14 +156,25 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
         self.accept_pause_until = 0.0  # monotonic
         self.connections_at_pause = 0
         self.paused_listeners: list[tuple[Any, Any]] = []  # (socket, gunicorn's acceptor)
+        self.wake_read = self.wake_write = -1  # a pipe, once the loop runs (after the fork)
 
     def run(self) -> None:
         self.poller.close()  # none registered yet: gunicorn's run() registers the listeners
         self.poller = _PausingSelector(self)
-        super().run()
+        self.wake_read, self.wake_write = os.pipe()  # ends the threads' lingering
+        os.set_blocking(self.wake_read, False)
+        os.set_blocking(self.wake_write, False)
+        try:
+            super().run()
+        finally:
+            os.close(self.wake_read)
+            os.close(self.wake_write)
+            self.wake_read = self.wake_write = -1
 
     def accept(self, server: Any, listener: Any) -> None:
         super().accept(server, listener)
+        if self.nr_conns > self.threads:
+            self.wake_lingering()  # this connection may need a thread that lingers
         if self.paused_listeners or self.alone:
             return  # already paused (another listener's accept in the same round), or alone
         if self.active_connections() >= self.threads:
@@ -207,18 +219,26 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
 
         gunicorn's loop otherwise takes a kept-alive connection back after every answer (its
         poller, a thread-pool job, callbacks, ~100 µs of CPU a request here) even when the client
-        sends its next request a fraction of a millisecond later. The wait is looked at again
-        every ``LINGER_SLICE_S``: once another connection needs a thread, it ends."""
+        sends its next request a fraction of a millisecond later. A connection accepted meanwhile
+        that may need a thread ends every thread's wait at once (``wake_lingering``)."""
+        if not self.alive or self.nr_conns > self.threads:
+            return False
+        self.take_wake()  # one left from before is stale: no connection needs a thread now
         poller = select.poll()
         poller.register(conn.sock, select.POLLIN)
-        deadline = time.monotonic() + LINGER_S
-        while self.alive and self.nr_conns <= self.threads:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if poller.poll(1000 * min(left, LINGER_SLICE_S)):
-                return True
-        return False
+        poller.register(self.wake_read, select.POLLIN)
+        ready = [fd for fd, _ in poller.poll(1000 * LINGER_S)]
+        return conn.sock.fileno() in ready  # served here even if woken: it is ready now
+
+    def wake_lingering(self) -> None:
+        if self.wake_write < 0:
+            return  # no loop ran: no thread either
+        with contextlib.suppress(BlockingIOError):  # the pipe is full: they are woken already
+            os.write(self.wake_write, b"!")
+
+    def take_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):  # none waiting (or another thread took it)
+            os.read(self.wake_read, 4096)
 
     def handle_request(self, req: Any, conn: Any) -> bool:
         asked = req.should_close  # consulted once the answer is written
@@ -228,7 +248,8 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
 
 class _PausingSelector(selectors.DefaultSelector):
     """The gthread worker's poller, ending an accept pause when due: its loop waits on this
-    (up to a second at a time), so that wait is cut to what the pause has left."""
+    (up to a second at a time), so that wait is cut to what the pause has left. Closed when the
+    worker's loop ends."""
 
     def __init__(self, worker: ApiThreadWorker) -> None:
         super().__init__()
@@ -239,6 +260,11 @@ class _PausingSelector(selectors.DefaultSelector):
         if left is not None:
             timeout = left if timeout is None else min(timeout, left)
         return super().select(timeout)
+
+    def close(self) -> None:
+        """The loop is over (the worker stops): threads waiting for a next request stop too."""
+        self.worker.wake_lingering()
+        super().close()
 
 
 def body_left(req: Any) -> bool:

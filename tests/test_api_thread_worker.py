@@ -68,8 +68,9 @@ def running_worker(listener: socket.socket, workers: int = 2) -> Iterator[ApiThr
         yield worker
     finally:
         worker.alive = False
-        loop.join(timeout=10)
+        loop.join(timeout=20)  # its threads stop waiting for next requests at once, too
         worker.tmp.close()
+        assert not loop.is_alive(), "the worker's loop did not end"
 
 
 def connect(listener: socket.socket) -> socket.socket:
@@ -255,3 +256,15 @@ def test_the_linger_ends_by_itself(
         # Back on gunicorn's keep-alive list, a thread free again.
         wait_until(lambda: len(worker._keep) == 1, timeout_s=20, what="handed back")
         assert ask(sock) == b"HTTP/1.1 200 OK"
+
+
+@pytest.mark.timeout(60)
+def test_a_stopping_worker_ends_its_threads_waits_at_once(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(production, "LINGER_S", 60.0)
+    # The worker stops first (running_worker: its loop ended within seconds, not after the
+    # minute), with the connection still open.
+    with connect(listener) as sock, running_worker(listener) as worker:
+        assert ask(sock) == b"HTTP/1.1 200 OK"  # its thread now waits a minute for the next
+        assert len(worker._keep) == 0
