@@ -78,7 +78,7 @@ def test_two_beats_never_publish_the_same_fire_twice(store: Store, processes: Pr
     # every schedule fired at its own consecutive instants, none skipped
     for schedule in schedules:
         dues = sorted(int(i.split(":")[1]) for i in ids if i.startswith(schedule.id + ":"))
-        assert dues == [start + 200 * k for k in range(len(dues))]
+        assert dues == [start + 200 * k for k in range(len(dues))], f"{schedule.id}: {dues}"
 
 
 def test_a_beat_killed_between_claim_and_publish_loses_no_fire(
