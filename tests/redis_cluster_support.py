@@ -99,9 +99,19 @@ class ClusterNode:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the node stops reading, replication to it included, until ``resume``."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
+        self.resume()  # a paused node would not act on SIGTERM
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
@@ -171,6 +181,14 @@ class RedisClusterForTests:
                 if first <= slot <= last:
                     return node
         raise AssertionError(f"no live master holds slot {slot}")
+
+    def replica_of(self, master: ClusterNode) -> ClusterNode:
+        for node in self.nodes:
+            if node.alive and node is not master:
+                replication = node.client().info("replication")
+                if replication.get("master_port") == master.port:
+                    return node
+        raise AssertionError(f"no live replica of {master.port}")
 
     def kill_master_of(self, key: str) -> ClusterNode:
         """SIGKILL the master holding ``key``'s slot; return once its replica took over."""

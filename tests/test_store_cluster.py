@@ -260,3 +260,27 @@ def test_the_wake_watch_moves_to_another_node_when_its_node_fails(
         assert errors  # it noticed, and moved on
     finally:
         watch.close()
+
+
+def test_a_durable_write_returns_only_once_the_replica_has_it(
+    own_cluster: RedisClusterForTests,
+) -> None:
+    """SCHEDULER_REDIS_WAIT_REPLICAS=1: the API's write of a schedule waits while replication to
+    the replica is stalled, and survives its master's death once it returned."""
+    store = Store.from_url(own_cluster.url, wait_replicas=1, wait_timeout_ms=60_000)
+    schedule = webhook_schedule(every(MIN, T0), account="a")
+    key = store.keys_for(schedule.id).definitions()
+    replica = own_cluster.replica_of(own_cluster.master_of(key))
+    resumed = threading.Event()
+
+    def resume() -> None:
+        resumed.set()
+        replica.resume()
+
+    replica.pause()
+    threading.Timer(1.0, resume).start()
+    store.put_schedule(schedule, T0)
+    assert resumed.is_set()  # it did not return while the replica could not have the write
+    own_cluster.kill_master_of(key)  # at once: only the replica can still have it
+    assert store.get_schedule(schedule.id) == schedule
+    assert store.next_fire_ms(schedule.id) == T0
