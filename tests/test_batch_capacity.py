@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from tests.support import wait_until
 from workers.batch import Capacity
 
 
@@ -64,3 +65,31 @@ def test_a_message_gives_back_the_room_of_its_ended_executions() -> None:
         thread.join(5)
         held.keep(9)  # never takes back more than it holds
         assert held.count == 4
+
+
+def test_messages_get_room_in_the_order_they_asked_for_it() -> None:
+    room = Capacity(10)
+    granted: list[int] = []
+    release = [threading.Event() for _ in range(4)]
+
+    def message(n: int, count: int) -> None:
+        with room.held(count):
+            granted.append(n)
+            release[n].wait(10)
+
+    threads = []
+    with room.held(10):  # full: every message below waits, in this order
+        for n, count in enumerate((6, 2, 5, 2)):
+            threads.append(threading.Thread(target=message, args=(n, count)))
+            threads[-1].start()
+            wait_until(lambda n=n: room.waiting() == n + 1, timeout_s=5, what="in line")
+    wait_until(lambda: len(granted) == 2, timeout_s=5, what="the first two")
+    assert sorted(granted) == [0, 1]  # 6 + 2 fit at once
+    # 5 does not fit beside them; the last 2 would, but waits behind 5 (never passed for ever)
+    assert room.waiting() == 2 and len(granted) == 2
+    release[0].set()  # 6 given back: 5 and 2 both fit now
+    wait_until(lambda: len(granted) == 4, timeout_s=5, what="the last two")
+    for event in release:
+        event.set()
+    for thread in threads:
+        thread.join(5)

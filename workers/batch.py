@@ -24,6 +24,7 @@ import functools
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -74,31 +75,49 @@ def run_batch(
 class Capacity:
     """At most ``limit`` executions of this process between begin and end at once: a message
     waits on its thread until there is room for all of it (all at once, so two large messages
-    can never each hold part of the room and wait for the rest)."""
+    can never each hold part of the room and wait for the rest). Messages get room in the order
+    they asked for it: the oldest fires go first, and a large message is not passed for ever by
+    small ones; each waiter is woken alone, when its turn comes."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._used = 0
-        self._room = threading.Condition()
+        self._lock = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Event]] = deque()
 
     @contextmanager
     def held(self, count: int) -> Iterator[Room]:
         """Room for ``count`` executions, for the block; ``Room.keep`` gives back what the
         message's ended executions no longer need."""
         count = min(count, self.limit)
-        with self._room:
-            self._room.wait_for(lambda: self._used + count <= self.limit)
-            self._used += count
+        self._take(count)
         room = Room(self, count)
         try:
             yield room
         finally:
             room.keep(0)
 
+    def waiting(self) -> int:
+        """Messages waiting for room."""
+        with self._lock:
+            return len(self._waiting)
+
+    def _take(self, count: int) -> None:
+        with self._lock:
+            if not self._waiting and self._used + count <= self.limit:
+                self._used += count
+                return
+            turn = threading.Event()
+            self._waiting.append((count, turn))
+        turn.wait()  # the room was counted as ours by whoever gave it back
+
     def _give_back(self, count: int) -> None:
-        with self._room:
+        with self._lock:
             self._used -= count
-            self._room.notify_all()
+            while self._waiting and self._used + self._waiting[0][0] <= self.limit:
+                wanted, turn = self._waiting.popleft()
+                self._used += wanted
+                turn.set()
 
 
 class Room:
