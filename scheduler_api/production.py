@@ -223,7 +223,9 @@ class ApiThreadWorker(_Answers414, ThreadWorker):
         that may need a thread ends every thread's wait at once (``wake_lingering``)."""
         if not self.alive or self.nr_conns > self.threads:
             return False
-        self.take_wake()  # one left from before is stale: no connection needs a thread now
+        # A wake left from before is stale: no connection needs a thread now. (One written just
+        # after that check is taken too: its connection then waits at most LINGER_S.)
+        self.take_wake()
         poller = select.poll()
         poller.register(conn.sock, select.POLLIN)
         poller.register(self.wake_read, select.POLLIN)
