@@ -54,7 +54,7 @@ def cluster_config(
 
 @pytest.fixture
 def cluster_store(cluster_config: Config) -> Store:
-    return Store.from_url(cluster_config.redis_url, outbox=True)
+    return Store.from_url(cluster_config.redis_url, outage_retry_s=30, outbox=True)
 
 
 @pytest.fixture
@@ -71,7 +71,11 @@ def delivered(receiver: HttpReceiver) -> Counter[str]:
 
 
 def settled(store: Store) -> bool:
-    return store.ledger_size() == 0 and not any(store.outbox_depths().values())
+    """Nothing left in the ledger or the outboxes (read as a worker reads: riding out the
+    moment its client still names a killed master)."""
+    return store.patiently(
+        lambda: store.ledger_size() == 0 and not any(store.outbox_depths().values())
+    )
 
 
 def test_jobs_posted_to_the_api_are_delivered_once(
@@ -119,7 +123,9 @@ def test_a_killed_master_loses_no_fire_and_doubles_none_with_wait_replicas(
     receiver: HttpReceiver,
 ) -> None:
     redis.Redis.from_url(broker_redis_url).flushdb()
-    cluster_store = Store.from_url(own_cluster.url, wait_replicas=1, wait_timeout_ms=5000)
+    cluster_store = Store.from_url(
+        own_cluster.url, outage_retry_s=30, wait_replicas=1, wait_timeout_ms=5000
+    )
     cluster_processes = ProcessGroup(own_cluster.url, tmp_path)
     try:
         failover_under_load(
@@ -161,7 +167,11 @@ def failover_under_load(
     )
     wait_until(lambda: settled(cluster_store), timeout_s=60, what="the ledger and outbox empty")
     seen = now_ms()  # a few more ticks and sweeps: a late copy would show by then
-    wait_until(lambda: (cluster_store.last_beat_ms() or 0) > seen + 2000, what="more ticks")
+
+    def ticked_since() -> bool:
+        return (cluster_store.patiently(cluster_store.last_beat_ms) or 0) > seen + 2000
+
+    wait_until(ticked_since, what="more ticks")
     counts = delivered(receiver)
     assert counts == dict.fromkeys(ids, 1), (
         f"took over in {took_over_s:.1f} s; doubled: {[i for i, c in counts.items() if c > 1]}"
