@@ -1,15 +1,33 @@
-"""The stored form of a definition (shared.store.definitions): shorter, and both forms read."""
+"""The stored form of a definition (shared.store.definitions): short, and older forms read."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import fields, replace
 
 import pytest
 
+from shared.contract import TargetKind
 from shared.errors import InvalidSchedule
-from shared.model import Schedule
+from shared.model import (
+    CalendarTrigger,
+    CronTrigger,
+    InstantsTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    RepeatItem,
+    RRuleTrigger,
+    Schedule,
+    Target,
+    Trigger,
+)
 from shared.store import Commit, Store
-from shared.store.definitions import decode_definition, definition_dict, encode_definition
+from shared.store.definitions import (
+    _TRIGGER_FIELDS,
+    decode_definition,
+    definition_dict,
+    encode_definition,
+)
 from tests.factories import cron, webhook_schedule
 
 ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
@@ -17,24 +35,24 @@ T0 = 1_700_000_000_000
 AT = {"now_ms": T0, "republish_after_ms": 60_000}
 
 
-def test_the_stored_form_leaves_out_the_id_and_the_defaults() -> None:
+def test_the_stored_form_is_an_array_without_the_id_and_the_defaults() -> None:
     schedule = webhook_schedule(cron("*/5 * * * *"))
     stored = json.loads(encode_definition(schedule))
-    assert not {"id", "enabled", "misfire", "purge_when_done", "doc"} & stored.keys()
+    spec = schedule.target.spec
+    assert stored == [
+        schedule.account,
+        schedule.dialect,
+        ["c", "*/5 * * * *"],  # UTC is the default zone
+        ["w", spec["url"], spec["data"], spec["content_type"]],
+        schedule.created_ms,
+    ]
     assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
-
-
-def test_the_stored_form_names_the_fields_every_schedule_has_by_one_letter() -> None:
-    schedule = webhook_schedule(cron("*/5 * * * *"))
-    stored = json.loads(encode_definition(schedule))
-    assert stored.keys() == {"a", "d", "t", "g", "c"}
-    assert stored["t"] == {"expr": "*/5 * * * *", "kind": "cron"}  # UTC is the default zone
 
 
 def test_a_zone_other_than_utc_is_stored() -> None:
     schedule = webhook_schedule(cron("0 9 * * *", "Europe/Paris"), max_runs=3)
     stored = json.loads(encode_definition(schedule))
-    assert (stored["t"]["timezone"], stored["max_runs"]) == ("Europe/Paris", 3)
+    assert (stored[2], stored[5]) == (["c", "0 9 * * *", "Europe/Paris"], {"max_runs": 3})
     assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
 
 
@@ -43,13 +61,74 @@ def test_fields_off_their_default_are_stored() -> None:
         cron("0 * * * *"), enabled=False, misfire="skip", purge_when_done=True, doc={"n": "x"}
     )
     stored = json.loads(encode_definition(schedule))
-    assert (stored["enabled"], stored["misfire"], stored["purge_when_done"], stored["doc"]) == (
-        False,
-        "skip",
-        True,
-        {"n": "x"},
-    )
+    assert stored[5] == {
+        "enabled": False,
+        "misfire": "skip",
+        "purge_when_done": True,
+        "doc": {"n": "x"},
+    }
     assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        OnceTrigger(at_ms=T0),
+        CronTrigger("0 9 * * *", dst="skip"),
+        CalendarTrigger(items=(RepeatItem(hour=9, minute=30),), timezone="Asia/Tokyo", dst="skip"),
+        IntervalTrigger(every_ms=60_000, anchor_ms=T0),
+        InstantsTrigger(at_ms=(T0, T0 + 1)),
+        RRuleTrigger(rule="FREQ=DAILY", dtstart_ms=T0, timezone="Europe/Paris"),
+    ],
+)
+def test_every_trigger_kind_reads_back_as_it_was(trigger: Trigger) -> None:
+    schedule = replace(webhook_schedule(cron("* * * * *")), trigger=trigger)
+    assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
+
+
+def test_the_stored_trigger_fields_name_every_field_of_each_kind() -> None:
+    kinds = (
+        OnceTrigger,
+        CronTrigger,
+        CalendarTrigger,
+        IntervalTrigger,
+        InstantsTrigger,
+        RRuleTrigger,
+    )
+    for kind in kinds:
+        names = {f.name for f in fields(kind)} - {"kind"}
+        assert set(_TRIGGER_FIELDS[kind.kind]) == names, kind
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        Target(
+            TargetKind.WEBHOOK, {"url": "https://x.test/", "method": "PUT", "headers": {"a": "b"}}
+        ),
+        Target(TargetKind.WEBHOOK, {"url": "https://x.test/", "data": None}),  # null, not absent
+        Target(TargetKind.WEBHOOK, {}),
+        Target(TargetKind.TASK, {"class_name": "Job", "data": {"k": [1, 2]}}),
+        Target(TargetKind.PUSH, {"push": {"audience": "all"}}),
+        Target(TargetKind.BEACON, {"job": {"tasks": []}}),
+    ],
+)
+def test_every_target_kind_reads_back_as_it_was(target: Target) -> None:
+    schedule = replace(webhook_schedule(cron("* * * * *")), target=target)
+    decoded = decode_definition(schedule.id, encode_definition(schedule))
+    assert decoded == schedule
+    assert decoded.target.spec.keys() == target.spec.keys()
+
+
+def test_a_definition_in_the_object_form_before_the_array_reads_the_same(store: Store) -> None:
+    schedule = webhook_schedule(cron("0 9 * * *", "Europe/Paris"), max_runs=3)
+    whole = schedule.to_dict()
+    short = {"a": whole["account"], "d": whole["dialect"], "t": whole["trigger"]}
+    short |= {"g": whole["target"], "c": whole["created_ms"], "max_runs": 3}
+    store.put_schedule(schedule, None)
+    store.redis.hset(store.keys.definitions(), schedule.id, "1|" + json.dumps(short))
+    assert store.get_schedule(schedule.id) == schedule
+    assert store.get_schedules([schedule.id]) == [schedule]
 
 
 def test_a_definition_stored_whole_before_the_short_form_reads_the_same(store: Store) -> None:
@@ -67,9 +146,18 @@ def test_a_backup_row_is_the_whole_definition_whichever_form_is_stored() -> None
     assert definition_dict(schedule.id, json.dumps(whole)) == whole
 
 
-def test_a_stored_value_that_is_not_an_object_is_an_invalid_schedule() -> None:
-    with pytest.raises(InvalidSchedule, match="not an object"):
-        decode_definition("s1", "1|[1, 2]")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1|7",
+        "1|[1, 2]",
+        '1|["a", "d", ["x"], ["w"], 1]',
+        '1|["a", "d", ["c"], ["w", 1, 2, 3, 4], 1]',
+    ],
+)
+def test_a_stored_value_that_is_not_a_schedule_is_an_invalid_schedule(raw: str) -> None:
+    with pytest.raises(InvalidSchedule, match="not a schedule"):
+        decode_definition("s1", raw)
 
 
 def test_the_version_is_stored_in_front_of_the_definition(store: Store) -> None:
