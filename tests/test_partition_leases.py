@@ -15,6 +15,8 @@ from shared.store import Store
 ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 LEASE_MS = 800
 
+pytestmark = pytest.mark.usefixtures("leaves_redis_empty")  # P > 1 recorded
+
 
 def store_of(config: Config, partitions: int) -> Store:
     store = Store.from_url(config.redis_url, config.key_prefix, partitions=partitions)

@@ -19,6 +19,8 @@ ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest
 T0 = 1_800_000_000_000
 P = 4
 
+pytestmark = pytest.mark.usefixtures("leaves_redis_empty")  # P > 1 recorded
+
 
 @pytest.fixture
 def parts(config: Config) -> Store:

@@ -28,7 +28,7 @@ from tests.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("leaves_redis_empty")]
 
 
 def api_on(redis_url: str, workdir: Path, partitions: int, **settings: Any) -> tuple[
