@@ -237,8 +237,11 @@ def install(app: Flask) -> None:
     def routing_error(error: HTTPException) -> Response | HTTPException:
         return in_dialect_shape(error)
 
+    # A cluster's own failures (no master serves a slot, no node answers a refresh of the
+    # map) are not RedisError subclasses in redis-py: the store is unreachable all the same.
     @app.errorhandler(redis.RedisError)
-    def store_down(error: redis.RedisError) -> Response | HTTPException:
+    @app.errorhandler(redis.exceptions.RedisClusterException)
+    def store_down(error: Exception) -> Response | HTTPException:
         log.error("Redis error while serving %s %s: %s", request.method, request.path, error)
         down = ServiceUnavailable(STORE_DOWN, retry_after=STORE_DOWN_RETRY_AFTER_S)
         return in_dialect_shape(down)

@@ -128,7 +128,7 @@ def create_app(config: Config | None = None) -> Flask:
     def readyz():  # Redis reachable and a beat ticked recently
         try:
             last_beat = store.last_beat_ms()
-        except redis.RedisError as exc:
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
             return jsonify(status="unavailable", redis=without_paths(str(exc))), 503
         now = now_ms()
         beat_ok = last_beat is not None and now - last_beat < BEAT_STALE_MS

@@ -10,6 +10,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -143,3 +144,32 @@ def test_rate_limits_counted_in_redis_answer_503_too(config: Config) -> None:
     assert down.status_code == 503 and down.get_json()["error"]["code"] == 28203
     unauthenticated = api.get("/docs")  # counted per address, before any view
     assert unauthenticated.status_code == 503
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [redis.exceptions.SlotNotCoveredError, redis.exceptions.RedisClusterException],
+    ids=["slot not covered", "cluster unreachable"],
+)
+def test_a_cluster_without_a_master_for_a_slot_answers_503_too(
+    local_api: Api, monkeypatch: pytest.MonkeyPatch, failure: type[Exception]
+) -> None:
+    """redis-py's cluster client raises these (not RedisError) when no master serves a slot or
+    no node answers a refresh of the map: the API answers as while Redis is down."""
+    api, creds = local_api
+    pool = api.application.extensions["scheduler.store"].redis.connection_pool
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise failure("no node serves slot 1234")
+
+    monkeypatch.setattr(pool, "get_connection", unreachable)  # every command and pipeline
+    down = api.get("/1/jobs", headers={"Accept": "application/json", **basic(creds)})
+    assert (down.status_code, json_error(down.get_data(as_text=True))) == (503, STORE_DOWN)
+    assert down.headers["Retry-After"] == str(STORE_DOWN_RETRY_AFTER_S)
+    ready = api.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["status"] == "unavailable"
+    monkeypatch.undo()
+    assert (
+        api.get("/1/jobs", headers={"Accept": "application/json", **basic(creds)}).status_code
+        == 200
+    )
