@@ -207,6 +207,7 @@ class Dispatcher:
                 next_ms,
                 None,
                 purge_from=purge,
+                created_ms=schedule.created_ms,
                 counts_as_run=False,
                 retain_s=retain_s,
             )
@@ -251,6 +252,7 @@ class Dispatcher:
             batch=dumps(body) if batch_task else "",
             batch_task=batch_task,
             overlap="" if schedule.overlap == DEFAULT_OVERLAP else schedule.overlap,
+            created_ms=schedule.created_ms,
         )
 
     def _record_skips(self, committed: list[tuple[_Plan, CommitStatus]], now_ms: int) -> None:

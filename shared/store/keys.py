@@ -18,7 +18,15 @@ key (``Keys`` method)   type    contents                                        
 ``retry_payloads``      HASH    execution id -> retry JSON                       never (drained)
 ``account_index(a, d)`` ZSET   schedule id -> created ms (strictly increasing),  never
                                 per account+dialect: creation order (P > 1: x P,
-                                unique across partitions: ``put_schedule.lua``)
+                                unique across partitions: ``put_schedule.lua``);
+                                since 2026-12 the root of the buckets below, a
+                                ZSET itself only when stored before (read, not
+                                added to)
+``account_index(a, d)``  ZSET   bucket number -> its lowest order; and each      never
+``+ :buckets``, ``:<n>``         bucket ``:<n>``: at most 128 of the index's
+                                members (compact listpack sorted sets;
+                                ``lua/lib/account_index.lua`` names them)
+``account_index_count`` STRING  how many schedules the buckets hold              never
 ``history(s)``          LIST    run record JSON, newest first, capped            retention
 ``retired(s)``          STRING  a purged (done) schedule's JSON: who owns history retention
 ``account_runs(a)``     LIST    run record JSON of all an account's schedules,    retention
@@ -168,6 +176,10 @@ class Keys:
     def account_index(self, account: str, dialect: str) -> str:
         """An account's schedules of one dialect: each API lists (and counts) only its own."""
         return f"{self.base}:account:{account}:{dialect}"
+
+    def account_index_count(self, account: str, dialect: str) -> str:
+        """How many schedules an index's buckets hold (``lua/lib/account_index.lua``)."""
+        return f"{self.account_index(account, dialect)}:count"
 
     def history(self, schedule_id: str) -> str:
         return f"{self.base}:history:{schedule_id}"

@@ -70,6 +70,9 @@ class Commit:
     message: str = ""
     # set (account, dialect): delete the definition when it has no future fire
     purge_from: tuple[str, str] | None = None
+    # the purged schedule's created ms: where its account index entry is looked for (0: from
+    # the first bucket; see lua/lib/account_index.lua)
+    created_ms: int = 0
     counts_as_run: bool = True
     retain_s: int = 0  # keep a purged definition this long as ``retired`` (0 = not at all)
     # The published message's id in the ledger of published executions ("" = not recorded)
@@ -192,7 +195,8 @@ class ScheduleVerbs(ListingVerbs):
         k = self.keys_for(schedule.id)
         overlap = [k.overlap_running(), k.overlap_buffer(schedule.id)]
         deleted = self._scripts["delete_schedule"](
-            keys=[*self._definition_keys(schedule), *overlap], args=[schedule.id]
+            keys=[*self._definition_keys(schedule), *overlap],
+            args=[schedule.id, schedule.created_ms * self.partitions],
         )
         return bool(deleted)
 
@@ -314,6 +318,7 @@ class ScheduleVerbs(ListingVerbs):
                 c.batch,
                 c.overlap,
                 position(k.overlap_buffer(c.member)) if c.overlap else 0,
+                c.created_ms * self.partitions,
             ]
         if not commits:
             return []

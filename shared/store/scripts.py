@@ -10,6 +10,18 @@ from redis.cluster import RedisCluster
 from redis.commands.core import Script
 
 LUA_DIR = Path(__file__).with_name("lua")
+INCLUDE = "--#include "  # a line "--#include NAME" stands for lua/lib/NAME.lua's text
+
+
+def source(path: Path) -> str:
+    """A script's text with its ``--#include`` lines replaced by the library they name."""
+    lines = path.read_text().splitlines(keepends=True)
+    return "".join(
+        (LUA_DIR / "lib" / f"{line[len(INCLUDE) :].strip()}.lua").read_text()
+        if line.startswith(INCLUDE)
+        else line
+        for line in lines
+    )
 
 
 class Scripts:
@@ -18,7 +30,7 @@ class Scripts:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._by_name = {
-            path.stem: client.register_script(path.read_text()) for path in LUA_DIR.glob("*.lua")
+            path.stem: client.register_script(source(path)) for path in LUA_DIR.glob("*.lua")
         }
 
     def __getitem__(self, name: str) -> Script:

@@ -12,6 +12,7 @@ from redis.typing import EncodableT
 from shared.model import Schedule
 from shared.store.base import dumps
 from shared.store.definitions import definition_dict
+from shared.store.keys import Keys
 from shared.store.schedules import ScheduleVerbs
 
 
@@ -123,7 +124,7 @@ class TaskVerbs(ScheduleVerbs):
         rows = []
         home = self.partition_for(account)
         for p, k in enumerate(self.partition_keys):
-            indexes = sorted(self.redis.scan_iter(match=k.account_index(account, "*"), count=1000))
+            indexes = self._index_roots(k, account)
             keys = [k.definitions(), k.due(), k.run_counts(), k.task_counters(account), *indexes]
             flat_counters, flat = self._scripts["snapshot_account"](keys=keys, args=[])
             if p == home:
@@ -136,6 +137,16 @@ class TaskVerbs(ScheduleVerbs):
                 next_ms = int(float(flat[i + 2]))
                 rows.append((definition, None if next_ms < 0 else next_ms, int(flat[i + 3])))
         return counters, rows
+
+    def _index_roots(self, k: Keys, account: str) -> list[str]:
+        """The root key of each of the account's indexes in one partition (one per dialect),
+        found from its keys (the buckets and their count; a ZSET stored before the buckets)."""
+        base = k.account_index(account, "")
+        dialects = {
+            key[len(base) :].split(":", 1)[0]
+            for key in self.redis.scan_iter(match=k.account_index(account, "*"), count=1000)
+        }
+        return sorted(k.account_index(account, dialect) for dialect in dialects)
 
     def restore_schedules(self, items: Sequence[tuple[Schedule, int | None, int]]) -> None:
         """Put schedules back as they were (ids kept), with their next fire and run count."""

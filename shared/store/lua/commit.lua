@@ -14,14 +14,15 @@
 -- ARGV[1] claim token   ARGV[2] now (ms)   ARGV[3] ms a published execution may wait unbegun
 -- ARGV[4] E, the number of batch envelopes; then E triples: queue key position, the message's
 --           text before its body, and after it (a batch message's body is a JSON string)
--- then groups of 13: member, next_ms (-1 = no future fire), queue key position (0 = publish
+-- then groups of 14: member, next_ms (-1 = no future fire), queue key position (0 = publish
 --           nothing), message, account index key position (0 = keep the definition; else purge
 --           it), counts_as_run (1/0), retired key position (STRING: a purged definition is kept
 --           there, so its owner can still read its history), seconds to keep it, the published
 --           message's ledger id ("" = not recorded), batch envelope (0 = publish the message
 --           alone), the execution's JSON (the element of the batch's argument), the schedule's
 --           overlap policy ("" = allow_all: publish whatever runs), its overlap buffer's key
---           position (LIST; 0 = none)
+--           position (LIST; 0 = none), a purged schedule's created ms x P (where its
+--           account index entry is looked for: lib/account_index.lua)
 --
 -- Returns one status per group: 1 committed, 0 lease lost (another beat owns it now: nothing
 -- published), 2 schedule deleted meanwhile (nothing published), and, for a fire of a schedule
@@ -35,6 +36,8 @@
 -- records each in the ledger, which republish.lua reads if no worker begins it in time.
 -- Batches: the committed executions of one envelope go out as one message whose argument is the
 -- list of them (one alone goes out as its own message); the ledger keeps each one's own message.
+--#include account_index
+
 local token = ARGV[1]
 local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local statuses = {}
@@ -100,7 +103,7 @@ local function version_of(value, sid)
 end
 
 local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
-                      retain_s, ledger_id, envelope, execution, overlap, buffer)
+                      retain_s, ledger_id, envelope, execution, overlap, buffer, created)
   local claim = redis.call('HGET', KEYS[3], member)
   if not claim then return 0 end
   local owner, kind, _, version = string.match(claim, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)$')
@@ -129,16 +132,16 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
     redis.call('HDEL', KEYS[4], member)
     redis.call('HDEL', KEYS[5], member)
     redis.call('HDEL', KEYS[6], member)
-    redis.call('ZREM', KEYS[index_pos], member)
+    index_remove(KEYS[index_pos], member, created)
   end
   return status
 end
 
-for i = 5 + 3 * E, #ARGV, 13 do
+for i = 5 + 3 * E, #ARGV, 14 do
   statuses[#statuses + 1] = commit(ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]),
     ARGV[i + 3], tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6]),
     tonumber(ARGV[i + 7]), ARGV[i + 8], tonumber(ARGV[i + 9]), ARGV[i + 10], ARGV[i + 11],
-    tonumber(ARGV[i + 12]))
+    tonumber(ARGV[i + 12]), ARGV[i + 13])
 end
 
 local EMBED = '{"callbacks":null,"errbacks":null,"chain":null,"chord":null}'

@@ -4,7 +4,8 @@
 -- KEYS[2] versions       HASH  schedule id -> edit counter, of definitions stored before the
 --                              version moved into them (dropped when one is next written)
 -- KEYS[3] due            ZSET  schedule id -> next fire (ms)
--- KEYS[4] account index  ZSET  schedule id -> creation order, one per account and dialect: the
+-- KEYS[4] account index  the root key of one account's index of one dialect (buckets: see
+--                              lib/account_index.lua), schedule id -> creation order: the
 --                              created ms, raised to 1 past the newest entry when needed, so
 --                              schedules created within one ms (or on API hosts with skewed
 --                              clocks) still list in the order they were created; with P
@@ -22,6 +23,8 @@
 -- A beat waiting on the wake channel learns the new next fire and wakes early if it is sooner.
 -- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
 -- alone, its version in the versions hash (KEYS[2]).
+--#include account_index
+
 local function version_of(value, sid)
   return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[2], sid) or '0'
 end
@@ -30,18 +33,19 @@ local sid, next_ms, quota = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
 local elsewhere = tonumber(ARGV[8] or '0')
 local partition, partitions = tonumber(ARGV[9] or '0'), tonumber(ARGV[10] or '1')
 local current = redis.call('HGET', KEYS[1], sid)
-if not current and quota > 0 and redis.call('ZCARD', KEYS[4]) + elsewhere >= quota then
+if not current and quota > 0 and index_count(KEYS[4]) + elsewhere >= quota then
   return -1
 end
 local version = current and tonumber(version_of(current, sid)) + 1 or 1
 redis.call('HSET', KEYS[1], sid, version .. '|' .. ARGV[2])
 redis.call('HDEL', KEYS[2], sid)
-if not redis.call('ZSCORE', KEYS[4], sid) then
-  local order = tonumber(ARGV[4]) * partitions
-  local newest = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
-  if newest[2] and tonumber(newest[2]) >= order then order = tonumber(newest[2]) + 1 end
+-- A schedule is in its index exactly while its definition is stored: only an edit looks.
+local order = tonumber(ARGV[4]) * partitions
+if not (current and index_find(KEYS[4], sid, order)) then
+  local newest = index_newest(KEYS[4])
+  if newest and newest >= order then order = newest + 1 end
   if partitions > 1 then order = order + (partition - order) % partitions end
-  redis.call('ZADD', KEYS[4], order, sid)
+  index_add(KEYS[4], sid, order)
 end
 if ARGV[7] == '1' then redis.call('HDEL', KEYS[5], sid) end
 if next_ms >= 0 then

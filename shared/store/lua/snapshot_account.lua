@@ -4,15 +4,20 @@
 -- KEYS[2] due             ZSET  schedule id -> next fire (ms)
 -- KEYS[3] run_counts      HASH  schedule id -> fires dispatched so far
 -- KEYS[4] task counters   HASH  the account's last issued task / repeat-item ids
--- KEYS[5..] account indexes  ZSET  schedule id -> created (ms), one per dialect of the account
+-- KEYS[5..] account indexes  their root keys, one per dialect of the account (buckets: see
+--                            lib/account_index.lua)
 -- (no ARGV)
 --
 -- Returns {counters as HGETALL's flat array,
 --          {schedule id, definition JSON, next fire ms or "-1", runs, ...}}
 -- (the id too: a stored definition leaves it out, see shared.store.definitions).
+--#include account_index
+
 local out = {}
 for i = 5, #KEYS do
-  for _, sid in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+  local rows = index_range(KEYS[i], '-inf', -1)
+  for r = 1, #rows, 2 do
+    local sid = rows[r]
     local definition = redis.call('HGET', KEYS[1], sid)
     if definition then
       out[#out + 1] = sid
