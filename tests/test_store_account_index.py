@@ -4,6 +4,8 @@ before the buckets (one sorted set) still reads, beside the buckets that follow 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shared.config import Config
@@ -132,6 +134,14 @@ def test_a_purge_without_the_created_ms_still_finds_its_bucket(store: Store) -> 
     store.claim(T0, 1000, 10, "a")
     assert store.commit("a", [Commit(purged.id, None, "webhooks", "m", ("acct", "test"))], **AT)
     assert store.list_schedule_ids("acct", "test", 0, -1) == _ids(made[:-1])
+
+
+def test_a_delete_with_a_created_ms_past_its_order_still_finds_its_bucket(store: Store) -> None:
+    made = _put(store, 2 * BUCKET + 1)
+    moved = replace(made[5], created_ms=T0 + 10_000)  # a hint past every order in the index
+    assert store.delete_schedule(moved)
+    assert store.list_schedule_ids("acct", "test", 0, -1) == _ids(made[:5] + made[6:])
+    assert store.count_schedules("acct", "test") == 2 * BUCKET
 
 
 def test_a_backup_reads_every_bucket(store: Store) -> None:

@@ -35,17 +35,21 @@ local function index_add(root, sid, order)
   redis.call('INCR', root .. ':count')
 end
 
--- The key holding sid, or nil. hint: at most its order (created ms x P): the search starts at
--- the bucket that holds the hint and goes forward (an order is only ever raised above it).
+-- The key holding sid, or nil. hint: its created ms x P, at most its order (an order is only
+-- ever raised above it): the search starts at the bucket that holds the hint and goes forward,
+-- then looks in the buckets before it (only a hint that was wrong gets there).
 local function index_find(root, sid, hint)
   if redis.call('ZSCORE', root, sid) then return root end
   local dir = root .. ':buckets'
   local from = redis.call('ZREVRANGEBYSCORE', dir, hint, '-inf', 'LIMIT', 0, 1)[1]
   local low = from and redis.call('ZSCORE', dir, from) or '-inf'
-  for _, n in ipairs(redis.call('ZRANGEBYSCORE', dir, low, '+inf')) do
-    if redis.call('ZSCORE', root .. ':' .. n, sid) then return root .. ':' .. n end
+  local function look(buckets)
+    for _, n in ipairs(buckets) do
+      if redis.call('ZSCORE', root .. ':' .. n, sid) then return root .. ':' .. n end
+    end
   end
-  return nil
+  return look(redis.call('ZRANGEBYSCORE', dir, low, '+inf'))
+    or (from and look(redis.call('ZRANGEBYSCORE', dir, '-inf', '(' .. low)))
 end
 
 local function index_remove(root, sid, hint)
