@@ -11,9 +11,12 @@ pool, a subcommand or the WSGI module makes these tests fail. No image is built 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from gunicorn import glogging
+from gunicorn.config import Config as GunicornConfig
 from werkzeug.test import Client
 
 from scheduler_cli import main as cli
@@ -239,3 +242,40 @@ def delivery_bound_s() -> float:
     """The longest an HTTP delivery takes by default: a worker's grace period must cover it."""
     config = Config()
     return config.http_connect_timeout_s + config.http_read_timeout_s
+
+
+class _Answer:
+    status = "200 OK"
+    status_code = 200
+    headers: list[tuple[str, str]] = []
+    sent = 2
+    response_length = 2
+
+
+class _Request:
+    headers = [("AUTHORIZATION", "Basic c2VjcmV0OnNlY3JldA=="), ("USER-AGENT", "curl")]
+
+
+def test_the_api_access_log_has_no_query_string_or_credentials(env: None) -> None:
+    """deploy/ runs gunicorn's own access logger (not `scheduler api`'s redacting one): its format
+    must leave out what a credential rides in (a query such as ?userkey=..., Basic auth)."""
+    environ = {
+        "REMOTE_ADDR": "203.0.113.9",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/jobs",
+        "QUERY_STRING": "userkey=SECRET-KEY",
+        "RAW_URI": "/api/jobs?userkey=SECRET-KEY",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_AUTHORIZATION": "Basic c2VjcmV0OnNlY3JldA==",
+        "REMOTE_USER": "SECRET-USER",
+    }
+    commands = [argv for _, argv in all_commands() if argv and argv[0] == "gunicorn"]
+    assert len(commands) >= 3  # the Dockerfile's, compose's, the k8s manifest's
+    for argv in commands:
+        checked = check_command(argv)
+        assert checked.params["accesslog"] == "-"
+        logger = glogging.Logger(GunicornConfig())
+        atoms = logger.atoms(_Answer(), _Request(), environ, timedelta(milliseconds=3))
+        line = checked.params["access_log_format"] % atoms
+        assert "GET /api/jobs HTTP/1.1 200" in line, line
+        assert "SECRET" not in line and "c2VjcmV0" not in line, line
