@@ -3,6 +3,7 @@
     python bench/beat_dispatch.py --schedules 100000 --due 10000 --compare-redbeat --idle-scaling
     python bench/beat_dispatch.py --overlap skip    # allow_all, then the same fires under skip
     python bench/beat_dispatch.py --partitions 1,4,16 --beats 1,3   # + beat processes sharing P
+    python bench/beat_dispatch.py --partitions 1,4,16 --beats 1,3 --cluster   # + on a cluster
 
 Every figure comes from real parts: a real redis-server (``REDIS_URL``, or an embedded one started
 in a temp dir with appendonly off), real ``Dispatcher.tick`` calls (one claim.lua call, message
@@ -17,9 +18,12 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -38,7 +42,7 @@ from measure import (
     verify_executions,
     wait_clear_of_boundary,
 )
-from partition_dispatch import run_partitions
+from partition_dispatch import cluster_target, run_partitions, single_target
 from redbeat_baseline import (
     run_redbeat,
 )
@@ -93,11 +97,15 @@ def load_ours(
     client.flushdb()
     before = used_memory(client)
     started = time.perf_counter()
+    put_ours(store, n, due, overlap)
+    load_s = time.perf_counter() - started
+    return (used_memory(client) - before) / n, load_s
+
+
+def put_ours(store: Store, n: int, due: int, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> None:
     store.put_schedules(schedules(due, n, now_ms() + DAY_MS, overlap))
     # One instant for all D, as a cron's fires are: every */5 schedule is due at the same moment.
     store.put_schedules(schedules(0, due, now_ms() - 1000, overlap))
-    load_s = time.perf_counter() - started
-    return (used_memory(client) - before) / n, load_s
 
 
 def dispatch_ours(url: str, config: Config, due: int) -> tuple[Dispatch, Dispatcher]:
@@ -206,9 +214,17 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--beats", type=counts, default=[1], help="beat processes (1; e.g. 1,3)")
     parser.add_argument("--lease-ms", type=int, default=5000, help="SCHEDULER_PARTITION_LEASE_MS")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="with --partitions: the same points on a private 3-master, 3-replica Redis Cluster "
+        "too, interleaved with one Redis's",
+    )
     args = parser.parse_args(None if argv is None else list(argv))
     if not 0 < args.due <= args.schedules:
         parser.error("need 0 < --due <= --schedules")
+    if args.cluster and not args.partitions:
+        parser.error("--cluster goes with --partitions")
     return args
 
 
@@ -241,20 +257,22 @@ def bench(url: str, args: argparse.Namespace) -> dict[str, Any]:
         out["overlap_dispatch_ratio"] = round(governed["dispatch_per_s"] / out["dispatch_per_s"], 3)
         say(f"overlap {args.overlap}/allow_all: dispatch rate x{out['overlap_dispatch_ratio']}")
     if args.partitions:
-        out["partitions"] = run_partitions(
-            url,
-            lambda store, n, due: load_ours(client, store, n, due),
-            n,
-            due,
-            args.partitions,
-            args.beats,
-            args.lease_ms,
-        )
+        out["partitions"] = partitions(url, args)
     if args.idle_scaling:
         say("idle scaling (nothing due):")
         out["idle_tick_ms_by_n"] = idle_scaling(client, url, config)
     client.flushdb()
     return out
+
+
+def partitions(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    with ExitStack() as stack:
+        targets = [single_target(url)]
+        if args.cluster:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="beat-bench-cluster-"))
+            targets.append(stack.enter_context(cluster_target(Path(tmp))))
+        points = args.partitions, args.beats
+        return run_partitions(targets, put_ours, args.schedules, args.due, *points, args.lease_ms)
 
 
 def main(argv: Iterable[str] | None = None) -> int:
