@@ -102,6 +102,17 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 
 
 @pytest.fixture
+def own_cluster(tmp_path: Path) -> Iterator[RedisClusterForTests]:
+    """A cluster of its own, for a test that kills or pauses its nodes: the session's one
+    (``redis_cluster``) keeps all its masters and replicas."""
+    cluster = start_cluster(tmp_path / "cluster")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
 def rabbitmq_url(rabbitmq_node: RabbitNode) -> str:
     """The node's URL, its pools' queues deleted first (each test starts with none)."""
     rabbitmq_node.delete_queues()

@@ -25,7 +25,7 @@ from shared.config import Config
 from shared.execution import execution_id
 from shared.store import Store
 from tests.factories import once, webhook_schedule
-from tests.redis_cluster_support import RedisClusterForTests, start_cluster
+from tests.redis_cluster_support import RedisClusterForTests
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, basic, iso, now_ms, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -104,16 +104,6 @@ def test_jobs_posted_to_the_api_are_delivered_once(
         f"job {n}" for n in range(JOBS)
     )
     assert api.get("/1/jobs", headers=basic(creds)).status_code == 200
-
-
-@pytest.fixture
-def own_cluster(tmp_path: Path) -> Iterator[RedisClusterForTests]:
-    """A cluster of its own: the session's one keeps all its masters and replicas."""
-    cluster = start_cluster(tmp_path / "cluster")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_a_killed_master_loses_no_fire_and_doubles_none_with_wait_replicas(

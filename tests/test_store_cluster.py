@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from shared.config import Config
 from shared.errors import ConfigError, UnsafeRedisConfig
 from shared.store import Keys, LeaseOutcome, Store
 from tests.factories import every, webhook_schedule
-from tests.redis_cluster_support import RedisClusterForTests, start_cluster
+from tests.redis_cluster_support import RedisClusterForTests
 from tests.support import UNLIMITED, basic, now_ms, wait_until
 
 T0 = 1_800_000_000_000
@@ -183,16 +182,6 @@ def test_a_commit_waits_for_the_replica_when_asked(
     assert "1 of 2 replicas acknowledged within 50 ms" in caplog.text
     assert greedy.replicated(greedy.keys.due()) == 0  # not waited on again for a while
     assert Store.from_url(redis_cluster.url).replicated(durable.keys.due()) == 0  # off
-
-
-@pytest.fixture
-def own_cluster(tmp_path: Path) -> Iterator[RedisClusterForTests]:
-    """A cluster of its own, for a test that kills one of its masters."""
-    cluster = start_cluster(tmp_path / "cluster")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_the_api_answers_503_while_a_master_fails_over_then_serves_again(
