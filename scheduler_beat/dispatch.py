@@ -120,11 +120,14 @@ class Dispatcher:
         published = sum(1 for p in sent if p.commit.queue)
         if published:  # what this tick recorded falls due then, unless begun before
             republish_ms = _earliest(republish_ms, now_ms + self._bound_ms)
+        # The claim's answer was read before this commit advanced what it claimed: a schedule
+        # alone in the due index (every 2 s, say) would else wait for the longest sleep.
+        advanced_ms = _earliest(*(p.commit.next_ms for p, _ in committed))
         return TickResult(
             claimed=len(claim.entries),
             published=published,
             lost=statuses.count(CommitStatus.LEASE_LOST),
-            next_wake_ms=_earliest(claim.next_wake_ms, republish_ms),
+            next_wake_ms=_earliest(claim.next_wake_ms, republish_ms, advanced_ms),
             batch_full=full or more,
             republished=republished,
         )

@@ -59,6 +59,24 @@ def test_a_webhook_fires_once_at_its_instant(
     assert receiver.count() == 1
 
 
+def test_a_lone_schedule_every_second_fires_at_each_instant(
+    store: Store, processes: ProcessGroup, receiver: HttpReceiver
+) -> None:
+    """With nothing else due, the beat wakes for the fire its last tick advanced, not after its
+    longest sleep (5 s, the default, which the other tests shorten): each fire arrives within a
+    second or two of its instant, not 4 s late and later each time."""
+    processes.beat(beat_max_sleep_s=5)
+    processes.worker("webhooks")
+    wait_until(store.last_beat_ms, what="beat running")
+    start = now_ms() + 1000
+    schedule = webhook_schedule(every(1000, start), receiver.url + "/lone")
+    store.put_schedule(schedule, start)
+    wait_until(lambda: receiver.count() >= 5, timeout_s=60, what="five fires")
+    arrivals = sorted(request.at_ms for request in receiver.requests)[:5]
+    lags = [at - (start + 1000 * k) for k, at in enumerate(arrivals)]  # the k-th fire's
+    assert all(0 <= lag < 2500 for lag in lags), lags
+
+
 def test_two_beats_never_publish_the_same_fire_twice(store: Store, processes: ProcessGroup) -> None:
     start = now_ms() + 1000
     schedules = [webhook_schedule(every(200, start)) for _ in range(40)]
