@@ -13,13 +13,17 @@ from shared.store import Store
 
 
 def open_store(config: Config) -> Store:
-    return Store.from_url(
+    """The store, once it holds its data in ``SCHEDULER_PARTITIONS`` partitions (a command run
+    with another count would look for each schedule in the wrong one: ConfigError)."""
+    store = Store.from_url(
         resolve_redis_url(config),
         config.key_prefix,
         timeout_s=config.redis_timeout_s,
         outbox=config.broker_is_apart,
         partitions=config.partitions,
     )
+    store.check_partitions()
+    return store
 
 
 def find_account(store: Store, ref: str) -> dict[str, Any]:

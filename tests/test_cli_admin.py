@@ -3,6 +3,7 @@ table in local time, ``--json``), through the core on real Redis; secrets printe
 
 from __future__ import annotations
 
+import pytest
 import redis
 
 from shared import accounts, api_keys, push
@@ -217,3 +218,20 @@ def test_push_credentials_in_both_modes(cli: Cli, setup: tuple[Config, Store]) -
     said = cli("push-credentials", appkey, "--key", "gw2", "--secret", "s2").out
     assert said.startswith(f"Push gateway credentials of {appkey} stored")
     assert push.credentials(store, key, appkey) == ("gw2", "s2")
+
+
+def test_every_command_refuses_another_partition_count(
+    cli: Cli, setup: tuple[Config, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data stored in one partition, read with SCHEDULER_PARTITIONS=4, would be looked for in
+    the wrong partitions: one line and exit 2, as the beat, workers and the API refuse."""
+    _, store = setup
+    store.check_partitions()  # the count recorded, as at a first start
+    monkeypatch.setenv("SCHEDULER_PARTITIONS", "4")
+    for command in (["schedules", "list"], ["accounts", "list"], ["dead-letters", "list"]):
+        ran = cli(*command)
+        assert ran.code == 2, command
+        assert "SCHEDULER_PARTITIONS=4, but this Redis holds data in 1 partition(s)" in ran.err
+        assert "Traceback" not in ran.err
+    monkeypatch.setenv("SCHEDULER_PARTITIONS", "1")
+    assert cli("schedules", "list").code == 0
