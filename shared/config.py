@@ -258,8 +258,9 @@ class Config:
 
     def _validate_sizes(self) -> None:
         """Counts, sizes and durations: each within its range."""
-        if self.proxy_count < 0:
-            raise ConfigError("SCHEDULER_PROXY_COUNT must be 0 (no proxy) or more")
+        for name in ("proxy_count", "redis_outage_retry_s", "redis_wait_replicas"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"SCHEDULER_{name.upper()} must be 0 (none) or more")
         if not 0 <= self.task_execute_timeout_s <= TASK_EXECUTE_TIMEOUT_MAX_S:
             raise ConfigError(
                 f"SCHEDULER_TASK_EXECUTE_TIMEOUT_S={self.task_execute_timeout_s}: must be 0-"
@@ -294,6 +295,8 @@ class Config:
             "api_max_form_parts",
             "api_workers",
             "api_threads",
+            "redis_timeout_s",
+            "redis_wait_timeout_ms",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -305,7 +308,6 @@ class Config:
                 f"attempt's hard limit ({self.attempt_hard_limit_s:g} s: "
                 "SCHEDULER_ATTEMPT_TIME_LIMIT_S x 1.25 + 1)"
             )
-        self._validate_redis_waits()
         self._validate_partitions()
 
     def _validate_partitions(self) -> None:
@@ -319,16 +321,6 @@ class Config:
                 f"SCHEDULER_PARTITION_LEASE_MS={self.partition_lease_ms}: must be at least "
                 f"{MIN_PARTITION_LEASE_MS} (a beat renews its leases at a third of it)"
             )
-
-    def _validate_redis_waits(self) -> None:
-        if self.redis_timeout_s <= 0:
-            raise ConfigError("SCHEDULER_REDIS_TIMEOUT_S must be > 0")
-        if self.redis_outage_retry_s < 0:
-            raise ConfigError("SCHEDULER_REDIS_OUTAGE_RETRY_S must be 0 or more")
-        if self.redis_wait_replicas < 0:
-            raise ConfigError("SCHEDULER_REDIS_WAIT_REPLICAS must be 0 (no wait) or more")
-        if self.redis_wait_timeout_ms <= 0:
-            raise ConfigError("SCHEDULER_REDIS_WAIT_TIMEOUT_MS must be > 0 (milliseconds)")
 
     def _validate_rate_limits(self) -> None:
         for name in RATE_LIMIT_SETTINGS:
