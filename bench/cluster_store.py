@@ -29,7 +29,7 @@ from typing import Any
 
 import redis
 from beat_dispatch import schedules
-from measure import say
+from measure import redis_cpu_s, say
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' cluster fixture
 
@@ -39,7 +39,7 @@ from shared.embedded_redis import start_redis_server  # noqa: E402
 from shared.model import CronTrigger, Schedule  # noqa: E402
 from shared.store import Store  # noqa: E402
 from shared.timing import now_ms  # noqa: E402
-from tests.redis_cluster_support import start_cluster  # noqa: E402
+from tests.redis_cluster_support import running_cluster  # noqa: E402
 
 NO_BROKER = "redis://127.0.0.1:1/0"  # Config wants one apart from a cluster; nothing is relayed
 # Once a year, so a fired schedule's next fire is far off: beat_dispatch.py's */5 cron re-arms
@@ -50,14 +50,6 @@ YEARLY = CronTrigger(expr="0 0 1 1 *", timezone="UTC")
 def due_schedules(count: int, fire_ms: int) -> Iterator[tuple[Schedule, int]]:
     for schedule, at_ms in schedules(0, count, fire_ms):
         yield dataclasses.replace(schedule, trigger=YEARLY), at_ms
-
-
-def servers_cpu_s(clients: list[redis.Redis]) -> float:
-    total = 0.0
-    for client in clients:
-        cpu = client.info("cpu")
-        total += float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
-    return total
 
 
 def dispatch_round(
@@ -72,7 +64,7 @@ def dispatch_round(
     store.put_schedules(due_schedules(due, now_ms() - 1000))
     store.load_scripts()
     dispatcher = Dispatcher(store, config)
-    servers_before, cpu_before = servers_cpu_s(nodes), time.process_time()
+    servers_before, cpu_before = redis_cpu_s(nodes), time.process_time()
     started = time.perf_counter()
     published = 0
     while published < due:
@@ -86,7 +78,7 @@ def dispatch_round(
     return {
         "fires_per_s": due / wall,
         "beat_cpu_us_per_fire": (time.process_time() - cpu_before) / due * 1e6,
-        "redis_cpu_us_per_fire": (servers_cpu_s(nodes) - servers_before) / due * 1e6,
+        "redis_cpu_us_per_fire": (redis_cpu_s(nodes) - servers_before) / due * 1e6,
     }
 
 
@@ -114,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=2_000, help="writes per WAIT round")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="cluster-bench-") as tmp,
+        running_cluster(Path(tmp) / "cluster") as cluster,
+    ):
         single = start_redis_server(Path(tmp) / "single", appendonly=True)  # as the nodes
-        cluster = start_cluster(Path(tmp) / "cluster")
         try:
             single_client = redis.Redis.from_url(single.url)
             nodes = [node.client() for node in cluster.nodes]
@@ -143,7 +137,6 @@ def main(argv: list[str] | None = None) -> int:
             summary["due"], summary["writes"] = args.due, args.writes
             print(json.dumps(summary))
         finally:
-            cluster.stop()
             single.stop()
     return 0
 

@@ -57,6 +57,15 @@ def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
 
+def redis_cpu_s(servers: list[redis.Redis]) -> float:
+    """CPU seconds (user + system) the Redis servers have used, summed (a cluster's nodes)."""
+    total = 0.0
+    for server in servers:
+        cpu = server.info("cpu")
+        total += float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    return total
+
+
 class RoundTrips:
     """Counts Redis round trips of every redis-py connection (kombu's included) while active.
 

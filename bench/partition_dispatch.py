@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from measure import say
+from measure import redis_cpu_s, say
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' cluster fixture
 
@@ -36,7 +36,7 @@ from scheduler_beat.partitions import PartitionLeases  # noqa: E402
 from shared.config import Config  # noqa: E402
 from shared.store import Store  # noqa: E402
 from shared.timing import now_ms  # noqa: E402
-from tests.redis_cluster_support import start_cluster  # noqa: E402
+from tests.redis_cluster_support import running_cluster  # noqa: E402
 
 SPLIT_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 600.0
@@ -63,12 +63,9 @@ def single_target(url: str) -> Target:
 @contextmanager
 def cluster_target(tmp: Path) -> Iterator[Target]:
     """A private 3-master, 3-replica cluster (an append-only file on each node), stopped after."""
-    cluster = start_cluster(tmp)
-    try:
+    with running_cluster(tmp) as cluster:
         nodes = [node.client() for node in cluster.nodes]
         yield Target("cluster", cluster.url, cluster.flush, nodes, NO_BROKER)
-    finally:
-        cluster.stop()
 
 
 def beat_process(
@@ -112,14 +109,6 @@ def start_all(procs: list[Any], out: Any) -> None:
     for _ in procs:
         if out.get(timeout=SPLIT_TIMEOUT_S) != "ready":
             raise SystemExit("FAIL: a beat process did not start")
-
-
-def redis_cpu_s(nodes: list[redis.Redis]) -> float:
-    total = 0.0
-    for node in nodes:
-        info = node.info("cpu")
-        total += float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
-    return total
 
 
 def fresh_store(target: Target, partitions: int) -> Store:

@@ -23,7 +23,7 @@ from shared.accounts import create_account, load_secret_key
 from shared.config import Config, is_cluster_url
 from shared.store import Store
 from tests.rabbitmq_support import RabbitNode, start_rabbitmq
-from tests.redis_cluster_support import RedisClusterForTests, start_cluster
+from tests.redis_cluster_support import RedisClusterForTests, running_cluster
 from tests.support import UNLIMITED, HttpReceiver, ProcessGroup, now_ms
 
 # Fixtures that start OS processes or a browser. A test using one, itself or through another
@@ -94,22 +94,16 @@ def rabbitmq_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNo
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterForTests]:
     """A private 3-master Redis Cluster (tests/redis_cluster_support.py), stopped at the end."""
-    cluster = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
-    try:
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture
 def own_cluster(tmp_path: Path) -> Iterator[RedisClusterForTests]:
     """A cluster of its own, for a test that kills or pauses its nodes: the session's one
     (``redis_cluster``) keeps all its masters and replicas."""
-    cluster = start_cluster(tmp_path / "cluster")
-    try:
+    with running_cluster(tmp_path / "cluster") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture

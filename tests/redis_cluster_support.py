@@ -13,6 +13,8 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -220,11 +222,12 @@ def _slot_ranges(client: redis.Redis) -> list[tuple[int, int]]:
     return []
 
 
-def start_cluster(dir: Path) -> RedisClusterForTests:
+@contextmanager
+def running_cluster(dir: Path) -> Iterator[RedisClusterForTests]:
+    """A started cluster, its nodes in ``dir``, stopped after (or if it fails to start)."""
     cluster = RedisClusterForTests(dir)
     try:
         cluster.start()
-    except BaseException:
+        yield cluster
+    finally:
         cluster.stop()
-        raise
-    return cluster
