@@ -49,6 +49,7 @@ from redbeat_baseline import (
 
 from scheduler_beat.dispatch import Dispatcher
 from shared.config import Config
+from shared.contract import DialectName
 from shared.model import (
     DEFAULT_OVERLAP,
     OVERLAP_POLICIES,
@@ -68,7 +69,7 @@ def webhook_schedule(i: int, overlap: OverlapPolicy = DEFAULT_OVERLAP) -> Schedu
     return Schedule(
         id=uuid.uuid4().hex,
         account=f"acct-{i // 1000:05d}",
-        dialect="webhook",
+        dialect=DialectName.WEBHOOK_JOBS,
         trigger=CronTrigger(expr=CRON, timezone="UTC"),
         target=Target(
             "webhook",

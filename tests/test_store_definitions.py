@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 
 import pytest
 
-from shared.contract import TargetKind
+from shared.contract import DialectName, TargetKind
 from shared.errors import InvalidSchedule
 from shared.model import (
     CalendarTrigger,
@@ -23,6 +23,8 @@ from shared.model import (
 )
 from shared.store import Commit, Store
 from shared.store.definitions import (
+    _CONTENT_TYPE_CODES,
+    _DIALECT_CODES,
     _TRIGGER_FIELDS,
     decode_definition,
     definition_dict,
@@ -41,12 +43,48 @@ def test_the_stored_form_is_an_array_without_the_id_and_the_defaults() -> None:
     spec = schedule.target.spec
     assert stored == [
         schedule.account,
-        schedule.dialect,
+        schedule.dialect,  # not a dialect of the service: stored by its name
         ["c", "*/5 * * * *"],  # UTC is the default zone
-        ["w", spec["url"], spec["data"], spec["content_type"]],
+        ["w", spec["url"], spec["data"], 0],  # application/json, by its code
         schedule.created_ms,
     ]
+    assert spec["content_type"] == "application/json"
     assert decode_definition(schedule.id, encode_definition(schedule)) == schedule
+
+
+@pytest.mark.parametrize("dialect", list(DialectName))
+def test_each_dialect_is_stored_as_its_code(dialect: DialectName) -> None:
+    schedule = replace(webhook_schedule(cron("*/5 * * * *")), dialect=dialect.value)
+    stored = json.loads(encode_definition(schedule))
+    assert stored[1] == _DIALECT_CODES[dialect.value]
+    assert isinstance(stored[1], int)
+    decoded = decode_definition(schedule.id, encode_definition(schedule))
+    assert decoded == schedule
+    assert type(decoded.dialect) is str
+
+
+@pytest.mark.parametrize("content_type", [*_CONTENT_TYPE_CODES, "text/csv", 7, True, None])
+def test_every_content_type_reads_back_as_it_was(content_type: object) -> None:
+    target = Target(TargetKind.WEBHOOK, {"url": "https://x.test/", "content_type": content_type})
+    schedule = replace(webhook_schedule(cron("* * * * *")), target=target)
+    stored = json.loads(encode_definition(schedule))
+    coded = content_type in _CONTENT_TYPE_CODES
+    assert (len(stored[3]) > 2 and isinstance(stored[3][3], int)) == coded
+    decoded = decode_definition(schedule.id, encode_definition(schedule))
+    assert decoded == schedule
+    assert decoded.target.spec == target.spec
+    assert type(decoded.target.spec["content_type"]) is type(content_type)
+
+
+def test_the_array_form_with_names_before_the_codes_reads_the_same() -> None:
+    raw = '3|["acct","webhook_jobs",["c","0 * * * *"],["w","https://x.test/",null,"text/xml"],5]'
+    schedule = decode_definition("s1", raw)
+    assert schedule.dialect == "webhook_jobs"
+    assert schedule.target.spec == {"url": "https://x.test/", "content_type": "text/xml"}
+    assert (
+        encode_definition(schedule)
+        == '["acct",0,["c","0 * * * *"],["w","https://x.test/",null,4],5]'
+    )
 
 
 def test_a_zone_other_than_utc_is_stored() -> None:
@@ -153,6 +191,8 @@ def test_a_backup_row_is_the_whole_definition_whichever_form_is_stored() -> None
         "1|[1, 2]",
         '1|["a", "d", ["x"], ["w"], 1]',
         '1|["a", "d", ["c"], ["w", 1, 2, 3, 4], 1]',
+        '1|["a", 99, ["c", "* * * * *"], ["w"], 1]',  # no dialect has code 99
+        '1|["a", "d", ["c", "* * * * *"], ["w", "u", null, 99], 1]',
     ],
 )
 def test_a_stored_value_that_is_not_a_schedule_is_an_invalid_schedule(raw: str) -> None:

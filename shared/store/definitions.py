@@ -11,6 +11,11 @@ The JSON is an array, ``Schedule.to_dict`` by position, without what the reader 
     trigger: [kind code, its fields in _TRIGGER_FIELDS order]    e.g. ["c", "*/5 * * * *"]
     target:  [kind code, its spec's fields in _SPEC_FIELDS order, {other spec keys}]
 
+The dialect, and a webhook's content type when it is a common one, are stored as a number: the
+code of the name (_DIALECT_CODES, _CONTENT_TYPE_CODES); a string in their place is the name
+itself. That takes a webhook-jobs JSON schedule from ~161 to ~131 characters, under a step of
+Redis's allocator: 32 bytes less per schedule on the memory benchmark.
+
 No id (it is the hash field, and every reader reads a definition by its id), no field at its
 default (the model's ``from_dict`` fills it: a trigger's UTC time zone too), trailing nulls
 left off; ``null`` in a position means absent (a spec key present with the value null goes into
@@ -70,8 +75,29 @@ _SPEC_FIELDS = {
     "task": ("class_name", "data"),
     "beacon": ("job",),
 }
+# Numbers, not letters: a code costs one character, no quotes.
+_DIALECT_CODES = {
+    "webhook_jobs": 0,
+    "push_schedules": 1,
+    "task_scheduler": 2,
+    "beacon_jobs": 3,
+    "native": 4,
+    "cli": 5,
+}
+_CONTENT_TYPE_CODES = {
+    "application/json": 0,
+    "text/plain; charset=utf-8": 1,
+    "text/plain": 2,
+    "application/xml": 3,
+    "text/xml": 4,
+    "application/x-www-form-urlencoded": 5,
+    "application/octet-stream": 6,
+}
+_CODED_SPEC_FIELD = "content_type"  # the one spec field with codes (a webhook's)
 _TRIGGER_KINDS = {code: kind for kind, code in _TRIGGER_CODES.items()}
 _TARGET_KINDS = {code: kind for kind, code in _TARGET_CODES.items()}
+_DIALECTS = {code: name for name, code in _DIALECT_CODES.items()}
+_CONTENT_TYPES = {code: name for name, code in _CONTENT_TYPE_CODES.items()}
 # The object form before this one named these five by one letter.
 _LONG_NAMES = {"a": "account", "d": "dialect", "t": "trigger", "g": "target", "c": "created_ms"}
 
@@ -84,6 +110,7 @@ def encode_definition(schedule: Schedule) -> str:
         if data.get(name) == default:
             del data[name]
     row = [data.pop(name) for name in _POSITIONS]
+    row[1] = _DIALECT_CODES.get(row[1], row[1])
     row[2] = _encode_trigger(row[2])
     row[3] = _encode_target(row[3])
     return dumps(row + [data] if data else row)
@@ -99,9 +126,18 @@ def _encode_trigger(trigger: dict[str, Any]) -> list[Any]:
 def _encode_target(target: dict[str, Any]) -> list[Any]:
     kind, spec = target["kind"], target["spec"]
     names = _SPEC_FIELDS[kind]
-    row = [_TARGET_CODES[kind], *(spec.get(n) for n in names)]
-    rest = {n: v for n, v in spec.items() if n not in names or v is None}
+    row = [_TARGET_CODES[kind], *(_position(n, spec.get(n)) for n in names)]
+    rest = {n: v for n, v in spec.items() if n not in names or _position(n, v) is None}
     return row + [rest] if rest else _trimmed(row)
+
+
+def _position(name: str, value: Any) -> Any:
+    """What a spec field's position holds: a common content type as its code."""
+    if name != _CODED_SPEC_FIELD or value is None:
+        return value
+    if not isinstance(value, str):
+        return None  # a number there reads as a code: it goes into the trailing object
+    return _CONTENT_TYPE_CODES.get(value, value)
 
 
 def _trimmed(row: list[Any]) -> list[Any]:
@@ -136,11 +172,13 @@ def _decode_row(schedule_id: str, row: list[Any]) -> dict[str, Any]:
     if len(row) not in (5, 6) or not isinstance(rest, dict):
         raise InvalidSchedule(f"schedule {schedule_id}: stored value is not a schedule")
     try:
+        dialect = _decoded(row[1], _DIALECTS)
         trigger, target = _decode_trigger(row[2]), _decode_target(row[3])
     except (TypeError, KeyError, IndexError, ValueError) as exc:
         raise InvalidSchedule(f"schedule {schedule_id}: stored value is not a schedule") from exc
     return {
         **dict(zip(_POSITIONS, row, strict=False)),
+        "dialect": dialect,
         "trigger": trigger,
         "target": target,
         **rest,
@@ -157,7 +195,18 @@ def _decode_target(row: list[Any]) -> dict[str, Any]:
     kind = _TARGET_KINDS[row[0]]
     names = _SPEC_FIELDS[kind]
     given = zip(names, row[1 : 1 + len(names)], strict=False)
-    spec = {name: value for name, value in given if value is not None}
+    spec = {name: _decoded_field(name, value) for name, value in given if value is not None}
     if len(row) > 1 + len(names):
         spec.update(row[1 + len(names)])
     return {"kind": kind, "spec": spec}
+
+
+def _decoded_field(name: str, value: Any) -> Any:
+    return _decoded(value, _CONTENT_TYPES) if name == _CODED_SPEC_FIELD else value
+
+
+def _decoded(value: Any, names: dict[int, str]) -> Any:
+    """A stored code's name; a string is the name itself. Raises KeyError on an unknown code."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return names[value]
+    return value
