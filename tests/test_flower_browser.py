@@ -73,6 +73,8 @@ def worker_page(
         driver.get(page)
         wait_for_text(driver, name)
         queues = [cells[0] for cells in driver.execute_script(QUEUES_JS)]
+        if not driver.find_elements(By.ID, "worker-tab-limits"):
+            return False  # served without the worker's details (no answer in time): again
         tasks = open_tab(driver, "limits")  # Flower lists the registered tasks under "Limits"
         seen = (queues, tasks)
         return bool(queues) and any(task in tasks for task in expected)
