@@ -205,7 +205,7 @@ def test_the_version_is_stored_in_front_of_the_definition(store: Store) -> None:
     assert store.put_schedule(schedule, T0) == 1
     assert store.put_schedule(schedule, T0, new=False) == 2
     stored = store.redis.hget(store.keys.definitions(), schedule.id)
-    assert stored == "2|" + encode_definition(schedule)
+    assert stored == "2.0|" + encode_definition(schedule)  # version 2, due bucket 0
     assert not store.redis.exists(store.keys.versions())  # one hash entry per schedule
     assert store.get_schedule(schedule.id) == schedule
 

@@ -1,9 +1,11 @@
 """The stored form of a schedule definition (the ``definitions`` hash's values).
 
-A value is ``<version>|<JSON>``: ``put_schedule.lua`` writes the version (the edit counter the
-beat's commit compares with its claim's) in front of what ``encode_definition`` gives, so a
+A value is ``<version>.<due bucket>|<JSON>``: ``put_schedule.lua`` writes the version (the edit
+counter the beat's commit compares with its claim's) and the bucket of the due index that holds
+the schedule (``lua/lib/due_index.lua``) in front of what ``encode_definition`` gives, so a
 schedule costs one hash entry instead of two (the ``versions`` hash keeps only the counters of
-definitions stored before, until they are next written).
+definitions stored before, until they are next written; a value stored before the buckets is
+``<version>|<JSON>``).
 
 The JSON is an array, ``Schedule.to_dict`` by position, without what the reader knows already:
 
@@ -30,6 +32,7 @@ the same, so stored data needs no migration; a definition takes this form when n
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -37,6 +40,7 @@ from shared.errors import InvalidSchedule
 from shared.model import Schedule
 from shared.store.base import dumps
 
+_DUE_BUCKET = re.compile(r"\d+\.(\d+)\|")
 _OMITTED_DEFAULTS = ("enabled", "misfire", "purge_when_done", "doc")
 
 
@@ -144,6 +148,13 @@ def _trimmed(row: list[Any]) -> list[Any]:
     while row and row[-1] is None:
         row.pop()
     return row
+
+
+def due_bucket(raw: str) -> str | None:
+    """The due index's bucket a stored value names (``"<version>.<bucket>|"`` in front), or
+    None: stored before the buckets, its entry is in the due index's root."""
+    found = _DUE_BUCKET.match(raw)
+    return found.group(1) if found else None
 
 
 def definition_dict(schedule_id: str, raw: str) -> dict[str, Any]:

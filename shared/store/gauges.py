@@ -33,7 +33,8 @@ class GaugeVerbs(StoreBase):
         )
         for k in self.partition_keys:
             pipe.hlen(k.definitions())
-            pipe.zcard(k.due())
+            pipe.zcard(k.due())  # the entries stored before the buckets (lib/due_index.lua)
+            pipe.get(k.due_count())
             pipe.zcard(k.retries())
             pipe.zcard(k.dead_index())
             pipe.zcard(k.published())
@@ -41,19 +42,19 @@ class GaugeVerbs(StoreBase):
         for queue in queues:  # kombu's queues are shared by the partitions; outboxes are not
             pipe.llen(queue)
         replies = pipe.execute()
-        per = [replies[n : n + 6] for n in range(0, 6 * self.partitions, 6)]
-        lengths = dict(zip(queues, replies[6 * self.partitions :], strict=True))
+        per = [replies[n : n + 7] for n in range(0, 7 * self.partitions, 7)]
+        lengths = dict(zip(queues, replies[7 * self.partitions :], strict=True))
         depths: dict[str, int] = {
             pool: sum(lengths.get(k.publish_target(pool), 0) for k in self._distinct_targets(pool))
             for pool in POOLS
         }
-        beats = [int(row[5]) for row in per if row[5]]
+        beats = [int(row[6]) for row in per if row[6]]
         return StoreGauges(
             stored=sum(int(row[0]) for row in per),
-            due=sum(int(row[1]) for row in per),
-            retries=sum(int(row[2]) for row in per),
-            dead=sum(int(row[3]) for row in per),
-            published=sum(int(row[4]) for row in per),
+            due=sum(int(row[1]) + int(row[2] or 0) for row in per),
+            retries=sum(int(row[3]) for row in per),
+            dead=sum(int(row[4]) for row in per),
+            published=sum(int(row[5]) for row in per),
             beat_ms=max(beats) if beats else None,
             queue_depths=depths,
         )

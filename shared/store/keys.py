@@ -4,12 +4,21 @@ The key schema: every key the service uses, each with its type and expiry, on on
 ======================  ======  ===============================================  ==================
 key (``Keys`` method)   type    contents                                         expires
 ======================  ======  ===============================================  ==================
-``due``                 ZSET    schedule id -> next fire (UTC ms): the due index  never
+``due``                 ZSET    schedule id -> next fire (UTC ms), of schedules   never
+                                stored before the buckets below (they move to one
+                                when next written)
+``due_bucket(n)``       ZSET    schedule id -> next fire (UTC ms): the due index  never
+``+ due:buckets``,      ZSET    in buckets of at most 128 (compact listpack
+``due:seq``,            STRING  sorted sets; a definition names its bucket), the
+``due_count``           STRING  buckets by their earliest fire, how many were
+                                given a bucket, how many the buckets hold
+                                (``lua/lib/due_index.lua``)
 ``retries``             ZSET    execution id -> retry at (ms)                    never (drained)
 ``leases``              ZSET    claimed member -> lease expiry (ms)              never (drained)
 ``claims``              HASH    claimed member -> "token|kind|due ms|version"    never (drained)
-``definitions``         HASH    schedule id -> "<version>|<JSON>": the edit      never
-                                counter, then the short form of the ``Schedule``
+``definitions``         HASH    schedule id -> "<version>.<due bucket>|<JSON>":   never
+                                the edit counter, the bucket of the due index
+                                that holds it, the short form of the ``Schedule``
                                 (``shared.store.definitions``)
 ``versions``            HASH    schedule id -> edit counter, of definitions      never
                                 stored before it moved into them (dropped when
@@ -103,8 +112,8 @@ keep their untagged names (``sched:accounts``), so data stored before reads as i
 migration. Moving a running store from one Redis onto a cluster has
 no command yet (an account's schedules move with its backup and ``scheduler restore``).
 
-The beat's idle tick is one ``claim.lua`` call: ``ZRANGEBYSCORE`` on the due index costs O(log N)
-and the script also answers when the next thing is due.
+The beat's idle tick is one ``claim.lua`` call: ``ZRANGEBYSCORE`` on the due index's buckets by
+their earliest fire costs O(log N) and the script also answers when the next thing is due.
 """
 
 from __future__ import annotations
@@ -151,6 +160,12 @@ class Keys:
 
     def due(self) -> str:
         return f"{self.base}:due"
+
+    def due_bucket(self, bucket: str) -> str:
+        return f"{self.due()}:{bucket}"
+
+    def due_count(self) -> str:
+        return f"{self.due()}:count"
 
     def retries(self) -> str:
         return f"{self.base}:retries"

@@ -16,7 +16,7 @@ from shared.errors import QuotaExceeded
 from shared.messages import batch_envelope
 from shared.model import Schedule
 from shared.store.base import is_cluster
-from shared.store.definitions import decode_definition, encode_definition
+from shared.store.definitions import decode_definition, due_bucket, encode_definition
 from shared.store.keys import Keys
 from shared.store.listing import ListingVerbs
 from shared.store.wake import ClusterWakeWatch
@@ -201,20 +201,26 @@ class ScheduleVerbs(ListingVerbs):
         return bool(deleted)
 
     def next_fire_ms(self, schedule_id: str) -> int | None:
-        score = self.redis.zscore(self.keys_for(schedule_id).due(), schedule_id)
-        return None if score is None else int(score)
+        return self.fire_facts([schedule_id])[0][0]
 
     def run_count(self, schedule_id: str) -> int:
         return int(self.redis.hget(self.keys_for(schedule_id).run_counts(), schedule_id) or 0)
 
     def fire_facts(self, schedule_ids: Sequence[str]) -> list[tuple[int | None, int]]:
-        """(next fire or None, fires so far) of each schedule, in one round trip: what a
-        listing of many schedules shows beside each."""
+        """(next fire or None, fires so far) of each schedule, in two round trips: what a
+        listing of many schedules shows beside each. The first reads the definitions, which
+        name the due index's bucket holding each (lib/due_index.lua); a schedule keeps it for
+        life, so the two reads agree."""
         if not schedule_ids:
             return []
+        raws = self.per_partition(
+            schedule_ids, lambda pipe, k, ids: pipe.hmget(k.definitions(), ids)
+        )
         pipe = self.redis.pipeline(transaction=False)
-        for schedule_id in schedule_ids:
-            pipe.zscore(self.keys_for(schedule_id).due(), schedule_id)
+        for schedule_id, raw in zip(schedule_ids, raws, strict=True):
+            k = self.keys_for(schedule_id)
+            bucket = due_bucket(raw) if raw else None
+            pipe.zscore(k.due_bucket(bucket) if bucket else k.due(), schedule_id)
         for schedule_id in schedule_ids:
             pipe.hget(self.keys_for(schedule_id).run_counts(), schedule_id)
         replies = pipe.execute()

@@ -1,10 +1,10 @@
 -- claim.lua: atomically claim everything that is due, for one beat tick.
 --
--- KEYS[1] due            ZSET  schedule id -> next fire (ms)
+-- KEYS[1] due index      its root key (buckets: see lib/due_index.lua)
 -- KEYS[2] retries        ZSET  execution id -> retry at (ms)
 -- KEYS[3] leases         ZSET  claimed member -> lease expiry (ms)
 -- KEYS[4] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
--- KEYS[5] definitions    HASH  schedule id -> "<version>|<JSON>" (see put_schedule.lua)
+-- KEYS[5] definitions    HASH  schedule id -> "<version>.<due bucket>|<JSON>" (put_schedule.lua)
 -- KEYS[6] versions       HASH  schedule id -> edit counter (definitions stored before)
 -- KEYS[7] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[8] retry_payloads HASH  execution id -> retry JSON
@@ -17,21 +17,22 @@
 --   next_wake_ms: earliest due, retry or lease expiry still pending (-1 = nothing at all)
 --   republish_ms: the ledger's earliest deadline (-1 = empty): once it has passed, the beat
 --                 runs republish.lua (so an idle tick stays this one call)
---   kind "s": a schedule fire (body = the stored definition, "<version>|<JSON>" or the JSON);
+--   kind "s": a schedule fire (body = the stored definition, as put_schedule.lua stores it);
 --   kind "r": a retry (body = retry JSON)
 -- Claimed members move from due/retries into leases. A lease that expired (its beat died between
 -- claim and commit) is claimed again first, keeping its original due instant: no fire is lost,
 -- and the old token can no longer commit, so no fire is published twice.
+--#include due_index
 local now, lease_ms, limit, token = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local expiry = now + lease_ms
 local out = {0, 0}
 -- the tick itself is the beat's sign of life (readiness probes read it): no extra round trip
 redis.call('SET', KEYS[9], ARGV[1], 'EX', ARGV[5])
 
--- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
--- alone, its version in the versions hash (KEYS[6]).
+-- A definition is "<version>.<bucket>|<JSON>" or "<version>|<JSON>"; one stored before the
+-- version moved into it is the JSON alone, its version in the versions hash (KEYS[6]).
 local function version_of(value, sid)
-  return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[6], sid) or '0'
+  return string.match(value, '^(%d+)[.|]') or redis.call('HGET', KEYS[6], sid) or '0'
 end
 
 -- version nil: the definition's own (a fresh claim); a lease claimed again keeps its claim's
@@ -71,22 +72,19 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT
 end
 
 -- 2. schedule fires, then 3. retries, both due by now
-local sources = {{KEYS[1], 's'}, {KEYS[2], 'r'}}
-for _, source in ipairs(sources) do
-  local room = limit - claimed()
-  if room > 0 then
-    local due = redis.call('ZRANGEBYSCORE', source[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, room)
-    for i = 1, #due, 2 do
-      local member = due[i]
-      redis.call('ZREM', source[1], member)
-      take(member, source[2], due[i + 1], source[2] == 'r' and '0' or nil)
-    end
+due_take(KEYS[1], now, limit - claimed(), function(member, due) take(member, 's', due, nil) end)
+local room = limit - claimed()
+if room > 0 then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, room)
+  for i = 1, #due, 2 do
+    redis.call('ZREM', KEYS[2], due[i])
+    take(due[i], 'r', due[i + 1], '0')
   end
 end
 
 -- the earliest thing still pending tells the beat how long it may sleep
-local wake = -1
-for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
+local wake = due_first(KEYS[1]) or -1
+for _, key in ipairs({KEYS[2], KEYS[3]}) do
   local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if first[2] then
     local score = tonumber(first[2])

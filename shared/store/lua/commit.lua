@@ -1,9 +1,9 @@
 -- commit.lua: publish claimed fires and advance their schedules, atomically per entry.
 --
--- KEYS[1] due            ZSET  schedule id -> next fire (ms)
+-- KEYS[1] due index      its root key (buckets: see lib/due_index.lua)
 -- KEYS[2] leases         ZSET  claimed member -> lease expiry (ms)
 -- KEYS[3] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
--- KEYS[4] definitions    HASH  schedule id -> "<version>|<JSON>" (see put_schedule.lua)
+-- KEYS[4] definitions    HASH  schedule id -> "<version>.<due bucket>|<JSON>" (put_schedule.lua)
 -- KEYS[5] versions       HASH  schedule id -> edit counter (definitions stored before)
 -- KEYS[6] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[7] retry_payloads HASH  execution id -> retry JSON
@@ -37,10 +37,13 @@
 -- Batches: the committed executions of one envelope go out as one message whose argument is the
 -- list of them (one alone goes out as its own message); the ledger keeps each one's own message.
 --#include account_index
+--#include due_index
 
 local token = ARGV[1]
 local deadline = tonumber(ARGV[2]) + tonumber(ARGV[3])
 local statuses = {}
+local refresh = {}  -- the due buckets written to, set to their earliest fire at the end
+local added = 0  -- schedules back in the due buckets
 local envelopes = {}
 local E = tonumber(ARGV[4])
 for e = 1, E do
@@ -96,10 +99,10 @@ local function fire(member, queue_pos, message, ledger_id, envelope, execution, 
   return 4
 end
 
--- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
--- alone, its version in the versions hash (KEYS[5]).
+-- A definition is "<version>.<bucket>|<JSON>" or "<version>|<JSON>"; one stored before the
+-- version moved into it is the JSON alone, its version in the versions hash (KEYS[5]).
 local function version_of(value, sid)
-  return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[5], sid) or '0'
+  return string.match(value, '^(%d+)[.|]') or redis.call('HGET', KEYS[5], sid) or '0'
 end
 
 local function commit(member, next_ms, queue_pos, message, index_pos, counts, retired_pos,
@@ -124,7 +127,9 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
   if version_of(definition, member) ~= version then return status end
   if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
   if next_ms >= 0 then
-    redis.call('ZADD', KEYS[1], next_ms, member)
+    local bucket = due_bucket_of(definition)
+    added = added + due_set(KEYS[1], bucket, member, next_ms)
+    if bucket then refresh[bucket] = true end
   elseif index_pos > 0 then
     if retired_pos > 0 and retain_s > 0 then
       redis.call('SET', KEYS[retired_pos], definition, 'EX', retain_s)
@@ -143,6 +148,9 @@ for i = 5 + 3 * E, #ARGV, 14 do
     tonumber(ARGV[i + 7]), ARGV[i + 8], tonumber(ARGV[i + 9]), ARGV[i + 10], ARGV[i + 11],
     tonumber(ARGV[i + 12]), ARGV[i + 13])
 end
+
+due_count_add(KEYS[1], added)
+for bucket in pairs(refresh) do due_refresh(KEYS[1], bucket) end
 
 local EMBED = '{"callbacks":null,"errbacks":null,"chain":null,"chord":null}'
 for _, envelope in ipairs(envelopes) do

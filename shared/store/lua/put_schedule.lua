@@ -1,9 +1,10 @@
 -- put_schedule.lua: create or replace a schedule definition and its place in the due index.
 --
--- KEYS[1] definitions    HASH  schedule id -> "<version>|<JSON>", the version an edit counter
+-- KEYS[1] definitions    HASH  schedule id -> "<version>.<due bucket>|<JSON>", the version an
+--                              edit counter, the bucket where the due index keeps it
 -- KEYS[2] versions       HASH  schedule id -> edit counter, of definitions stored before the
 --                              version moved into them (dropped when one is next written)
--- KEYS[3] due            ZSET  schedule id -> next fire (ms)
+-- KEYS[3] due index      its root key (buckets: see lib/due_index.lua)
 -- KEYS[4] account index  the root key of one account's index of one dialect (buckets: see
 --                              lib/account_index.lua), schedule id -> creation order: the
 --                              created ms, raised to 1 past the newest entry when needed, so
@@ -21,12 +22,14 @@
 --
 -- Returns the new version, or -1 when a new schedule would exceed the account's quota.
 -- A beat waiting on the wake channel learns the new next fire and wakes early if it is sooner.
--- A definition is "<version>|<JSON>"; one stored before the version moved into it is the JSON
--- alone, its version in the versions hash (KEYS[2]).
+-- A definition is "<version>.<bucket>|<JSON>"; one stored before the buckets is
+-- "<version>|<JSON>", and one stored before the version moved into it is the JSON alone, its
+-- version in the versions hash (KEYS[2]): both are given a bucket here.
 --#include account_index
+--#include due_index
 
 local function version_of(value, sid)
-  return string.match(value, '^(%d+)|') or redis.call('HGET', KEYS[2], sid) or '0'
+  return string.match(value, '^(%d+)[.|]') or redis.call('HGET', KEYS[2], sid) or '0'
 end
 
 local sid, next_ms, quota = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[5])
@@ -37,7 +40,12 @@ if not current and quota > 0 and index_count(KEYS[4]) + elsewhere >= quota then
   return -1
 end
 local version = current and tonumber(version_of(current, sid)) + 1 or 1
-redis.call('HSET', KEYS[1], sid, version .. '|' .. ARGV[2])
+local bucket = current and due_bucket_of(current)
+if not bucket then  -- new, or stored before the buckets (its entry leaves the root)
+  if current then redis.call('ZREM', KEYS[3], sid) end
+  bucket = due_new_bucket(KEYS[3])
+end
+redis.call('HSET', KEYS[1], sid, version .. '.' .. bucket .. '|' .. ARGV[2])
 redis.call('HDEL', KEYS[2], sid)
 -- A schedule is in its index exactly while its definition is stored: only an edit looks.
 local order = tonumber(ARGV[4]) * partitions
@@ -49,9 +57,10 @@ if not (current and index_find(KEYS[4], sid, order)) then
 end
 if ARGV[7] == '1' then redis.call('HDEL', KEYS[5], sid) end
 if next_ms >= 0 then
-  redis.call('ZADD', KEYS[3], next_ms, sid)
+  due_count_add(KEYS[3], due_set(KEYS[3], bucket, sid, next_ms))
+  due_refresh(KEYS[3], bucket)
   redis.call('PUBLISH', ARGV[6], next_ms)
 else
-  redis.call('ZREM', KEYS[3], sid)
+  due_unset(KEYS[3], bucket, sid)
 end
 return version
