@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
+from flask.testing import FlaskClient
 
 from scheduler_api.serving import CappedHead, capped_server
 from shared.config import Config
@@ -68,6 +69,15 @@ def basic(creds: dict[str, str]) -> dict[str, str]:
     """The HTTP Basic header of an account's ``appkey:master_secret``."""
     token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+HOOK = {"webhook": {"url": "http://127.0.0.1:9/hook", "body": {"hello": "world"}}}
+
+
+def native_schedule(client: FlaskClient, auth: dict[str, str], **doc: Any) -> Any:
+    """POST /v1/schedules: a nightly cron webhook schedule, with ``doc``'s fields over it."""
+    body = {"name": "nightly", "trigger": {"cron": "0 3 * * *"}, "target": HOOK, **doc}
+    return client.post("/v1/schedules", json=body, headers=auth)
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@ problem documents, idempotency, API keys and scopes, account isolation."""
 
 from __future__ import annotations
 
-import base64
 import json
 from http import HTTPStatus
 from typing import Any
@@ -14,32 +13,20 @@ from flask.testing import FlaskClient
 from shared.contract import RunStatus
 from shared.model import RunRecord
 from shared.store import Store
-from shared.timing import parse_iso8601 as parse_iso
-from tests.support import now_ms
+from tests.support import HOOK, basic, native_schedule, now_ms
 
 Client = tuple[FlaskClient, dict[str, str]]
 ALSO_ON_CLUSTER = True  # each test runs on one Redis and on a cluster (conftest)
 PROBLEM = "application/problem+json"
-HOOK = {"webhook": {"url": "http://127.0.0.1:9/hook", "body": {"hello": "world"}}}
-
-
-def basic(creds: dict[str, str]) -> dict[str, str]:
-    token = base64.b64encode(f"{creds['appkey']}:{creds['master_secret']}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def make(client: FlaskClient, auth: dict[str, str], **doc: Any) -> Any:
-    body = {"name": "nightly", "trigger": {"cron": "0 3 * * *"}, "target": HOOK, **doc}
-    return client.post("/v1/schedules", json=body, headers=auth)
-
-
 def test_create_read_and_list_a_schedule(local_api: Client) -> None:
     client, creds = local_api
-    made = make(client, basic(creds), timezone="Europe/Paris", metadata={"team": "ops"})
+    made = native_schedule(client, basic(creds), timezone="Europe/Paris", metadata={"team": "ops"})
     assert made.status_code == 201, made.get_data(as_text=True)
     view = made.get_json()
     assert made.headers["Location"] == f"/v1/schedules/{view['id']}"
@@ -55,7 +42,7 @@ def test_create_read_and_list_a_schedule(local_api: Client) -> None:
 
 def test_pages_follow_next_cursor(local_api: Client) -> None:
     client, creds = local_api
-    ids = [make(client, basic(creds), name=f"s{n}").get_json()["id"] for n in range(5)]
+    ids = [native_schedule(client, basic(creds), name=f"s{n}").get_json()["id"] for n in range(5)]
     seen, cursor = [], None
     for _ in range(5):
         query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -96,7 +83,7 @@ def test_a_bad_document_is_a_problem_naming_the_field(
     local_api: Client, doc: dict[str, Any], field: str | None
 ) -> None:
     client, creds = local_api
-    answer = make(client, basic(creds), **doc)
+    answer = native_schedule(client, basic(creds), **doc)
     assert answer.status_code == 422, answer.get_data(as_text=True)
     assert answer.mimetype == PROBLEM
     problem = answer.get_json()
@@ -141,7 +128,7 @@ def test_unknown_paths_and_methods_answer_problems(local_api: Client) -> None:
 def test_put_patch_pause_resume_and_delete(local_api: Client) -> None:
     client, creds = local_api
     auth = basic(creds)
-    view = make(client, auth).get_json()
+    view = native_schedule(client, auth).get_json()
     url = f"/v1/schedules/{view['id']}"
     replaced = client.put(
         url,
@@ -164,7 +151,7 @@ def test_put_patch_pause_resume_and_delete(local_api: Client) -> None:
 
 def test_trigger_runs_and_preview_of_a_saved_schedule(local_api: Client) -> None:
     client, creds = local_api
-    view = make(client, basic(creds), trigger={"every": "PT15M"}).get_json()
+    view = native_schedule(client, basic(creds), trigger={"every": "PT15M"}).get_json()
     url = f"/v1/schedules/{view['id']}"
     triggered = client.post(f"{url}/trigger", headers=basic(creds))
     assert triggered.status_code == 202
@@ -196,7 +183,7 @@ def test_preview_of_an_unsaved_rrule_stores_nothing(local_api: Client, store: St
 
 def test_another_accounts_schedule_answers_404(local_api: Client, paris: dict[str, str]) -> None:
     client, creds = local_api
-    view = make(client, basic(creds)).get_json()
+    view = native_schedule(client, basic(creds)).get_json()
     url = f"/v1/schedules/{view['id']}"
     other = basic(paris)
     for method, path in [
@@ -225,17 +212,17 @@ def test_an_idempotent_create_is_replayed_and_another_body_refused(
 ) -> None:
     client, creds = local_api
     auth = {**basic(creds), "Idempotency-Key": "create-1"}
-    first = make(client, auth)
-    again = make(client, auth)
+    first = native_schedule(client, auth)
+    again = native_schedule(client, auth)
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["Location"] == first.headers["Location"]
     assert len(store.list_schedule_ids(creds["appkey"], "native", 0, -1)) == 1
-    other = make(client, auth, name="another")
+    other = native_schedule(client, auth, name="another")
     assert other.status_code == 422 and other.mimetype == PROBLEM
     assert other.get_json()["errors"][0]["field"] == "Idempotency-Key"
-    refused = make(client, {**auth, "Idempotency-Key": "x" * 300})
+    refused = native_schedule(client, {**auth, "Idempotency-Key": "x" * 300})
     assert refused.status_code == 400
 
 
@@ -248,7 +235,7 @@ def test_api_keys_scopes_and_bearer_auth(local_api: Client) -> None:
     key = made.get_json()["key"]
     reader = bearer(key)
     assert client.get("/v1/schedules", headers=reader).status_code == 200
-    refused = make(client, reader)
+    refused = native_schedule(client, reader)
     assert refused.status_code == 403 and refused.mimetype == PROBLEM
     assert "schedules:write" in refused.get_json()["detail"]
     assert client.get("/v1/api-keys", headers=reader).status_code == 403
@@ -336,76 +323,11 @@ def test_openapi_describes_bearer_scopes_and_idempotency_of_v1(local_api: Client
     assert create["application/json"]["example"]["trigger"] == {"cron": "30 2 * * *"}
 
 
-@pytest.mark.parametrize(
-    ("dst", "fires"),
-    [
-        # 02:30 does not exist in New York on 2027-03-14: cron fires at the end of the gap
-        ("cron", ["2027-03-13T07:30:00Z", "2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"]),
-        ("skip", ["2027-03-13T07:30:00Z", "2027-03-15T06:30:00Z", "2027-03-16T06:30:00Z"]),
-    ],
-)
-def test_preview_of_a_cron_across_a_dst_change_in_both_policies(
-    local_api: Client, dst: str, fires: list[str]
-) -> None:
-    client, creds = local_api
-    doc = {
-        "trigger": {"cron": "30 2 * * *"},
-        "timezone": "America/New_York",
-        "dst": dst,
-        "start": "2027-03-13T00:00:00Z",
-        "count": 3,
-    }
-    answer = client.post("/v1/preview", json=doc, headers=basic(creds))
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    assert answer.get_json()["fires"] == fires
-
-
-def test_dst_skip_is_refused_where_no_wall_clock_is_read(local_api: Client) -> None:
-    client, creds = local_api
-    answer = make(client, basic(creds), trigger={"every": "PT1H"}, dst="skip")
-    assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == "dst"
-
-
-def test_backfill_queues_each_fire_of_a_past_range_once(local_api: Client, store: Store) -> None:
-    client, creds = local_api
-    view = make(client, basic(creds), trigger={"cron": "0 * * * *"}, timezone="UTC").get_json()
-    url = f"/v1/schedules/{view['id']}/backfill"
-    day = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T23:59:59Z"}
-    answer = client.post(url, json=day, headers=basic(creds))
-    assert answer.status_code == 202, answer.get_data(as_text=True)
-    executions = answer.get_json()["executions"]
-    first = parse_iso("2026-01-01T00:00:00Z")
-    assert executions == [f"{view['id']}:backfill-{first + h * 3_600_000}" for h in range(24)]
-    queued = store.redis.zrange(store.keys.retries(), 0, -1, withscores=True)
-    assert sorted(member for member, _ in queued) == sorted(executions)
-    paced = sorted(score for _, score in queued)
-    assert all(b - a == 100 for a, b in zip(paced, paced[1:], strict=False))
-
-
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"start": "2026-01-01T00:00:00Z", "end": "2099-01-01T00:00:00Z"}, "end"),
-        ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "end"),
-        ({"start": "2020-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "start"),
-        ({"start": "2026-01-01T00:00:00Z"}, "end"),
-        ({"start": "x", "end": "2026-01-01T00:00:00Z"}, "start"),
-    ],
-)
-def test_a_bad_backfill_range_names_the_field(
-    local_api: Client, body: dict[str, str], field: str
-) -> None:
-    client, creds = local_api
-    view = make(client, basic(creds), trigger={"cron": "0 * * * *"}).get_json()
-    answer = client.post(f"/v1/schedules/{view['id']}/backfill", json=body, headers=basic(creds))
-    assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == field
-
-
 def test_a_walk_of_runs_is_not_shifted_by_runs_arriving_meanwhile(
     local_api: Client, store: Store
 ) -> None:
     client, creds = local_api
-    made = make(client, basic(creds), name="walked").get_json()
+    made = native_schedule(client, basic(creds), name="walked").get_json()
 
     def record(n: int) -> None:
         run = RunRecord(f"{made['id']}:{n}", made["id"], n, n, n, 10_000 + n,
