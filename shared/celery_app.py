@@ -8,6 +8,7 @@ publishes straight onto those queues (see ``shared.messages``).
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from celery import Celery, signals
@@ -16,7 +17,9 @@ from shared import logs, metrics
 from shared.broker.queues import celery_queues
 from shared.config import Config
 from shared.contract import Pool, TaskName
+from shared.errors import ConfigError, UnsafeRedisConfig
 from shared.redis_url import resolve_redis_url
+from shared.store import Store
 
 POOL_TASK = "workers.gate:PoolTask"
 GATED_CONSUMER = "workers.gate:GatedConsumer"
@@ -118,6 +121,29 @@ def _setup_logging(loglevel: Any = None, **_: Any) -> None:
 def _serve_beat_metrics(**_: Any) -> None:
     # A signal, not RedisScheduler.__init__: Celery also builds a scheduler just for its banner.
     metrics.serve_beat(Config.from_env())
+
+
+@signals.celeryd_init.connect
+def _refuse_a_store_it_cannot_serve(**_: Any) -> None:
+    """A worker started as ``celery -A shared.celery_app worker`` checks the store as
+    ``scheduler worker`` does: on an evicting Redis, or with another partition count than the
+    data's (its executions would be looked for in the wrong partitions), it stops with one
+    line. An exception would only be logged by Celery's signal, so it exits; a Redis not up
+    yet is not a refusal (the worker waits it out)."""
+    config = Config.from_env()
+    store = Store.from_url(
+        resolve_redis_url(config),
+        config.key_prefix,
+        timeout_s=config.redis_timeout_s,
+        partitions=config.partitions,
+    )
+    try:
+        store.check_redis_is_safe()
+    except (ConfigError, UnsafeRedisConfig) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from exc
+    finally:
+        store.redis.close()  # not inherited by the pool's processes
 
 
 @signals.celeryd_init.connect

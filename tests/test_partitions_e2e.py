@@ -147,6 +147,16 @@ def test_a_beat_with_another_partition_count_is_refused(
     assert "SCHEDULER_PARTITIONS=4, but this Redis holds data in 1 partition(s)" in processes.logs()
 
 
+def test_a_plain_celery_worker_with_another_partition_count_is_refused(
+    clean_redis: str, tmp_path: Path, processes: ProcessGroup
+) -> None:
+    api_on(clean_redis, tmp_path, 1)  # this deployment runs one partition
+    argv = ["celery", "-A", "shared.celery_app", "worker", "-Q", "webhooks", "--pool", "solo"]
+    worker = processes.start(argv, partitions=4)  # not `scheduler worker`, which checks first
+    assert worker.wait(timeout=60) == 2
+    assert "SCHEDULER_PARTITIONS=4, but this Redis holds data in 1 partition(s)" in processes.logs()
+
+
 def test_two_beats_relay_the_outboxes_of_their_partitions_to_a_broker_apart(
     clean_redis: str,
     tmp_path: Path,
