@@ -51,14 +51,44 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+class PortTaken(Exception):
+    """A node's server exited at start: another process bound its port (or bus port) between
+    the check and the server's bind (two test processes start clusters at once)."""
+
+
 class ClusterNode:
     def __init__(self, dir: Path) -> None:
-        self.port = cluster_port()
-        self.dir = dir / str(self.port)
-        self.dir.mkdir(parents=True)
+        self.parent = dir
         self.proc: subprocess.Popen[bytes] | None = None
+        self._pick_ports()
+
+    def _pick_ports(self) -> None:
+        self.port = cluster_port()
+        self.dir = self.parent / str(self.port)
+        self.dir.mkdir(parents=True)
 
     def start(self) -> None:
+        """Start the server and wait until it answers; on ports taken meanwhile, on others."""
+        for _ in range(5):
+            self._spawn()
+            try:
+                wait_until(self._own_server_answers, START_TIMEOUT_S, f"node :{self.port}")
+                return
+            except PortTaken:
+                self._pick_ports()
+        raise AssertionError("a cluster node found its ports taken 5 times")
+
+    def _own_server_answers(self) -> bool:
+        """Whether this node's own server answers: the port may be another test's node (our
+        server then exits, failing its bind), so the answer must name our directory."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise PortTaken(self.port)
+        try:
+            return bool(self.client().config_get("dir")["dir"] == str(self.dir.resolve()))
+        except redis.RedisError:
+            return False
+
+    def _spawn(self) -> None:
         settings = {
             "port": self.port,
             "bind": "127.0.0.1",
@@ -139,7 +169,6 @@ class RedisClusterForTests:
     def start(self) -> None:
         for node in self.nodes:
             node.start()
-        wait_until(lambda: all(node.answers() for node in self.nodes), START_TIMEOUT_S, "nodes")
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
             [str(REDIS_CLI), "--cluster", "create", *addresses]
