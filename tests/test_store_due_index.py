@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from shared.model import Schedule
 from shared.store import Commit, Store
 from shared.store.definitions import due_bucket, encode_definition
@@ -102,20 +104,40 @@ def test_an_edit_keeps_the_bucket_and_a_delete_leaves_no_empty_bucket(store: Sto
     assert store.gauges().due == BUCKET and store.next_fire_ms(last.id) is None
 
 
-def test_a_schedule_stored_before_the_buckets_fires_and_moves_to_one_when_edited(
-    store: Store,
+@pytest.mark.parametrize("form", ["3|<JSON>", "<JSON> with its version apart"])
+def test_a_schedule_stored_before_the_buckets_fires_and_moves_to_one_at_that_fire(
+    store: Store, form: str
 ) -> None:
     schedule = webhook_schedule(once(T0))
     store.put_schedule(schedule, T0)
     k = store.keys
-    # as stored before: "<version>|<JSON>" and its entry in the root sorted set
-    _store_as_before_the_buckets(store, schedule, "3|" + encode_definition(schedule), T0)
+    # as stored before: its entry in the root sorted set, its value without a bucket
+    if form == "3|<JSON>":
+        _store_as_before_the_buckets(store, schedule, "3|" + encode_definition(schedule), T0)
+    else:
+        _store_as_before_the_buckets(store, schedule, json.dumps(schedule.to_dict()), T0)
+        store.redis.hset(k.versions(), schedule.id, 3)
     assert store.next_fire_ms(schedule.id) == T0
     assert store.gauges().due == 1
     [entry] = store.claim(T0, 30_000, 10, "b").entries
     assert (entry.member, entry.version) == (schedule.id, 3)
     assert store.commit("b", [Commit(schedule.id, T0 + 60_000, None)], **AT) == [1]
-    assert store.redis.zscore(k.due(), schedule.id) == T0 + 60_000  # still where it was
+    assert not store.redis.exists(k.due()) and not store.redis.exists(k.versions())
+    stored = store.redis.hget(k.definitions(), schedule.id)
+    assert stored.startswith("3.") and due_bucket(stored) is not None
+    assert store.redis.zscore(k.due_bucket(due_bucket(stored)), schedule.id) == T0 + 60_000
+    assert store.get_schedule(schedule.id) == schedule
+    assert store.next_fire_ms(schedule.id) == T0 + 60_000 and store.gauges().due == 1
+    store.put_schedule(schedule, T0 + 120_000, new=False)  # an edit counts on, same bucket
+    rewritten = f"4.{due_bucket(stored)}|{encode_definition(schedule)}"
+    assert store.redis.hget(k.definitions(), schedule.id) == rewritten
+
+
+def test_an_edit_gives_a_schedule_stored_before_the_buckets_one(store: Store) -> None:
+    schedule = webhook_schedule(once(T0))
+    store.put_schedule(schedule, T0)
+    k = store.keys
+    _store_as_before_the_buckets(store, schedule, "3|" + encode_definition(schedule), T0)
     store.put_schedule(schedule, T0 + 120_000, new=False)
     assert store.redis.hget(k.definitions(), schedule.id).startswith("4.")
     assert not store.redis.exists(k.due())

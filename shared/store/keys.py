@@ -5,8 +5,8 @@ The key schema: every key the service uses, each with its type and expiry, on on
 key (``Keys`` method)   type    contents                                         expires
 ======================  ======  ===============================================  ==================
 ``due``                 ZSET    schedule id -> next fire (UTC ms), of schedules   never
-                                stored before the buckets below (they move to one
-                                when next written)
+                                stored before the buckets below (each moves to
+                                one at its next fire or edit)
 ``due_bucket(n)``       ZSET    schedule id -> next fire (UTC ms): the due index  never
 ``+ due:buckets``,      ZSET    in buckets of at most 128 (compact listpack
 ``due:seq``,            STRING  sorted sets; a definition names its bucket), the

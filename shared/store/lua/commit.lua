@@ -5,6 +5,8 @@
 -- KEYS[3] claims         HASH  claimed member -> "<token>|<kind>|<due ms>|<version>"
 -- KEYS[4] definitions    HASH  schedule id -> "<version>.<due bucket>|<JSON>" (put_schedule.lua)
 -- KEYS[5] versions       HASH  schedule id -> edit counter (definitions stored before)
+--                              (a definition stored before the due buckets is given one here,
+--                              written in front of it: due_bucket_given in lib/due_index.lua)
 -- KEYS[6] run_counts     HASH  schedule id -> fires dispatched so far
 -- KEYS[7] retry_payloads HASH  execution id -> retry JSON
 -- KEYS[8] published      ZSET  execution id -> deadline (ms): the ledger of what was published
@@ -127,9 +129,9 @@ local function commit(member, next_ms, queue_pos, message, index_pos, counts, re
   if version_of(definition, member) ~= version then return status end
   if counts == 1 then redis.call('HINCRBY', KEYS[6], member, 1) end
   if next_ms >= 0 then
-    local bucket = due_bucket_of(definition)
+    local bucket = due_bucket_given(KEYS[1], KEYS[4], KEYS[5], member, definition, version)
     added = added + due_set(KEYS[1], bucket, member, next_ms)
-    if bucket then refresh[bucket] = true end
+    refresh[bucket] = true
   elseif index_pos > 0 then
     if retired_pos > 0 and retain_s > 0 then
       redis.call('SET', KEYS[retired_pos], definition, 'EX', retain_s)

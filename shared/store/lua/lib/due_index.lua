@@ -9,9 +9,9 @@
 --   D:seq      STRING  how many schedules were given a bucket: the k-th (from 0) gets bucket
 --                      k // DUE_BUCKET_SIZE, so a bucket never holds more
 --   D:count    STRING  how many the buckets hold
---   D          ZSET    schedule id -> next fire, of schedules stored before the buckets: they
---                      stay in it (the commit puts them back) until put_schedule.lua next
---                      writes them, which gives them a bucket
+--   D          ZSET    schedule id -> next fire, of schedules stored before the buckets: read
+--                      and removed from, never added to (a schedule's next fire or edit
+--                      gives it a bucket: due_bucket_given)
 -- A schedule keeps its bucket for life, and its definition names it ("<version>.<bucket>|JSON",
 -- see put_schedule.lua), so no search finds it. The claim reads the buckets by their earliest
 -- fire, so an idle tick still reads one entry. The keys share D's hash tag (one slot); only D is
@@ -27,6 +27,18 @@ end
 local function due_new_bucket(root)
   local k = redis.call('INCR', root .. ':seq') - 1
   return tostring(math.floor(k / DUE_BUCKET_SIZE))
+end
+
+-- The bucket a definition names; one stored before the buckets is given one now, written in
+-- front of it (definitions: its hash; the version taken out of versions, if it was there).
+local function due_bucket_given(root, definitions, versions, sid, definition, version)
+  local bucket = due_bucket_of(definition)
+  if bucket then return bucket end
+  bucket = due_new_bucket(root)
+  local json = string.match(definition, '^%d+|(.*)$') or definition
+  redis.call('HSET', definitions, sid, version .. '.' .. bucket .. '|' .. json)
+  redis.call('HDEL', versions, sid)
+  return bucket
 end
 
 local function due_key(root, bucket)
