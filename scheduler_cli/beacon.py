@@ -312,7 +312,9 @@ def add_commands(sub: Any) -> None:
     beacon = sub.add_parser("beacon", help=help, description=help)
     beacon.add_argument("--name", required=True, help="the beacon's name (jobs' beacon_name)")
     beacon.add_argument("--url", required=True, help="the API, e.g. http://127.0.0.1:8080")
-    beacon.add_argument("--userkey", required=True, help="the account's userkey")
+    beacon.add_argument(
+        "--userkey", required=True, help="the account's userkey (starting with '-': --userkey=KEY)"
+    )
     beacon.add_argument(
         "--poll-s", type=positive_float, default=5.0, help="seconds between polls (default 5)"
     )

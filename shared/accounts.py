@@ -102,8 +102,8 @@ def create_account(
     # 128 random bits (hex: url-safe, and never starts with "-" like an option would): a
     # collision between two appkeys is not a practical concern.
     appkey = secrets.token_hex(16)
-    master_secret = secrets.token_urlsafe(32)
-    userkey = secrets.token_urlsafe(32)
+    master_secret = new_credential()
+    userkey = new_credential()
     account: dict[str, Any] = {
         "name": name,
         "appkey": appkey,
@@ -120,6 +120,15 @@ def create_account(
         "userkey": userkey,
         "webhook_secret": webhook_secret_for(account, secret_key),
     }
+
+
+def new_credential() -> str:
+    """32 random bytes, url-safe, never starting with "-": a command line would take such a key
+    for an option (``scheduler beacon --userkey KEY`` refused 1 in 64 of token_urlsafe's)."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not token.startswith("-"):
+            return token
 
 
 def valid_timezone(name: str) -> str:
@@ -146,7 +155,7 @@ def reset_master_secret(store: Store, appkey: str) -> str:
     account = store.get_account(appkey)
     if account is None:
         raise NotFound(f"no account with appkey {appkey!r}")
-    master_secret = secrets.token_urlsafe(32)
+    master_secret = new_credential()
     account["master_secret_sha256"] = digest(master_secret)
     store.put_account(account)
     return master_secret

@@ -60,6 +60,16 @@ def test_each_account_gets_fresh_credentials(store: Store) -> None:
     assert all(a[field] != b[field] for field in a)
 
 
+def test_no_credential_starts_with_a_dash_as_a_command_line_option_would(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = iter(["-first", "secret", "-again", "userkey", "-third", "reset"])
+    monkeypatch.setattr(accounts.secrets, "token_urlsafe", lambda _n: next(drawn))
+    creds = accounts.create_account(store, "a", secret_key=KEY, now_ms=NOW)
+    assert (creds["master_secret"], creds["userkey"]) == ("secret", "userkey")
+    assert accounts.reset_master_secret(store, creds["appkey"]) == "reset"
+
+
 def test_no_secret_is_stored_in_clear(store: Store) -> None:
     creds = accounts.create_account(store, "acme", secret_key=KEY, now_ms=NOW)
     everything = every_stored_string(store.redis)

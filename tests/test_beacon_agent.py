@@ -82,8 +82,7 @@ def agent(processes: ProcessGroup, server: ApiServer, userkey: str) -> subproces
             "box-1",
             "--url",
             server.url,
-            "--userkey",
-            userkey,
+            f"--userkey={userkey}",  # as README writes it: takes a key starting with "-" too
             "--poll-s",
             "0.2",
             "--max-backoff-s",
